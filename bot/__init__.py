@@ -1,0 +1,1 @@
+"""RM Assistant application core: settings, database, services, app assembly, CLI."""

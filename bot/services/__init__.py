@@ -1,0 +1,1 @@
+"""Domain services: the business logic that handlers, the console, the CLI and jobs call."""
