@@ -9,6 +9,7 @@ from bot.cli.app import app
 # Each module adds its commands to `app` on import.
 COMMAND_MODULES = [
     "bot.cli.core",
+    "bot.cli.bench",
 ]
 
 
