@@ -1,0 +1,251 @@
+"""The bank's rules, in one place: applied when drafting (the planner) and again right before
+sending (the sender calls `send_problem`).
+
+- Marketing = greeting + recommendation; service = reminder (exempt from consent and caps, not
+  from a block, quiet hours or the client's "reminders off").
+- Quiet hours are in the client's own time zone (default 21:00-08:00).
+- Caps: at most `marketing_daily_cap` marketing messages in the client's local day and
+  `marketing_weekly_cap` in the 7 local days ending that day.
+- Suitability: product risk R1-R5 never above the client's rating C1-C5; no investment product
+  when the risk assessment is missing or expired.
+
+Functions accept ORM objects or any object with the same attribute names (rows of plain column
+selects), so the planner can work in batches without loading entities.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import DraftKind, OutboxItem, OutboxStatus
+
+# Reason codes (send_problem, planner skips, suitability). Stable strings: they are stored,
+# counted and shown to managers.
+OPTED_OUT = "opted_out"
+NO_CONSENT = "no_consent"
+BLOCKED = "blocked"
+UNBOUND = "unbound"
+QUIET_HOURS = "quiet_hours"
+DAILY_CAP = "daily_cap"
+WEEKLY_CAP = "weekly_cap"
+REMINDERS_OFF = "reminders_off"
+
+# Suitability problems
+NO_RISK_RATING = "no_risk_rating"
+ASSESSMENT_EXPIRED = "assessment_expired"
+RISK_TOO_HIGH = "risk_too_high"
+PRODUCT_INACTIVE = "product_inactive"
+
+MARKETING_KINDS = frozenset({DraftKind.GREETING.value, DraftKind.RECOMMENDATION.value})
+SERVICE_KINDS = frozenset({DraftKind.REMINDER.value})
+# A risk assessment (风险测评) is valid for 12 months from the day it was taken.
+ASSESSMENT_VALID_MONTHS = 12
+# Product types that are investments even when the row lacks a risk level.
+INVESTMENT_TYPES = frozenset({"wealth", "fund", "insurance", "bond", "gold"})
+
+
+def is_marketing(kind: str) -> bool:
+    """Greetings and recommendations are marketing; reminders (and replies) are not."""
+    return str(kind) in MARKETING_KINDS
+
+
+def _parse_hhmm(value: str) -> time:
+    hours, minutes = (int(part) for part in value.split(":"))
+    return time(hours, minutes)
+
+
+def in_quiet_hours(local_time: time, start: str, end: str) -> bool:
+    """True when `local_time` is inside [start, end) (wrapping past midnight when start > end).
+    start == end means no quiet hours."""
+    t = local_time.replace(tzinfo=None)
+    s, e = _parse_hhmm(start), _parse_hhmm(end)
+    if s == e:
+        return False
+    if s < e:
+        return s <= t < e
+    return t >= s or t < e
+
+
+@lru_cache(maxsize=512)
+def zone(name: str | None, default: str = "Asia/Shanghai") -> ZoneInfo:
+    """The client's zone; an unknown or empty name falls back to `default`."""
+    try:
+        return ZoneInfo(name or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(default)
+
+
+def _local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
+    local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz)
+    # Round-trip through UTC so a wall time in a DST gap lands on a real instant.
+    return local.astimezone(UTC)
+
+
+def next_send_time(now_utc: datetime, client_tz: str, start: str, end: str) -> datetime:
+    """The earliest aware-UTC instant >= now that is outside quiet hours in the client's zone."""
+    if now_utc.tzinfo is None:
+        raise ValueError("now_utc must be timezone-aware")
+    tz = zone(client_tz)
+    local = now_utc.astimezone(tz)
+    if not in_quiet_hours(local.time(), start, end):
+        return now_utc.astimezone(UTC)
+    s, e = _parse_hhmm(start), _parse_hhmm(end)
+    day = local.date()
+    if s > e and local.time().replace(tzinfo=None) >= s:
+        day = day + timedelta(days=1)  # evening: the night ends tomorrow morning
+    return max(_local_to_utc(day, e, tz), now_utc.astimezone(UTC))
+
+
+def local_time_utc(day: date, at: str, client_tz: str) -> datetime:
+    """`day` at local wall time `at` (HH:MM) in the client's zone, as aware UTC."""
+    return _local_to_utc(day, _parse_hhmm(at), zone(client_tz))
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover
+
+
+def assessment_expires_on(client: Any) -> date | None:
+    """First day on which the client's risk assessment is no longer valid (None: never assessed)."""
+    assessed = getattr(client, "risk_assessed_on", None)
+    if assessed is None:
+        return None
+    return _add_months(assessed, ASSESSMENT_VALID_MONTHS)
+
+
+def assessment_expired(client: Any, today: date) -> bool:
+    """True when the client has no risk assessment or it is older than 12 months."""
+    expires = assessment_expires_on(client)
+    return expires is None or today >= expires
+
+
+def is_investment(product: Any) -> bool:
+    return bool(
+        getattr(product, "is_investment", False)
+        or str(getattr(product, "type", "") or "").lower() in INVESTMENT_TYPES
+        or getattr(product, "risk_level", None)
+    )
+
+
+def _level(value: str | None) -> int | None:
+    if not value or len(value) < 2 or not value[1:].isdigit():
+        return None
+    return int(value[1:])
+
+
+def suitability_problem(client: Any, product: Any, today: date) -> str | None:
+    """Why this product may not be offered to this client today, or None when it may.
+
+    Any product with a risk level (or of an investment type) needs a valid assessment and a
+    client rating at least as high as the product's level; a product with no risk level and a
+    non-investment type (a deposit) is always suitable."""
+    if not getattr(product, "active", True):
+        return PRODUCT_INACTIVE
+    if not is_investment(product):
+        return None
+    rating = _level(getattr(client, "risk_rating", None))
+    if rating is None:
+        return NO_RISK_RATING
+    if assessment_expired(client, today):
+        return ASSESSMENT_EXPIRED
+    level = _level(getattr(product, "risk_level", None))
+    if level is None:
+        level = 5  # an investment with an unknown level is treated as the riskiest
+    if level > rating:
+        return RISK_TOO_HIGH
+    return None
+
+
+def contact_problem(client: Any, kind: str) -> str | None:
+    """The client-level rules (no time involved): block, consent/opt-out, reminders off.
+    Used by the planner before drafting and by `send_problem`."""
+    if getattr(client, "blocked", False):
+        return BLOCKED
+    if is_marketing(kind):
+        if getattr(client, "opted_out", False):
+            return OPTED_OUT
+        if not getattr(client, "marketing_consent", False):
+            return NO_CONSENT
+    elif str(kind) in SERVICE_KINDS and not getattr(client, "reminders_enabled", True):
+        return REMINDERS_OFF
+    return None
+
+
+def local_day_bounds(when_utc: datetime, client_tz: str, days: int = 1) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the `days` local days ending with the local day of `when_utc`."""
+    tz = zone(client_tz)
+    local_day = when_utc.astimezone(tz).date()
+    start = _local_to_utc(local_day - timedelta(days=days - 1), time(0, 0), tz)
+    end = _local_to_utc(local_day + timedelta(days=1), time(0, 0), tz)
+    return start, end
+
+
+async def _sent_marketing(
+    session: AsyncSession, client_id: int, start: datetime, end: datetime, exclude: int | None
+) -> int:
+    query = select(func.count(OutboxItem.id)).where(
+        OutboxItem.client_id == client_id,
+        OutboxItem.kind.in_(sorted(MARKETING_KINDS)),
+        OutboxItem.status == OutboxStatus.SENT.value,
+        OutboxItem.sent_at >= start,
+        OutboxItem.sent_at < end,
+    )
+    if exclude is not None:
+        query = query.where(OutboxItem.id != exclude)
+    return int(await session.scalar(query) or 0)
+
+
+async def send_problem(
+    session: AsyncSession,
+    *,
+    client: Any,
+    kind: str,
+    when_utc: datetime,
+    settings: Any,
+    outbox_id: int | None = None,
+) -> str | None:
+    """The re-check right before a message goes out. Returns a reason code, or None when the
+    message may be sent now.
+
+    Order: blocked, unbound, consent/opt-out (marketing) or reminders off (reminders), quiet
+    hours, then the daily and weekly marketing caps (marketing OutboxItems already SENT to the
+    client in the client's local day / the 7 local days ending today; `outbox_id` is excluded).
+    Manager replies (kind "reply") are only stopped by a block or a missing chat."""
+    if getattr(client, "blocked", False):
+        return BLOCKED
+    if getattr(client, "telegram_chat_id", None) is None:
+        return UNBOUND
+    if str(kind) not in MARKETING_KINDS and str(kind) not in SERVICE_KINDS:
+        return None  # a reply in a conversation the customer started
+    problem = contact_problem(client, kind)
+    if problem:
+        return problem
+    tz_name = getattr(client, "timezone", None) or settings.timezone
+    local = when_utc.astimezone(zone(tz_name, settings.timezone))
+    if in_quiet_hours(local.time(), settings.quiet_hours_start, settings.quiet_hours_end):
+        return QUIET_HOURS
+    if not is_marketing(kind):
+        return None
+    client_id = client.id
+    day_start, day_end = local_day_bounds(when_utc, tz_name)
+    sent_today = await _sent_marketing(session, client_id, day_start, day_end, outbox_id)
+    if sent_today >= settings.marketing_daily_cap:
+        return DAILY_CAP
+    week_start, week_end = local_day_bounds(when_utc, tz_name, days=7)
+    sent_week = await _sent_marketing(session, client_id, week_start, week_end, outbox_id)
+    if sent_week >= settings.marketing_weekly_cap:
+        return WEEKLY_CAP
+    return None
