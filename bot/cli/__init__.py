@@ -9,6 +9,9 @@ from bot.cli.app import app
 # Each module adds its commands to `app` on import.
 COMMAND_MODULES = [
     "bot.cli.core",
+    "bot.cli.clients",
+    "bot.cli.demo",
+    "bot.cli.ops",
     "bot.cli.bench",
 ]
 

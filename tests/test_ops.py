@@ -1,0 +1,82 @@
+"""Operations: log masking, backup and restore of the embedded workspace."""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.backup import BackupError, create_backup, restore_backup
+from bot.db.models import Manager
+from bot.logs import get_logger, mask_text, setup_logging
+from bot.workspace import open_database
+from tests.conftest import make_settings
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+@pytest.mark.parametrize(
+    ("raw", "secret"),
+    [
+        ("call 13812345678 now", "13812345678"),
+        ("+86 138-1234-5678", "138-1234-5678"),
+        ("ID 110101199003074578", "110101199003074578"),
+        ("card 6222021234567890123", "6222021234567890123"),
+        (f"https://api.telegram.org/bot{TOKEN}/sendMessage", TOKEN),
+    ],
+)
+def test_mask_text_hides_personal_data_and_tokens(raw: str, secret: str) -> None:
+    assert secret not in mask_text(raw)
+
+
+def test_mask_text_keeps_ordinary_numbers() -> None:
+    plain = "deposit 50000.00 matures 2026-12-03, chat 1001"
+    assert mask_text(plain) == plain
+
+
+def test_logs_drop_texts_and_mask_library_lines() -> None:
+    buf = io.StringIO()
+    setup_logging("json", "INFO", stream=buf)
+    try:
+        get_logger("t").info("update", chat_id=7, text="我的电话 13812345678", name="王小明", note=TOKEN)
+        logging.getLogger("aiogram.event").info("sent to 13812345678 via bot%s", TOKEN)
+    finally:
+        logging.getLogger().handlers.clear()
+    out = buf.getvalue()
+    assert '"chat_id": 7' in out
+    for secret in ("13812345678", "王小明", TOKEN, "我的电话"):
+        assert secret not in out
+
+
+async def test_backup_and_restore_roundtrip(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "a")
+    async with open_database(settings) as db, db.sessions() as session:
+        session.add_all([Manager(code=f"M{i}", name=f"经理{i}") for i in range(5)])
+        await session.commit()
+    settings.chroma_path.mkdir(parents=True)
+    (settings.chroma_path / "segment.bin").write_bytes(b"\x00\x01vectors")
+    db_path = Path(settings.database_url.split(":///", 1)[1])
+
+    archive = create_backup(db_path, settings.chroma_path, tmp_path / "b.tar.gz").path
+    assert tarfile.is_tarfile(archive)
+
+    restored = make_settings(tmp_path / "r")
+    r_path = Path(restored.database_url.split(":///", 1)[1])
+    restore_backup(archive, r_path, restored.chroma_path)
+    assert (restored.chroma_path / "segment.bin").read_bytes() == b"\x00\x01vectors"
+    async with open_database(restored) as db, db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Manager)) == 5
+
+    with pytest.raises(BackupError, match="--force"):
+        restore_backup(archive, r_path, restored.chroma_path)
+
+
+def test_restore_rejects_a_file_that_is_not_a_backup(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.tar.gz"
+    bogus.write_bytes(b"not a tar")
+    with pytest.raises(BackupError, match="not a readable backup"):
+        restore_backup(bogus, tmp_path / "db.sqlite3", None)
