@@ -1,0 +1,60 @@
+"""Shared test kit: a fake Bot API session for aiogram, Update builders, and an OpenAI-compatible stub server.
+
+Enable the fixtures with ``pytest_plugins = ["tests.kit.fixtures"]`` (or ``-p tests.kit.fixtures``).
+"""
+
+from tests.kit.fake_bot import (
+    BOT_USERNAME,
+    DEFAULT,
+    FakeSession,
+    RecordedRequest,
+    ScriptedError,
+    api_error,
+    bad_request,
+    callback_update,
+    command_entities,
+    document_update,
+    edited_message_update,
+    forbidden,
+    make_bot,
+    make_user,
+    message_update,
+    network_error,
+    not_found,
+    photo_update,
+    reset_ids,
+    retry_after,
+    server_error,
+    sticker_update,
+    voice_update,
+)
+from tests.kit.openai_stub import OpenAIStub, RecordedCall, deterministic_embedding
+
+__all__ = [
+    "BOT_USERNAME",
+    "DEFAULT",
+    "FakeSession",
+    "OpenAIStub",
+    "RecordedCall",
+    "RecordedRequest",
+    "ScriptedError",
+    "api_error",
+    "bad_request",
+    "callback_update",
+    "command_entities",
+    "deterministic_embedding",
+    "document_update",
+    "edited_message_update",
+    "forbidden",
+    "make_bot",
+    "make_user",
+    "message_update",
+    "network_error",
+    "not_found",
+    "photo_update",
+    "reset_ids",
+    "retry_after",
+    "server_error",
+    "sticker_update",
+    "voice_update",
+]
