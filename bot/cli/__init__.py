@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "bot.cli.clients",
     "bot.cli.demo",
     "bot.cli.ops",
+    "bot.cli.report",
     "bot.cli.bench",
 ]
 

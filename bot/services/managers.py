@@ -46,3 +46,13 @@ async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Manager | N
 
 async def by_code(session: AsyncSession, code: str) -> Manager | None:
     return await session.scalar(select(Manager).where(Manager.code == code))
+
+
+async def resolve_manager(session: AsyncSession, key: str | int) -> Manager | None:
+    """A manager by numeric id or by code."""
+    text = str(key).strip()
+    if text.isdigit():
+        found = await session.get(Manager, int(text))
+        if found is not None:
+            return found
+    return await by_code(session, text)

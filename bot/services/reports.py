@@ -1,0 +1,417 @@
+"""Reports: what a manager achieved and what the bot did, computed from the records themselves
+(drafts, campaigns, outbox, conversations, tickets, audit log) for a period of local dates.
+
+Every figure is one aggregate query over indexed columns, so a year of history for a manager's
+book (a million outbox rows) stays within a couple of seconds; see `rmbot bench report`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, distinct, exists, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.db.models import (
+    AuditLog,
+    Campaign,
+    ChatMessage,
+    Client,
+    Draft,
+    DraftStatus,
+    KnowledgeDocument,
+    Manager,
+    OutboxItem,
+    OutboxStatus,
+    Ticket,
+)
+
+REPLY_WINDOW = timedelta(hours=48)
+APPROVED_STATES = (
+    DraftStatus.APPROVED, DraftStatus.QUEUED, DraftStatus.SENT, DraftStatus.FAILED, DraftStatus.CANCELLED,
+)
+CAMPAIGN_KINDS = ("greeting", "reminder", "recommendation")
+BOT_OUTCOMES = ("grounded", "personal", "declined", "handoff")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+    tz: ZoneInfo
+
+    @property
+    def start_utc(self) -> datetime:
+        return datetime.combine(self.start, time(0), self.tz).astimezone(UTC)
+
+    @property
+    def end_utc(self) -> datetime:
+        """Exclusive end: midnight after the last day."""
+        return datetime.combine(self.end + timedelta(days=1), time(0), self.tz).astimezone(UTC)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+def _plus(session: AsyncSession, column: Any, delta: timedelta) -> Any:
+    """`column + delta` in SQL, on SQLite (text timestamps) and PostgreSQL (timestamptz)."""
+    seconds = int(delta.total_seconds())
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:%f", column, f"{seconds:+d} seconds")
+    return column + text(f"interval '{seconds} seconds'")
+
+
+def _seconds(delta: timedelta) -> float:
+    return round(delta.total_seconds(), 1)
+
+
+async def _drafts(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((Draft.status.in_(APPROVED_STATES), 1), else_=0)),
+                func.sum(case((Draft.edited.is_(True), 1), else_=0)),
+                func.sum(case((Draft.status == DraftStatus.REJECTED, 1), else_=0)),
+                func.sum(case((Draft.status == DraftStatus.PENDING, 1), else_=0)),
+            ).where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end))
+        )
+    ).one()
+    planned, approved, edited, rejected, pending = (int(v or 0) for v in row)
+    by_kind = dict(
+        (
+            await session.execute(
+                select(Draft.kind, func.count())
+                .where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end))
+                .group_by(Draft.kind)
+            )
+        ).all()
+    )
+    return {"planned": planned, "approved": approved, "edited": edited, "rejected": rejected,
+            "pending": pending, "by_kind": {k: int(by_kind.get(k, 0)) for k in CAMPAIGN_KINDS}}
+
+
+async def _review_time(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
+    """Per day: first time a campaign was opened to the last decision, summed over days."""
+    rows = (
+        await session.execute(
+            select(Campaign.plan_date, func.min(Campaign.first_opened_at), func.max(Campaign.last_decided_at))
+            .where(Campaign.manager_id == manager_id, Campaign.plan_date.between(period.start, period.end))
+            .group_by(Campaign.plan_date)
+        )
+    ).all()
+    per_day = {}
+    for day, opened, decided in rows:
+        if opened is not None and decided is not None and decided >= opened:
+            per_day[day.isoformat()] = _seconds(decided - opened)
+    return {"seconds": round(sum(per_day.values()), 1), "days_reviewed": len(per_day), "per_day": per_day}
+
+
+def _outbox_scope(manager_id: int, period: Period) -> Any:
+    return and_(
+        OutboxItem.manager_id == manager_id,
+        OutboxItem.kind != "reply",
+        OutboxItem.created_at >= period.start_utc,
+        OutboxItem.created_at < period.end_utc,
+    )
+
+
+async def _messages(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
+    scope = _outbox_scope(manager_id, period)
+    by_status = dict(
+        (await session.execute(select(OutboxItem.status, func.count()).where(scope).group_by(OutboxItem.status))).all()
+    )
+
+    async def reasons(status: str) -> dict[str, int]:
+        rows = await session.execute(
+            select(func.coalesce(OutboxItem.last_error, "unknown"), func.count())
+            .where(scope, OutboxItem.status == status)
+            .group_by(OutboxItem.last_error)
+            .order_by(func.count().desc())
+        )
+        return {str(reason): int(n) for reason, n in rows.all()}
+
+    planning_skips: Counter[str] = Counter()
+    skip_rows = await session.scalars(
+        select(AuditLog.details).where(
+            AuditLog.action == "plan", AuditLog.manager_id == manager_id,
+            AuditLog.at >= period.start_utc, AuditLog.at < period.end_utc,
+        )
+    )
+    for details in skip_rows:
+        for reason, n in ((details or {}).get("skipped") or {}).items():
+            planning_skips[str(reason)] += int(n)
+
+    sent_scope = and_(scope, OutboxItem.status == OutboxStatus.SENT)
+    reply = aliased(ChatMessage)
+    replied = await session.scalar(
+        select(func.count()).select_from(OutboxItem).where(
+            sent_scope,
+            exists().where(
+                reply.client_id == OutboxItem.client_id,
+                reply.direction == "in",
+                reply.created_at >= OutboxItem.sent_at,
+                reply.created_at < _plus(session, OutboxItem.sent_at, REPLY_WINDOW),
+            ),
+        )
+    )
+    opt_outs = await session.scalar(
+        select(func.count(distinct(AuditLog.client_id))).where(
+            AuditLog.action == "opt_out",
+            AuditLog.at >= period.start_utc,
+            AuditLog.at < period.end_utc + REPLY_WINDOW,
+            exists().where(
+                OutboxItem.client_id == AuditLog.client_id,
+                sent_scope,
+                OutboxItem.sent_at <= AuditLog.at,
+                OutboxItem.sent_at > _plus(session, AuditLog.at, -REPLY_WINDOW),
+            ),
+        )
+    )
+    return {
+        "sent": int(by_status.get(OutboxStatus.SENT, 0)),
+        "failed": int(by_status.get(OutboxStatus.FAILED, 0)),
+        "skipped": int(by_status.get(OutboxStatus.CANCELLED, 0)) + sum(planning_skips.values()),
+        "waiting": int(by_status.get(OutboxStatus.QUEUED, 0)) + int(by_status.get(OutboxStatus.SENDING, 0)),
+        "failed_reasons": await reasons(OutboxStatus.FAILED),
+        "skipped_reasons": {**await reasons(OutboxStatus.CANCELLED),
+                            **{f"plan:{k}": v for k, v in planning_skips.items()}},
+        "replies_within_48h": int(replied or 0),
+        "opt_outs_after_message": int(opt_outs or 0),
+    }
+
+
+async def _conversations(session: AsyncSession, manager_id: int | None, period: Period) -> dict[str, Any]:
+    book = select(Client.id).where(Client.manager_id == manager_id) if manager_id is not None else None
+    answer_scope = [
+        ChatMessage.author == "bot",
+        ChatMessage.outcome.in_(BOT_OUTCOMES),
+        ChatMessage.created_at >= period.start_utc,
+        ChatMessage.created_at < period.end_utc,
+    ]
+    if book is not None:
+        answer_scope.append(ChatMessage.client_id.in_(book))
+    outcomes = dict(
+        (await session.execute(select(ChatMessage.outcome, func.count()).where(*answer_scope)
+                               .group_by(ChatMessage.outcome))).all()
+    )
+    bot_conversations = await session.scalar(
+        select(func.count(distinct(ChatMessage.conversation_id))).where(*answer_scope)
+    )
+    ticket_scope = [Ticket.created_at >= period.start_utc, Ticket.created_at < period.end_utc]
+    if manager_id is not None:
+        ticket_scope.append(Ticket.manager_id == manager_id)
+    tickets = (await session.execute(select(Ticket.created_at, Ticket.first_reply_at).where(*ticket_scope))).all()
+    waits = [(reply - created).total_seconds() for created, reply in tickets if reply is not None]
+    return {
+        "questions": int(sum(outcomes.values())),
+        "outcomes": {k: int(outcomes.get(k, 0)) for k in BOT_OUTCOMES},
+        "handled_by_bot": int(bot_conversations or 0),
+        "handed_off": len(tickets),
+        "answered_by_manager": len(waits),
+        "first_reply_seconds_median": round(statistics.median(waits), 1) if waits else None,
+    }
+
+
+async def _reach(session: AsyncSession, manager_id: int, as_of_utc: datetime) -> dict[str, Any]:
+    book = int(await session.scalar(select(func.count()).where(Client.manager_id == manager_id)) or 0)
+
+    async def reached(days: int) -> int:
+        return int(
+            await session.scalar(
+                select(func.count(distinct(OutboxItem.client_id))).where(
+                    OutboxItem.manager_id == manager_id,
+                    OutboxItem.status == OutboxStatus.SENT,
+                    OutboxItem.sent_at >= as_of_utc - timedelta(days=days),
+                    OutboxItem.sent_at < as_of_utc,
+                )
+            )
+            or 0
+        )
+
+    week, month, quarter = await reached(7), await reached(30), await reached(90)
+    return {"book": book, "reached_week": week, "reached_month": month, "not_contacted_90d": book - quarter}
+
+
+async def _daily(session: AsyncSession, manager_id: int, period: Period) -> list[dict[str, Any]]:
+    """Daily volumes: planned, approved and sent per local day (for the chart and the CSV)."""
+    planned = dict(
+        (await session.execute(
+            select(Draft.plan_date, func.count())
+            .where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end))
+            .group_by(Draft.plan_date))).all()
+    )
+    approved = dict(
+        (await session.execute(
+            select(Draft.plan_date, func.count())
+            .where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end),
+                   Draft.status.in_(APPROVED_STATES))
+            .group_by(Draft.plan_date))).all()
+    )
+    sent_times = await session.scalars(
+        select(OutboxItem.sent_at).where(
+            OutboxItem.manager_id == manager_id, OutboxItem.status == OutboxStatus.SENT, OutboxItem.kind != "reply",
+            OutboxItem.sent_at >= period.start_utc, OutboxItem.sent_at < period.end_utc,
+        )
+    ) if (period.end - period.start).days <= 62 else None
+    sent: Counter[date] = Counter()
+    if sent_times is not None:
+        for at in sent_times:
+            sent[at.astimezone(period.tz).date()] += 1
+    return [
+        {"date": d.isoformat(), "planned": int(planned.get(d, 0)), "approved": int(approved.get(d, 0)),
+         "sent": int(sent.get(d, 0))}
+        for d in period.days()
+    ]
+
+
+async def manager_report(
+    session: AsyncSession, manager_id: int, period: Period, *, as_of: datetime | None = None
+) -> dict[str, Any]:
+    manager = await session.get(Manager, manager_id)
+    if manager is None:
+        raise LookupError(f"no manager with id {manager_id}")
+    drafts = await _drafts(session, manager_id, period)
+    messages = await _messages(session, manager_id, period)
+    return {
+        "manager": {"id": manager.id, "code": manager.code, "name": manager.name},
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat(), "timezone": str(period.tz)},
+        "drafts": drafts,
+        "review": await _review_time(session, manager_id, period),
+        "messages": messages,
+        "conversations": await _conversations(session, manager_id, period),
+        "reach": await _reach(session, manager_id, as_of or min(period.end_utc, datetime.now(UTC))),
+        "funnel": {"planned": drafts["planned"], "approved": drafts["approved"], "sent": messages["sent"],
+                   "replied": messages["replies_within_48h"]},
+        "daily": await _daily(session, manager_id, period),
+    }
+
+
+async def bot_quality(
+    session: AsyncSession, period: Period, *, manager_id: int | None = None, limit: int = 10
+) -> dict[str, Any]:
+    """Answer outcomes, the questions most often declined, and feedback on answers."""
+    conv = await _conversations(session, manager_id, period)
+    total = conv["questions"] or 1
+    question = aliased(ChatMessage)
+    previous_question = (
+        select(question.text)
+        .where(question.conversation_id == ChatMessage.conversation_id, question.direction == "in",
+               question.id < ChatMessage.id)
+        .order_by(question.id.desc())
+        .limit(1)
+        .correlate(ChatMessage)
+        .scalar_subquery()
+    )
+    scope = [ChatMessage.author == "bot", ChatMessage.created_at >= period.start_utc,
+             ChatMessage.created_at < period.end_utc]
+    if manager_id is not None:
+        scope.append(ChatMessage.client_id.in_(select(Client.id).where(Client.manager_id == manager_id)))
+
+    async def top(condition: Any) -> list[dict[str, Any]]:
+        rows = (await session.execute(select(previous_question).where(*scope, condition))).scalars()
+        counts = Counter(" ".join((q or "").split())[:200] for q in rows if q)
+        return [{"question": q, "count": n} for q, n in counts.most_common(limit)]
+
+    feedback = dict(
+        (await session.execute(select(ChatMessage.feedback, func.count())
+                               .where(*scope, ChatMessage.feedback.is_not(None))
+                               .group_by(ChatMessage.feedback))).all()
+    )
+    return {
+        "questions": conv["questions"],
+        "shares": {k: round(v / total, 4) for k, v in conv["outcomes"].items()},
+        "outcomes": conv["outcomes"],
+        "top_declined": await top(ChatMessage.outcome == "declined"),
+        "feedback": {"up": int(feedback.get(1, 0)), "down": int(feedback.get(-1, 0))},
+        "top_marked_down": await top(ChatMessage.feedback == -1),
+    }
+
+
+async def knowledge_coverage(session: AsyncSession, period: Period) -> list[dict[str, Any]]:
+    docs = (await session.scalars(select(KnowledgeDocument).order_by(KnowledgeDocument.name))).all()
+    hits: Counter[str] = Counter()
+    sources = await session.scalars(
+        select(ChatMessage.sources).where(
+            ChatMessage.author == "bot", ChatMessage.sources.is_not(None),
+            ChatMessage.created_at >= period.start_utc, ChatMessage.created_at < period.end_utc,
+        )
+    )
+    for src in sources:
+        for name in {s.get("doc") for s in (src or []) if isinstance(s, dict)}:
+            if name:
+                hits[name] += 1
+    return [
+        {"document": d.name, "title": d.title, "chunks": d.chunk_count, "version": d.version,
+         "updated_at": d.updated_at.isoformat(), "questions_hit": hits.get(d.name, 0)}
+        for d in docs
+    ]
+
+
+async def admin_overview(session: AsyncSession, period: Period) -> dict[str, Any]:
+    managers = (await session.scalars(select(Manager).order_by(Manager.code))).all()
+    side_by_side = []
+    for manager in managers:
+        r = await manager_report(session, manager.id, period)
+        side_by_side.append({
+            "manager": r["manager"]["code"], "name": r["manager"]["name"], "book": r["reach"]["book"],
+            "planned": r["drafts"]["planned"], "approved": r["drafts"]["approved"],
+            "rejected": r["drafts"]["rejected"], "sent": r["messages"]["sent"], "failed": r["messages"]["failed"],
+            "replies": r["messages"]["replies_within_48h"], "handed_off": r["conversations"]["handed_off"],
+            "review_seconds": r["review"]["seconds"], "reached_month": r["reach"]["reached_month"],
+        })
+    return {"managers": side_by_side, "knowledge": await knowledge_coverage(session, period),
+            "bot": await bot_quality(session, period)}
+
+
+def report_tables(report: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """Every table of a manager report, flat, for CSV and Excel exports."""
+    tables: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    summary: list[list[Any]] = []
+    for section in ("drafts", "messages", "conversations", "reach", "funnel"):
+        for key, value in report[section].items():
+            if not isinstance(value, dict):
+                summary.append([section, key, value])
+    summary.append(["review", "seconds", report["review"]["seconds"]])
+    tables["summary"] = (["section", "figure", "value"], summary)
+    tables["daily"] = (["date", "planned", "approved", "sent"],
+                       [[d["date"], d["planned"], d["approved"], d["sent"]] for d in report["daily"]])
+    tables["failed_reasons"] = (["reason", "count"], [[k, v] for k, v in report["messages"]["failed_reasons"].items()])
+    tables["skipped_reasons"] = (["reason", "count"],
+                                 [[k, v] for k, v in report["messages"]["skipped_reasons"].items()])
+    tables["outcomes"] = (["outcome", "count"], [[k, v] for k, v in report["conversations"]["outcomes"].items()])
+    return tables
+
+
+def to_csv(headers: list[str], rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return "\ufeff" + buf.getvalue()  # BOM so Excel opens Chinese text correctly
+
+
+def to_xlsx(tables: dict[str, tuple[list[str], list[list[Any]]]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, (headers, rows) in tables.items():
+        ws = wb.create_sheet(title=name[:31])
+        ws.append(headers)
+        for row in rows:
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
