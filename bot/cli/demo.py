@@ -1,3 +1,108 @@
-"""`rmbot demo`: build the demo workspace and serve it (being written)."""
+"""`rmbot demo`: build the demo workspace (two managers, 12,000 clients, the demo knowledge base),
+print what it holds and how long it took, then serve the bot and the console."""
 
 from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.settings import Settings
+from bot.workspace import open_database
+
+_LABELS = {"generate": "Generating", "clients": "Clients", "holdings": "Holdings", "knowledge": "Knowledge"}
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@app.command("demo")
+def demo(
+    no_serve: bool = typer.Option(False, "--no-serve", help="Stop after building the workspace"),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
+    simulate_days: int = typer.Option(
+        0, "--simulate-days", min=0, help="Then simulate N days of planning, review and sending"),
+    no_knowledge: bool = typer.Option(False, "--no-knowledge", help="Skip loading the demo knowledge base"),
+) -> None:
+    """Build the demo bank in DATA_DIR (./var): 2 managers, 12,000 clients, products, knowledge base."""
+    from bot.demo import DemoError, build_demo
+
+    settings = settings_or_exit()
+    if simulate_days and not _module_available("bot.simulate"):
+        console.print("[red]Error:[/red] --simulate-days needs bot/simulate.py (the reports feature), "
+                      "which is not in this checkout")
+        raise typer.Exit(2)
+
+    async def _run() -> dict[str, object]:
+        async with open_database(settings) as db:
+            with Progress(
+                TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console, transient=True,
+            ) as bar:
+                tasks: dict[str, int] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(_LABELS.get(stage, stage), total=max(total, 1))
+                    bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+                summary = await build_demo(settings, db, knowledge=not no_knowledge, progress=progress)
+            result = summary.as_dict()
+            if simulate_days:
+                simulate = importlib.import_module("bot.simulate")
+                result["simulation"] = await simulate.simulate_days(settings, db, simulate_days)
+            return result
+
+    try:
+        result = run_async(_run())
+    except DemoError as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if json_out:
+        print_json(result)
+    else:
+        _print_summary(result, settings)
+    if not no_serve:
+        _serve(settings)
+
+
+def _print_summary(result: dict[str, object], settings: Settings) -> None:
+    changes = result["changes"]
+    assert isinstance(changes, dict)
+    fresh = changes.get("clients_imported", 0) or changes.get("clients_updated", 0)
+    console.print(
+        f"[bold]Demo workspace[/bold] in {settings.data_dir}/: {result['managers']} managers, "
+        f"{result['clients']:,} clients, {result['holdings']:,} holdings, {result['products']} products, "
+        f"{result['documents']} documents ({result['chunks']} chunks)."
+    )
+    console.print(f"Knowledge base: {result['knowledge']}")
+    console.print(
+        f"{'Built' if fresh else 'Already up to date, nothing changed'} in "
+        f"[bold green]{result['seconds']:.1f} s[/bold green]."
+    )
+
+
+def _serve(settings: Settings) -> None:
+    if not _module_available("bot.app"):
+        console.print("The bot and console are not in this checkout yet (bot/app.py). When they are, run "
+                      "[bold]rmbot demo[/bold] again (it only serves, the data is there) or [bold]rmbot run[/bold].")
+        return
+    if not settings.token:
+        console.print(
+            "No BOT_TOKEN set: serving the web console only at "
+            f"http://{settings.web_host}:{settings.web_port}/ . To try the customer side, run in another "
+            "terminal: [bold]rmbot chat --client D1000001[/bold]. To connect a real bot, set BOT_TOKEN "
+            "(and TELEGRAM_API_BASE for a local Bot API server) in .env."
+        )
+    bot_app = importlib.import_module("bot.app")
+    try:
+        run_async(bot_app.run(settings))
+    except KeyboardInterrupt:
+        console.print("Stopped.")

@@ -1,0 +1,143 @@
+"""The demo workspace: a scaled-down build, its shape, and that a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import demo
+from bot.db.models import Client, Holding, Manager, Product
+from bot.settings import Settings
+from bot.workspace import Database
+
+PRODUCTS = """code,name_zh,name_en,type,risk_level,term_days,min_amount,rate_text
+TD3M,三个月定期存款,3-month time deposit,deposit,,90,50,1.05%
+TD1Y,一年定期存款,1-year time deposit,deposit,,365,50,1.45%
+WM90,稳盈90天理财,Steady 90-day wealth,wealth,R2,90,10000,2.6%-3.2%
+WMEQ,进取权益理财,Equity wealth,wealth,R4,365,10000,
+CARDG,金卡,Gold card,card,,,,
+LOANM,住房贷款,Mortgage,loan,,,,
+PEN,个人养老金账户,Personal pension account,pension,,,,
+"""
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path) -> Path:
+    """The real demo documents when present, else a products list written for the test."""
+    if (demo.DEMO_DOCS / "products.csv").is_file():
+        return demo.DEMO_DOCS
+    path = tmp_path / "demo_docs"
+    path.mkdir()
+    (path / "products.csv").write_text(PRODUCTS, encoding="utf-8")
+    return path
+
+
+SMALL = (
+    demo.DemoManager("RM001", "王敏", "深圳分行 南山支行", 400, "D1"),
+    demo.DemoManager("RM002", "陈静", "深圳分行 福田支行", 80, "D2"),
+)
+
+
+async def test_scaled_demo_builds_and_second_run_changes_nothing(
+    settings: Settings, db: Database, docs_dir: Path
+) -> None:
+    first = await demo.build_demo(settings, db, managers=SMALL, docs_dir=docs_dir, knowledge=False)
+    assert (first.managers, first.clients) == (2, 480)
+    assert first.changes["clients_imported"] == 480
+    assert first.holdings > 480  # most clients hold something; many hold several
+    assert first.products >= 7
+
+    async with db.sessions() as session:
+        per_manager = dict((await session.execute(
+            select(Manager.code, func.count(Client.id)).join(Client).group_by(Manager.code))).tuples().all())
+        clients = (await session.scalars(select(Client))).all()
+        holdings = (await session.scalars(select(Holding))).all()
+        product_codes = set((await session.scalars(select(Product.code))).all())
+    assert per_manager == {"RM001": 400, "RM002": 80}
+
+    anchor = date.fromisoformat(first.anchor)
+    share = lambda pred: sum(1 for c in clients if pred(c)) / len(clients)  # noqa: E731
+    assert 0.01 < share(lambda c: c.opted_out) < 0.10
+    assert 0.20 < share(lambda c: not c.marketing_consent) < 0.40
+    assert 0.05 < share(lambda c: c.risk_assessed_on < anchor - timedelta(days=365)) < 0.16
+    assert share(lambda c: c.language == "en") < 0.12
+    assert {c.risk_rating for c in clients} == {"C1", "C2", "C3", "C4", "C5"}
+    zh = [c for c in clients if c.language == "zh"]
+    assert all(c.salutation and c.salutation[-2:] in ("先生", "女士") and c.salutation[0] == c.name[0] for c in zh)
+    assert all(c.phone and c.birthday and c.customer_since and c.id_expiry for c in clients)
+
+    kinds = {h.kind for h in holdings}
+    assert kinds == {"deposit", "wealth", "card", "loan", "pension"}
+    upcoming = [h for h in holdings if h.kind in ("deposit", "wealth")
+                and anchor <= h.maturity_date <= anchor + timedelta(days=90)]
+    assert len({h.maturity_date for h in upcoming}) > 30  # spread over the next 90 days
+    assert all(h.next_due_date and h.next_due_amount for h in holdings if h.kind == "loan")
+    assert {h.product_code for h in holdings} <= product_codes
+    by_id = {c.id: c for c in clients}
+    levels = {p: None for p in product_codes}
+    async with db.sessions() as session:
+        levels.update(dict((await session.execute(select(Product.code, Product.risk_level))).tuples().all()))
+    for h in holdings:  # the demo's own holdings are suitable
+        if h.kind == "wealth" and levels[h.product_code]:
+            assert int(levels[h.product_code][1:]) <= int(by_id[h.client_id].risk_rating[1:])
+
+    second = await demo.build_demo(settings, db, managers=SMALL, docs_dir=docs_dir, knowledge=False)
+    assert second.changes == {
+        "products": 0, "clients_imported": 0, "clients_updated": 0, "clients_unchanged": 480,
+        "holdings_imported": 0, "holdings_updated": 0, "holdings_unchanged": first.holdings,
+        "holdings_removed": 0,
+    }
+    assert (second.clients, second.holdings, second.anchor) == (480, first.holdings, first.anchor)
+
+
+def test_generation_is_deterministic() -> None:
+    anchor = date(2026, 11, 22)
+    manager = demo.DemoManager("RM9", "测试", "branch", 50, "T9")
+    assert demo.make_clients(manager, anchor) == demo.make_clients(manager, anchor)
+    assert demo.make_clients(manager, anchor) != demo.make_clients(manager, anchor, seed=1)
+
+
+async def test_missing_products_file_is_a_clear_error(settings: Settings, db: Database, tmp_path: Path) -> None:
+    with pytest.raises(demo.DemoError, match="products.csv"):
+        await demo.build_demo(settings, db, managers=SMALL, docs_dir=tmp_path / "nothing", knowledge=False)
+
+
+def test_cli_demo_no_serve_json(tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app, load_commands
+
+    load_commands()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "ws"))
+    monkeypatch.setattr(demo, "DEFAULT_MANAGERS", SMALL)
+    monkeypatch.setattr(demo, "DEMO_DOCS", docs_dir)
+    runner = CliRunner()
+    result = runner.invoke(app, ["demo", "--no-serve", "--json", "--no-knowledge"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"clients", "managers", "documents", "chunks", "seconds"} <= set(data)
+    assert data["clients"] == 480 and data["managers"] == 2
+    assert (tmp_path / "ws" / "rmbot.sqlite3").is_file()
+
+
+def test_cli_simulate_days_without_simulator_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("bot.simulate") is not None:
+        pytest.skip("bot.simulate is present; its own tests cover --simulate-days")
+    from typer.testing import CliRunner
+
+    from bot.cli import app, load_commands
+
+    load_commands()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "ws"))
+    result = CliRunner().invoke(app, ["demo", "--no-serve", "--simulate-days", "3"])
+    assert result.exit_code == 2
+    assert "simulate" in result.output and "Traceback" not in result.output
