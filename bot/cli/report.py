@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.bench import bench_app
 from bot.workspace import open_database
 
 
@@ -63,3 +64,42 @@ def report_cmd(
     for section, figure, value in report_tables(report)["summary"][1]:
         table.add_row(section, figure, "-" if value is None else str(value))
     console.print(table)
+
+
+@bench_app.command("report")
+def bench_report(
+    outbox_rows: int = typer.Option(1_000_000, "--outbox-rows", help="Outbox rows of history for one manager"),
+    clients: int = typer.Option(10_000, "--clients", help="Clients in the book"),
+    days: int = typer.Option(365, "--days", help="Days of history"),
+    database_url: str = typer.Option("", "--database-url", help="Use this database instead of a scratch SQLite"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Time one manager's report over a year of synthetic history (target: under 2 s)."""
+    import tempfile
+
+    from rich.progress import Progress
+
+    from bot.bench_report import build_history, time_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides: dict[str, object] = {"data_dir": Path(tmp)}
+        if database_url:
+            overrides["database_url"] = database_url
+        settings = settings_or_exit(**overrides)
+        end = datetime.now(settings.tz).date()
+        start_build = datetime.now()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Writing history", total=outbox_rows)
+            info = run_async(build_history(settings, outbox_rows=outbox_rows, clients=clients, days=days, end=end,
+                                           progress=lambda n: progress.advance(task, n)))
+        build_s = (datetime.now() - start_build).total_seconds()
+        timings = run_async(time_report(settings, info["manager_id"], end - timedelta(days=days - 1), end))
+    result = {"outbox_rows": info["outbox"], "clients": clients, "days": days, "build_seconds": round(build_s, 1),
+              "report_seconds": [round(t, 3) for t in timings], "report_seconds_best": round(min(timings), 3)}
+    if json_out:
+        print_json(result)
+    else:
+        console.print(f"History: {info['outbox']:,} outbox rows, {clients:,} clients, {days} days "
+                      f"(built in {build_s:.1f} s)")
+        console.print(f"Report for one manager over the year: best {min(timings):.3f} s, "
+                      f"runs {', '.join(f'{t:.3f}' for t in timings)} s (target < 2 s)")

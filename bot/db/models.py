@@ -192,7 +192,11 @@ class ChatMessage(Base):
     """One turn of a conversation: what the customer wrote, or what the bot or the manager answered."""
 
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_conversation_id_created_at", "conversation_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_chat_messages_conversation_id_created_at", "conversation_id", "created_at"),
+        Index("ix_chat_messages_reply", "client_id", "direction", "created_at"),
+        Index("ix_chat_messages_answers", "author", "created_at", "outcome", "client_id", "conversation_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -236,6 +240,7 @@ class Draft(Base):
         UniqueConstraint("client_id", "dedupe_key"),
         Index("ix_drafts_campaign_id_status", "campaign_id", "status"),
         Index("ix_drafts_client_id_scheduled_at", "client_id", "scheduled_at"),
+        Index("ix_drafts_report", "manager_id", "plan_date", "status", "edited", "kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -275,6 +280,8 @@ class OutboxItem(Base):
     __table_args__ = (
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_manager_id_created_at", "manager_id", "created_at"),
+        Index("ix_outbox_report", "manager_id", "created_at", "kind", "status", "last_error"),
+        Index("ix_outbox_reach", "manager_id", "status", "sent_at", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
