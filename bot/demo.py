@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import importlib
 import logging
 import random
 import time
@@ -311,11 +310,13 @@ async def build_demo(
     managers: Sequence[DemoManager] | None = None,
     docs_dir: Path | None = None,
     knowledge: bool = True,
+    embedding: str | None = None,
     seed: int = SEED,
     progress: ProgressFn | None = None,
 ) -> DemoSummary:
     """Build (or confirm) the demo workspace in `db`; a second call changes nothing.
-    Pass smaller `managers` (e.g. `scaled_managers(0.01)`) for tests."""
+    Pass smaller `managers` (e.g. `scaled_managers(0.01)`) for tests; `embedding` is the knowledge
+    service's embedding kind (None: its default; "hash" for tests)."""
     started = time.perf_counter()
     managers = DEFAULT_MANAGERS if managers is None else managers
     docs_dir = DEMO_DOCS if docs_dir is None else docs_dir
@@ -348,7 +349,8 @@ async def build_demo(
         await session.commit()
 
     if knowledge:
-        summary.knowledge = await ingest_demo_knowledge(settings, db, docs_dir, progress=step)
+        summary.knowledge = await ingest_demo_knowledge(
+            settings, db, docs_dir, embedding=embedding, progress=step)
     else:
         summary.knowledge = "skipped (--no-knowledge)"
 
@@ -377,39 +379,44 @@ def demo_documents(docs_dir: Path) -> list[Path]:
     """The knowledge files of the demo (everything in docs_dir except hidden files)."""
     if not docs_dir.is_dir():
         return []
-    return sorted(p for p in docs_dir.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+    return sorted(p for p in docs_dir.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(docs_dir).parts))
 
 
 async def ingest_demo_knowledge(
-    settings: Settings, db: Database, docs_dir: Path, *, progress: ProgressFn | None = None
+    settings: Settings,
+    db: Database,
+    docs_dir: Path,
+    *,
+    embedding: str | None = None,
+    progress: ProgressFn | None = None,
 ) -> str:
-    """Load the demo documents through the knowledge service; documents already indexed with the
-    same content are skipped by the service. Returns one line on what happened."""
+    """Load the demo documents through the knowledge service (registry in the project database);
+    documents already indexed with the same content are reported unchanged by the service.
+    Returns one line on what happened."""
     files = demo_documents(docs_dir)
     if not files:
         return f"no demo documents in {docs_dir}"
     try:
-        knowledge_mod = importlib.import_module("knowledge")
-        build = knowledge_mod.build_knowledge_service
         from bot.services.documents import SqlDocumentRegistry
-    except (ImportError, AttributeError):
-        return ("knowledge service not available in this checkout: the client book is ready, the "
-                "knowledge base was not loaded")
-    service = build(settings, registry=SqlDocumentRegistry(db.sessions))
-    if asyncio.iscoroutine(service):
-        service = await service
-    loaded = skipped = 0
-    try:
-        for i, path in enumerate(files, start=1):
-            result = await service.ingest_path(path, loaded_by="demo")
-            if getattr(result, "unchanged", False):
-                skipped += 1
-            else:
-                loaded += 1
-            if progress:
-                progress("knowledge", i, len(files))
-    finally:
-        close = getattr(service, "aclose", None)
-        if close is not None:
-            await close()
-    return f"{loaded} documents loaded, {skipped} already up to date"
+        from knowledge import build_knowledge_service
+    except ImportError as exc:
+        return f"knowledge service not available ({exc}); the knowledge base was not loaded"
+    service = await asyncio.to_thread(
+        build_knowledge_service, settings, registry=SqlDocumentRegistry(db.sessions), embedding=embedding)
+    done = 0
+
+    def on_item(_: Any) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress("knowledge", done, len(files))
+
+    if progress:
+        progress("knowledge", 0, len(files))
+    report = await service.ingest(files, loaded_by="demo", progress=on_item)
+    line = (f"{len(report.loaded)} documents loaded, {len(report.replaced)} replaced, "
+            f"{len(report.unchanged)} already up to date")
+    if report.failed:
+        line += "; failed: " + "; ".join(f"{f['file']}: {f['reason']}" for f in report.failed)
+    return line

@@ -141,3 +141,22 @@ def test_cli_simulate_days_without_simulator_is_a_clear_error(
     result = CliRunner().invoke(app, ["demo", "--no-serve", "--simulate-days", "3"])
     assert result.exit_code == 2
     assert "simulate" in result.output and "Traceback" not in result.output
+
+
+async def test_demo_knowledge_base_is_loaded_once(settings: Settings, db: Database, docs_dir: Path,
+                                                  tmp_path: Path) -> None:
+    pytest.importorskip("knowledge.factory")
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "products.csv").write_text((docs_dir / "products.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    (kb / "deposit_faq.md").write_text(
+        "# 定期存款常见问题\n\n## 提前支取\n定期存款可以提前支取,提前支取部分按活期利率计息。\n\n"
+        "## Early withdrawal\nTime deposits can be withdrawn early; that part earns the demand rate.\n",
+        encoding="utf-8",
+    )
+    first = await demo.build_demo(settings, db, managers=SMALL[1:], docs_dir=kb, embedding="hash")
+    assert first.documents == 2 and first.chunks >= 2
+    assert "2 documents loaded" in first.knowledge
+    second = await demo.build_demo(settings, db, managers=SMALL[1:], docs_dir=kb, embedding="hash")
+    assert (second.documents, second.chunks) == (first.documents, first.chunks)
+    assert "2 already up to date" in second.knowledge
