@@ -1,0 +1,498 @@
+"""The planning engine: one day's drafts for every client, within the bank's rules.
+
+`plan_day(session, settings, plan_date, ...)` reads clients in id batches (plain column selects),
+their holdings, the marketing already planned around that day and the dedupe keys already used,
+then for each client: occasions (scheduler/occasions.py) -> rules (consent, opt-out, block,
+caps, suitability; bot/services/rules.py) -> collisions (service before greeting before
+recommendation) -> drafts rendered from precompiled templates (prompts/drafts/), optionally
+personalised by an LLM and checked (bot/services/drafting.py) -> bulk insert with
+ON CONFLICT DO NOTHING on (client_id, dedupe_key), so re-planning a day adds nothing.
+
+Campaigns group drafts per (manager, plan_date, kind, occasion). The caller commits.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from jinja2 import Template
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, Manager, Product
+from bot.services import rules
+from prompts import environment, load_prompt
+from scheduler.occasions import OCCASION_LABELS, RISK_NOTICE, Candidate, Catalog, candidates, fmt_date
+
+# Local send slots per kind (then moved out of quiet hours if the settings make them quiet).
+SEND_SLOTS = {
+    DraftKind.REMINDER.value: "09:00",
+    DraftKind.GREETING.value: "09:30",
+    DraftKind.RECOMMENDATION.value: "10:30",
+}
+LANGUAGES = ("zh", "en")
+ALREADY_PLANNED = "already_planned"
+NO_TEMPLATE = "no_template"
+# Drafts that count toward the marketing caps when planning.
+COUNTED_STATUSES = (
+    DraftStatus.PENDING.value, DraftStatus.APPROVED.value, DraftStatus.QUEUED.value, DraftStatus.SENT.value,
+)
+CLIENT_COLUMNS = (
+    Client.id, Client.client_no, Client.manager_id, Client.name, Client.salutation, Client.language,
+    Client.timezone, Client.birthday, Client.customer_since, Client.segment, Client.id_expiry,
+    Client.risk_rating, Client.risk_assessed_on, Client.marketing_consent, Client.opted_out,
+    Client.reminders_enabled, Client.blocked, Client.telegram_chat_id,
+)
+HOLDING_COLUMNS = (
+    Holding.id, Holding.client_id, Holding.kind, Holding.product_code, Holding.amount, Holding.currency,
+    Holding.start_date, Holding.maturity_date, Holding.next_due_date, Holding.next_due_amount,
+    Holding.account_tail,
+)
+IN_CHUNK = 500
+
+
+@dataclass
+class PlannedDraft:
+    client_id: int
+    client_no: str
+    manager_id: int
+    manager_code: str
+    language: str
+    kind: str
+    occasion: str
+    dedupe_key: str
+    text: str
+    template_text: str
+    context: dict[str, Any]
+    reasons: list[str]
+    flags: list[str]
+    scheduled_at: datetime  # aware UTC
+    local_tz: str
+    client: dict[str, Any]
+    product: dict[str, Any] | None = None
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+    llm_rewritten: bool = False
+    product_message: bool = False
+    id: int | None = None
+    campaign_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        local = self.scheduled_at.astimezone(rules.zone(self.local_tz))
+        out: dict[str, Any] = {
+            "id": self.id,
+            "campaign_id": self.campaign_id,
+            "client_no": self.client_no,
+            "manager": self.manager_code,
+            "language": self.language,
+            "kind": self.kind,
+            "occasion": self.occasion,
+            "dedupe_key": self.dedupe_key,
+            "text": self.text,
+            "reasons": self.reasons,
+            "flags": self.flags,
+            "scheduled_at": local.isoformat(),
+            "client": self.client,
+        }
+        if self.product is not None:
+            out["product"] = self.product
+        return out
+
+
+@dataclass
+class PlanResult:
+    plan_date: date
+    dry_run: bool
+    clients: int = 0
+    drafted: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    campaigns: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
+    drafts: list[PlannedDraft] = field(default_factory=list)
+    personalised: int = 0
+    llm_fallbacks: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "plan_date": self.plan_date.isoformat(),
+            "dry_run": self.dry_run,
+            "clients": self.clients,
+            "campaigns": sorted(self.campaigns.values(), key=lambda c: (c["manager"], c["kind"], c["occasion"])),
+            "drafts": [d.as_json() for d in self.drafts],
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+class Templates:
+    """Compiled draft templates and their ids/hashes, loaded once per plan."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Template | None] = {}
+
+    def get(self, path: str) -> Template | None:
+        if path not in self._compiled:
+            try:
+                self._compiled[path] = environment().get_template(path)
+            except Exception:  # noqa: BLE001 - a missing template is reported as a skip reason
+                self._compiled[path] = None
+        return self._compiled[path]
+
+    @staticmethod
+    def ident(path: str) -> tuple[str, str]:
+        prompt = load_prompt(path)
+        return prompt.id, prompt.hash
+
+
+def _language(value: str | None) -> str:
+    lang = (value or "zh").lower()[:2]
+    return lang if lang in LANGUAGES else "zh"
+
+
+def _snapshot(client: Any) -> dict[str, Any]:
+    return {
+        "risk_rating": client.risk_rating,
+        "risk_assessed_on": client.risk_assessed_on.isoformat() if client.risk_assessed_on else None,
+        "marketing_consent": bool(client.marketing_consent),
+        "opted_out": bool(client.opted_out),
+        "timezone": client.timezone,
+    }
+
+
+def _insert(table: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class _Caps:
+    """Marketing already planned per client around the plan date (7-day windows either side)."""
+
+    def __init__(self, plan_date: date, daily: int, weekly: int) -> None:
+        self.plan_date, self.daily, self.weekly = plan_date, daily, weekly
+        self.dates: dict[int, list[date]] = defaultdict(list)
+
+    def problem(self, client_id: int) -> str | None:
+        dates = self.dates.get(client_id, [])
+        if sum(1 for d in dates if d == self.plan_date) + 1 > self.daily:
+            return rules.DAILY_CAP
+        for offset in range(7):  # every 7-day window containing plan_date
+            start = self.plan_date - timedelta(days=offset)
+            end = start + timedelta(days=6)
+            if sum(1 for d in dates if start <= d <= end) + 1 > self.weekly:
+                return rules.WEEKLY_CAP
+        return None
+
+    def add(self, client_id: int) -> None:
+        self.dates[client_id].append(self.plan_date)
+
+
+class Planner:
+    def __init__(self, session: AsyncSession, settings: Any, plan_date: date, *, now: datetime | None = None,
+                 personaliser: Any = None, personalise_limit: int | None = None, collect: bool = True,
+                 dry_run: bool = False) -> None:
+        self.session, self.settings, self.plan_date = session, settings, plan_date
+        self.now = now
+        self.personaliser = personaliser
+        self.personalise_left = personalise_limit
+        self.collect, self.dry_run = collect, dry_run
+        self.templates = Templates()
+        self.slot_cache: dict[tuple[str, str], datetime] = {}
+        self.signatures: dict[tuple[int, str], str] = {}
+        self.campaign_ids: dict[tuple[int, str, str], int] = {}
+        self.manager_codes: dict[int, str] = {}
+        self.result = PlanResult(plan_date=plan_date, dry_run=dry_run)
+        self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+
+    # ---- small lookups -------------------------------------------------------------------
+    def scheduled_at(self, tz_name: str, kind: str) -> datetime:
+        key = (tz_name, kind)
+        if key not in self.slot_cache:
+            s = self.settings
+            slot = rules.local_time_utc(self.plan_date, SEND_SLOTS[kind], tz_name)
+            now = self.now
+            if now is not None and slot < now and now.astimezone(rules.zone(tz_name)).date() == self.plan_date:
+                slot = now
+            self.slot_cache[key] = rules.next_send_time(slot, tz_name, s.quiet_hours_start, s.quiet_hours_end)
+        return self.slot_cache[key]
+
+    def signature(self, manager: Any, lang: str) -> str:
+        key = (manager.id, lang)
+        if key not in self.signatures:
+            if manager.signature:
+                self.signatures[key] = manager.signature
+            else:
+                tpl = self.templates.get(f"drafts/signature_{lang}.j2")
+                assert tpl is not None
+                self.signatures[key] = tpl.render(manager_name=manager.name, branch=manager.branch or "").strip()
+        return self.signatures[key]
+
+    # ---- data ----------------------------------------------------------------------------
+    async def load_managers(self, manager_id: int | None) -> dict[int, Any]:
+        query = select(Manager).where(Manager.active.is_(True))
+        if manager_id is not None:
+            query = query.where(Manager.id == manager_id)
+        return {m.id: m for m in (await self.session.scalars(query)).all()}
+
+    async def load_catalog(self) -> Catalog:
+        return Catalog.of((await self.session.scalars(select(Product).where(Product.active.is_(True)))).all())
+
+    async def existing_keys(self, lo: int, hi: int, keys: set[str]) -> set[tuple[int, str]]:
+        found: set[tuple[int, str]] = set()
+        for part in _chunks(sorted(keys)):
+            rows = await self.session.execute(
+                select(Draft.client_id, Draft.dedupe_key).where(
+                    Draft.client_id.between(lo, hi), Draft.dedupe_key.in_(part)))
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
+    async def load_caps(self, lo: int, hi: int) -> _Caps:
+        s = self.settings
+        caps = _Caps(self.plan_date, s.marketing_daily_cap, s.marketing_weekly_cap)
+        rows = await self.session.execute(
+            select(Draft.client_id, Draft.plan_date).where(
+                Draft.client_id.between(lo, hi),
+                Draft.plan_date.between(self.plan_date - timedelta(days=6), self.plan_date + timedelta(days=6)),
+                Draft.kind.in_(sorted(rules.MARKETING_KINDS)),
+                Draft.status.in_(COUNTED_STATUSES),
+            ))
+        for client_id, plan_date in rows:
+            caps.dates[client_id].append(plan_date)
+        return caps
+
+    async def campaign_id(self, manager_id: int, kind: str, occasion: str, template: str) -> int:
+        key = (manager_id, kind, occasion)
+        if key in self.campaign_ids:
+            return self.campaign_ids[key]
+        where = (Campaign.manager_id == manager_id, Campaign.plan_date == self.plan_date,
+                 Campaign.kind == kind, Campaign.occasion == occasion)
+        found = await self.session.scalar(select(Campaign.id).where(*where))
+        if found is None:
+            zh, en = OCCASION_LABELS.get(occasion, (occasion, occasion))
+            tid, thash = self.templates.ident(template)
+            stmt = _insert(Campaign, self.dialect).values(
+                manager_id=manager_id, plan_date=self.plan_date, kind=kind, occasion=occasion,
+                title=f"{zh} / {en}", template_id=tid, template_hash=thash, status="pending",
+            ).on_conflict_do_nothing()
+            await self.session.execute(stmt)
+            found = await self.session.scalar(select(Campaign.id).where(*where))
+        assert found is not None
+        self.campaign_ids[key] = found
+        return found
+
+    # ---- drafting ------------------------------------------------------------------------
+    def render(self, client: Any, manager: Any, cand: Candidate) -> PlannedDraft | None:
+        lang = _language(client.language)
+        path = f"{cand.template}_{lang}.j2"
+        tpl = self.templates.get(path)
+        if tpl is None:
+            return None
+        ctx: dict[str, Any] = {
+            "salutation": client.salutation or client.name,
+            "signature": self.signature(manager, lang),
+            "manager_name": manager.name,
+            "risk_notice": RISK_NOTICE[lang],
+        }
+        ctx.update(cand.values)
+        for name, (zh, en) in cand.localized.items():
+            ctx[name] = zh if lang == "zh" else en
+        for name, value in cand.dated.items():
+            ctx[name] = fmt_date(value, lang)
+        product = None
+        if cand.product is not None:
+            ctx["product_name"] = cand.product.name(lang)
+            ctx["product_code"] = cand.product.code
+            product = {"code": cand.product.code, "risk_level": cand.product.risk_level,
+                       "name": cand.product.name(lang), "type": cand.product.type}
+        text = tpl.render(**ctx).strip()
+        tz_name = client.timezone or self.settings.timezone
+        prompt_id, prompt_hash = self.templates.ident(path)
+        flags = [] if client.telegram_chat_id is not None else [rules.UNBOUND]
+        return PlannedDraft(
+            client_id=client.id, client_no=client.client_no, manager_id=manager.id, manager_code=manager.code,
+            language=lang, kind=cand.kind, occasion=cand.occasion, dedupe_key=cand.dedupe_key, text=text,
+            template_text=text, context=ctx, reasons=list(cand.reasons), flags=flags,
+            scheduled_at=self.scheduled_at(tz_name, cand.kind), local_tz=tz_name, client=_snapshot(client),
+            product=product, prompt_id=prompt_id, prompt_hash=prompt_hash, product_message=cand.product_message,
+        )
+
+    def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: _Caps,
+               skipped: dict[int, set[str]]) -> list[Candidate]:
+        chosen: list[Candidate] = []
+        for cand in cands:
+            reason: str | None
+            if (client.id, cand.dedupe_key) in used:
+                reason = ALREADY_PLANNED
+            else:
+                reason = rules.contact_problem(client, cand.kind)
+            if reason is None and cand.product is not None:
+                reason = rules.suitability_problem(client, cand.product, self.plan_date)
+            if reason is None and rules.is_marketing(cand.kind):
+                reason = caps.problem(client.id)
+                if reason is None:
+                    caps.add(client.id)
+            if reason is None:
+                chosen.append(cand)
+            else:
+                skipped[client.id].add(reason)
+        return chosen
+
+    async def run_batch(self, clients: Sequence[Any], managers: dict[int, Any], catalog: Catalog) -> None:
+        lo, hi = clients[0].id, clients[-1].id
+        holdings: dict[int, list[Any]] = defaultdict(list)
+        for h in await self.session.execute(select(*HOLDING_COLUMNS).where(Holding.client_id.between(lo, hi))):
+            holdings[h.client_id].append(h)
+        q = self.settings.qingming_greeting
+        per_client = [(c, candidates(c, holdings.get(c.id, ()), self.plan_date, catalog, qingming_greeting=q))
+                      for c in clients]
+        keys = {cand.dedupe_key for _, cands in per_client for cand in cands}
+        used = await self.existing_keys(lo, hi, keys) if keys else set()
+        caps = await self.load_caps(lo, hi)
+        skipped: dict[int, set[str]] = defaultdict(set)
+        drafts: list[PlannedDraft] = []
+        for client, cands in per_client:
+            manager = managers[client.manager_id]
+            for cand in self.decide(client, cands, used, caps, skipped):
+                draft = self.render(client, manager, cand)
+                if draft is None:
+                    skipped[client.id].add(NO_TEMPLATE)
+                else:
+                    drafts.append(draft)
+        for reasons in skipped.values():
+            self.result.skipped.update(reasons)
+        if self.personaliser is not None:
+            await self.personalise(drafts)
+        await self.store(drafts)
+
+    async def personalise(self, drafts: list[PlannedDraft]) -> None:
+        todo = [d for d in drafts if rules.is_marketing(d.kind)]
+        if self.personalise_left is not None:
+            todo = todo[: max(self.personalise_left, 0)]
+            self.personalise_left -= len(todo)
+        if not todo:
+            return
+        outcomes = await self.personaliser.personalise_many(todo)
+        for draft, outcome in zip(todo, outcomes, strict=True):
+            draft.text = outcome.text
+            draft.llm_rewritten = outcome.rewritten
+            draft.flags = draft.flags + outcome.flags
+            self.result.personalised += int(outcome.rewritten)
+            self.result.llm_fallbacks += int(not outcome.rewritten)
+
+    async def store(self, drafts: list[PlannedDraft]) -> None:
+        rows = []
+        for d in drafts:
+            key = (d.manager_id, d.kind, d.occasion)
+            camp = self.result.campaigns.get(key)
+            if camp is None:
+                camp = {"id": None, "manager": self.manager_codes[d.manager_id], "manager_id": d.manager_id,
+                        "kind": d.kind, "occasion": d.occasion, "count": 0}
+                self.result.campaigns[key] = camp
+                if not self.dry_run:
+                    camp["id"] = await self.campaign_id(d.manager_id, d.kind, d.occasion,
+                                                        f"drafts/{d.kind}/{d.occasion}_zh.j2")
+            camp["count"] += 1
+            d.campaign_id = camp["id"]
+            if not self.dry_run:
+                rows.append({
+                    "campaign_id": d.campaign_id, "client_id": d.client_id, "manager_id": d.manager_id,
+                    "plan_date": self.plan_date, "kind": d.kind, "occasion": d.occasion,
+                    "dedupe_key": d.dedupe_key, "language": d.language, "text": d.text,
+                    "template_text": d.template_text, "context": d.context, "reasons": d.reasons,
+                    "flags": d.flags or None, "product_code": d.product["code"] if d.product else None,
+                    "scheduled_at": d.scheduled_at, "status": DraftStatus.PENDING.value,
+                    "llm_rewritten": d.llm_rewritten, "prompt_id": d.prompt_id, "prompt_hash": d.prompt_hash,
+                    "edited": False, "created_at": datetime.now(UTC),
+                })
+        if rows:
+            stmt = _insert(Draft.__table__, self.dialect).on_conflict_do_nothing(
+                index_elements=["client_id", "dedupe_key"])
+            await self.session.execute(stmt, rows)
+        self.result.drafted += len(drafts)
+        if self.collect:
+            self.result.drafts.extend(drafts)
+
+    async def run(self, *, manager_id: int | None = None, batch_size: int = 2000,
+                  progress: Callable[[int], None] | None = None) -> PlanResult:
+        started = _time.perf_counter()
+        managers = await self.load_managers(manager_id)
+        self.manager_codes = {m.id: m.code for m in managers.values()}
+        catalog = await self.load_catalog()
+        last = 0
+        while managers:
+            query = select(*CLIENT_COLUMNS).where(Client.id > last, Client.manager_id.in_(list(managers)))
+            clients = (await self.session.execute(query.order_by(Client.id).limit(batch_size))).all()
+            if not clients:
+                break
+            last = clients[-1].id
+            await self.run_batch(clients, managers, catalog)
+            self.result.clients += len(clients)
+            if progress is not None:
+                progress(len(clients))
+        if not self.dry_run and self.collect and self.result.drafts:
+            await self._attach_ids()
+        self.result.seconds = _time.perf_counter() - started
+        return self.result
+
+    async def _attach_ids(self) -> None:
+        by_key = {(d.client_id, d.dedupe_key): d for d in self.result.drafts}
+        client_ids = sorted({d.client_id for d in self.result.drafts})
+        for part in _chunks(client_ids):
+            rows = await self.session.execute(
+                select(Draft.id, Draft.client_id, Draft.dedupe_key, Draft.campaign_id).where(
+                    Draft.client_id.in_(part), Draft.plan_date == self.plan_date))
+            for draft_id, client_id, key, campaign_id in rows:
+                d = by_key.get((client_id, key))
+                if d is not None:
+                    d.id, d.campaign_id = draft_id, campaign_id
+
+
+async def plan_day(session: AsyncSession, settings: Any, plan_date: date, *, manager_id: int | None = None,
+                   dry_run: bool = False, now: datetime | None = None, personaliser: Any = None,
+                   personalise_limit: int | None = None, collect: bool = True, batch_size: int = 2000,
+                   progress: Callable[[int], None] | None = None) -> PlanResult:
+    """Plan `plan_date` for every active manager's clients (or one manager's). Without `dry_run`
+    the campaigns and drafts are added to `session` (the caller commits); re-running adds nothing
+    already planned. `personaliser` (bot.services.drafting.Personaliser) rewrites up to
+    `personalise_limit` marketing drafts; failures keep the template text with a flag."""
+    planner = Planner(session, settings, plan_date, now=now, personaliser=personaliser,
+                      personalise_limit=personalise_limit, collect=collect, dry_run=dry_run)
+    return await planner.run(manager_id=manager_id, batch_size=batch_size, progress=progress)
+
+
+async def resolve_manager(session: AsyncSession, ref: str) -> Manager | None:
+    """A manager by numeric id or by code."""
+    ref = ref.strip()
+    if ref.isdigit():
+        found = await session.get(Manager, int(ref))
+        if found is not None:
+            return found
+    return await session.scalar(select(Manager).where(Manager.code == ref))
+
+
+async def waiting_campaigns(session: AsyncSession, plan_date: date) -> dict[int, list[dict[str, Any]]]:
+    """Campaigns of `plan_date` with drafts still pending, per manager id:
+    [{"id", "kind", "occasion", "title", "pending"}]."""
+    rows = await session.execute(
+        select(Campaign.id, Campaign.manager_id, Campaign.kind, Campaign.occasion, Campaign.title,
+               func.count(Draft.id))
+        .join(Draft, Draft.campaign_id == Campaign.id)
+        .where(Campaign.plan_date == plan_date, Draft.status == DraftStatus.PENDING.value)
+        .group_by(Campaign.id, Campaign.manager_id, Campaign.kind, Campaign.occasion, Campaign.title)
+        .order_by(Campaign.manager_id, Campaign.kind, Campaign.occasion)
+    )
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for cid, manager_id, kind, occasion, title, pending in rows:
+        out[manager_id].append({"id": cid, "kind": kind, "occasion": occasion, "title": title,
+                                "pending": int(pending)})
+    return dict(out)
