@@ -1,0 +1,39 @@
+"""The README and .env.example stay in step with the settings and the Makefile."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.settings import Settings, documented_settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+ENV_EXAMPLE = ROOT / ".env.example"
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    in_table = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
+    missing = sorted(set(documented_settings()) - in_table)
+    assert not missing, f"settings missing from README.md's configuration table: {missing}"
+    unknown = sorted(in_table - set(documented_settings()))
+    assert not unknown, f"README.md documents settings that do not exist: {unknown}"
+
+
+def test_every_setting_is_in_env_example_with_its_default() -> None:
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    names = set(re.findall(r"^#? ?([A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    missing = sorted(set(documented_settings()) - names)
+    assert not missing, f"settings missing from .env.example: {missing}"
+    # Used as it stands, .env.example gives exactly the defaults.
+    from_file = load_settings(_env_file=str(ENV_EXAMPLE))
+    defaults = load_settings(_env_file=None)
+    assert from_file.model_dump() == defaults.model_dump()
+    assert set(Settings.model_fields) == {n.lower() for n in documented_settings()}
+
+
+def test_readme_commands_match_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("demo", "test"):
+        assert re.search(rf"^{target}:", makefile, flags=re.MULTILINE), f"Makefile has no `{target}` target"
+        assert f"make {target}" in README
