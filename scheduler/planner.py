@@ -115,6 +115,7 @@ class PlanResult:
     drafts: list[PlannedDraft] = field(default_factory=list)
     personalised: int = 0
     llm_fallbacks: int = 0
+    llm_seconds: float = 0.0  # wall time spent waiting for the LLM
     seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -381,7 +382,9 @@ class Planner:
             self.personalise_left -= len(todo)
         if not todo:
             return
+        started = _time.perf_counter()
         outcomes = await self.personaliser.personalise_many(todo)
+        self.result.llm_seconds += _time.perf_counter() - started
         for draft, outcome in zip(todo, outcomes, strict=True):
             draft.text = outcome.text
             draft.llm_rewritten = outcome.rewritten

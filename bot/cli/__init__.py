@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "bot.cli.ops",
     "bot.cli.report",
     "bot.cli.bench",
+    "bot.cli.plan",
 ]
 
 
