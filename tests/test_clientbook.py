@@ -321,3 +321,19 @@ def test_cli_import_clients_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     result = runner.invoke(app, ["import-clients", str(bad)])
     assert result.exit_code == 1
     assert "missing column" in result.output and "Traceback" not in result.output
+
+
+def test_bench_import_clients_prints_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app, load_commands
+
+    load_commands()
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("csv", "xlsx"):
+        result = CliRunner().invoke(app, ["bench", "import-clients", "--clients", "60", "--format", fmt, "--json"])
+        assert result.exit_code == 0, result.output
+        first, second = json.loads(result.stdout)
+        assert (first["imported"], first["failed"], second["unchanged"], second["imported"]) == (60, 0, 60, 0)
+        assert first["holdings_added"] > 0 and second["holdings_unchanged"] == first["holdings_added"]
+        assert isinstance(first["seconds"], float)

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.bench import bench_app
 from bot.workspace import open_database
 
 _LABELS = {"reading": "Reading files", "clients": "Clients", "holdings": "Holdings"}
@@ -81,3 +82,48 @@ def _print_report(result: dict[str, object]) -> None:
         console.print(f"  [red]{item['file']} row {item['row']}:[/red] {item['reason']}")
     if len(failed) > 50:
         console.print(f"  ... and {len(failed) - 50} more (use --json for the full list)")
+
+
+@bench_app.command("import-clients")
+def bench_import_clients(
+    clients: int = typer.Option(10_000, "--clients", min=1, help="Clients in the synthetic export"),
+    fmt: str = typer.Option("csv", "--format", help="csv or xlsx"),
+    database_url: str = typer.Option(
+        "", "--database-url", help="Database to import into (default: a fresh temporary SQLite file)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import a synthetic CRM export (clients + holdings) twice; print rows and seconds."""
+    import tempfile
+
+    from bot.bench_clientbook import run_import_bench
+
+    if fmt not in ("csv", "xlsx"):
+        console.print(f"[red]Error:[/red] --format must be csv or xlsx, got {fmt!r}")
+        raise typer.Exit(2)
+    with tempfile.TemporaryDirectory(prefix="rmbot-bench-db-") as tmp:
+        overrides: dict[str, object] = {"data_dir": Path(tmp)}
+        if database_url:
+            overrides["database_url"] = database_url
+        settings = settings_or_exit(**overrides)
+        runs = run_async(run_import_bench(settings, clients, fmt))
+    rows = []
+    for run in runs:
+        holdings = run.report["holdings"] or {}
+        total = run.report["imported"] + run.report["updated"] + run.report["unchanged"]
+        rows.append({
+            "run": run.label, "format": fmt, "clients": total, "seconds": round(run.seconds, 2),
+            "clients_per_s": round(total / run.seconds) if run.seconds else None,
+            "imported": run.report["imported"], "unchanged": run.report["unchanged"],
+            "holdings_added": holdings.get("imported", 0), "holdings_unchanged": holdings.get("unchanged", 0),
+            "failed": len(run.report["failed"]),
+        })
+    if json_out:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(
+            f"{row['run']:<13} {row['format']}: {row['clients']:,} clients in {row['seconds']:.2f} s "
+            f"({row['clients_per_s']:,}/s); imported {row['imported']:,}, unchanged {row['unchanged']:,}, "
+            f"holdings added {row['holdings_added']:,}, unchanged {row['holdings_unchanged']:,}, "
+            f"failed {row['failed']}"
+        )
