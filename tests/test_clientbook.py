@@ -337,3 +337,28 @@ def test_bench_import_clients_prints_figures(tmp_path: Path, monkeypatch: pytest
         assert (first["imported"], first["failed"], second["unchanged"], second["imported"]) == (60, 0, 60, 0)
         assert first["holdings_added"] > 0 and second["holdings_unchanged"] == first["holdings_added"]
         assert isinstance(first["seconds"], float)
+
+
+async def test_chinese_headers_and_kinds(db: Database, tmp_path: Path) -> None:
+    clients = tmp_path / "客户.csv"
+    clients.write_text(
+        "客户号,姓名,客户经理,语言,时区,出生日期,风险等级,风险评估日期,营销同意,称呼\n"
+        "C1,张伟,M01,zh,Asia/Shanghai,1980-05-06,C3,2026-02-01,是,张先生\n",
+        encoding="utf-8",
+    )
+    holdings = tmp_path / "持仓.csv"
+    holdings.write_text(
+        "客户号,产品类型,产品代码,金额,币种,起息日,到期日\n"
+        "C1,定期存款,TD1Y,50000,CNY,2026-01-01,2027-01-01\n"
+        "C1,股票,X,1,CNY,,\n",
+        encoding="utf-8",
+    )
+    report = await run_import(db, clients)
+    assert report.imported == 1 and not report.failed
+    report = await run_import(db, None, holdings)
+    assert [(f.row, "股票" in f.reason) for f in report.failed] == [(2, False), (3, True)]
+    holdings.write_text("客户号,产品类型,产品代码,金额,币种,起息日,到期日\n"
+                        "C1,定期存款,TD1Y,50000,CNY,2026-01-01,2027-01-01\n", encoding="utf-8")
+    report = await run_import(db, None, holdings)
+    assert not report.failed
+    assert await holdings_of(db, "C1") == [("deposit", "TD1Y", Decimal("50000"))]

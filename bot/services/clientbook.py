@@ -181,8 +181,26 @@ def _decode(raw: bytes, name: str) -> str:
     raise ClientBookError(f"{name}: cannot decode the file as UTF-8 or GB18030")
 
 
+# Chinese column names as CRM exports often have them.
+HEADER_ALIASES = {
+    "客户号": "client_no", "客户编号": "client_no", "姓名": "name", "客户姓名": "name",
+    "客户经理": "manager", "客户经理编号": "manager", "客户经理姓名": "manager_name", "语言": "language",
+    "时区": "timezone", "生日": "birthday", "出生日期": "birthday", "风险等级": "risk_rating",
+    "风险评级": "risk_rating", "风评日期": "risk_assessed_on", "风险评估日期": "risk_assessed_on",
+    "营销同意": "marketing_consent", "同意营销": "marketing_consent", "称呼": "salutation",
+    "客户分层": "segment", "客群": "segment", "手机": "phone", "手机号": "phone", "证件到期日": "id_expiry",
+    "已退订": "opted_out", "退订": "opted_out", "开户日期": "customer_since", "产品类型": "kind",
+    "类型": "kind", "产品代码": "product_code", "金额": "amount", "币种": "currency", "起息日": "start_date",
+    "到期日": "maturity_date", "下次还款日": "next_due_date", "下次还款金额": "next_due_amount",
+    "账号尾号": "account_tail",
+}
+KIND_ALIASES = {"存款": "deposit", "定期": "deposit", "定期存款": "deposit", "理财": "wealth",
+                "信用卡": "card", "卡": "card", "贷款": "loan", "养老金": "pension", "个人养老金": "pension"}
+
+
 def _norm_header(cells: Sequence[object]) -> list[str]:
-    return [re.sub(r"[\s\-]+", "_", str(c if c is not None else "").strip().lower()) for c in cells]
+    names = [re.sub(r"[\s\-]+", "_", str(c if c is not None else "").strip().lower()) for c in cells]
+    return [HEADER_ALIASES.get(n, n) for n in names]
 
 
 def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
@@ -342,7 +360,7 @@ def _rating(value: str) -> str:
 
 
 def _kind(value: str) -> str:
-    kind = value.strip().lower()
+    kind = KIND_ALIASES.get(value.strip(), value.strip().lower())
     if kind not in KINDS:
         raise BadValue(f"{_show('kind', value)} is not one of {', '.join(KINDS)}")
     return kind
