@@ -17,19 +17,30 @@ NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _jieba_lock = threading.Lock()
 _jieba = None
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 # words that carry no meaning for retrieval (question words, particles, polite forms)
-ZH_STOP = set(
-    """的 了 吗 呢 吧 啊 呀 么 嘛 哦 哈 是 在 有 和 与 及 或 都 也 就 还 又 要 会 能 可 可以 请 请问 一下 一个 个 这 那 这个 那个
-    什么 怎么 怎么样 怎样 如何 多少 几 哪 哪个 哪些 哪里 为什么 咋 咋办 咋算 啥 吗？ 你们 你 我 我们 他 她 它 您 银行 本行 海港
-    想 想要 需要 知道 问 问下 一下子 现在 目前 最 最多 最少 多 少 上 下 中 给 把 被 让 对 从 到 向 如果 没有 不 没 办 能不能 可不可以
-    块 元 吗 呗 嗯 自己 时候 之后 以后 以前 已经 然后 还是 但是 因为 所以 一般 这样 那样 这么 那么 啊 哟 得 地 着 过 等 等等""".split()
+ZH_STOP = frozenset(
+    _words(
+        """
+    的 了 吗 呢 吧 啊 呀 么 嘛 哦 哈 是 在 有 和 与 及 或 都 也 就 还 又 要 会 能 可 可以 请 请问 一下 一个 个 这 那
+    这个 那个 什么 怎么 怎么样 怎样 如何 多少 几 哪 哪个 哪些 哪里 为什么 咋 咋办 咋算 啥 你们 你 我 我们 他 她 它 您
+    银行 本行 海港 想 想要 需要 知道 问 问下 一下子 现在 目前 最 最多 最少 多 少 上 下 中 给 把 被 让 对 从 到 向 如果
+    没有 不 没 办 能不能 可不可以 块 元 呗 嗯 自己 时候 之后 以后 以前 已经 然后 还是 但是 因为 所以 一般 这样 那样
+    这么 那么 哟 得 地 着 过 等 等等 不会 会不会 才 才能 别人 多久"""
+    )
 )
-EN_STOP = set(
-    """a an the is are was were be been being am do does did doing have has had i me my we our you your he she it its
+EN_STOP = frozenset(
+    _words(
+        """
+    a an the is are was were be been being am do does did doing have has had i me my we our you your he she it its
     they them their what which who whom this that these those of at by for with about against between into through
     during before after above below to from up down in out on off over under again further then once here there when
     where why how all any both each few more most other some such no nor not only own same so than too very s t can
-    will just don should now much many if or and but as please tell know want need could would bank""".split()
+    will just don should now much many if or and but as please tell know want need could would bank"""
+    )
 )
 
 

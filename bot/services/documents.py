@@ -1,0 +1,66 @@
+"""The knowledge base's document registry in the project database (`knowledge_documents`).
+
+Implements `knowledge.registry.DocumentRegistry`. Each call is its own short unit of work
+(a session and a commit): the knowledge service switches a document to its new version by
+saving the record, and that switch must be durable before the old chunks are deleted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import KnowledgeDocument
+from knowledge.registry import DocumentRecord
+
+
+def _to_record(row: KnowledgeDocument) -> DocumentRecord:
+    return DocumentRecord(
+        name=row.name,
+        title=row.title,
+        content_hash=row.content_hash,
+        version=row.version,
+        chunk_count=row.chunk_count,
+        pages=row.pages,
+        language=row.language,
+        size_bytes=row.size_bytes,
+        loaded_by=row.loaded_by,
+        loaded_at=row.loaded_at,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlDocumentRegistry:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def get(self, name: str) -> DocumentRecord | None:
+        async with self.sessions() as session:
+            row = await session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.name == name))
+            return _to_record(row) if row is not None else None
+
+    async def save(self, record: DocumentRecord) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.name == record.name))
+            if row is None:
+                row = KnowledgeDocument(name=record.name)
+                session.add(row)
+            row.title = record.title[:300]
+            row.content_hash = record.content_hash
+            row.version = record.version
+            row.chunk_count = record.chunk_count
+            row.pages = record.pages
+            row.language = record.language
+            row.size_bytes = record.size_bytes
+            row.loaded_by = record.loaded_by
+            row.loaded_at = record.loaded_at
+            row.updated_at = record.updated_at
+
+    async def delete(self, name: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(delete(KnowledgeDocument).where(KnowledgeDocument.name == name))
+
+    async def all(self) -> list[DocumentRecord]:
+        async with self.sessions() as session:
+            rows = (await session.scalars(select(KnowledgeDocument).order_by(KnowledgeDocument.name))).all()
+            return [_to_record(r) for r in rows]

@@ -1,0 +1,233 @@
+"""Answering: is the question grounded in the passages, the extractive answer, and the LLM chain.
+
+Document text is data. Passages reach an LLM only inside delimited, numbered blocks under a
+system prompt that says so; the LLM's answer is then checked (every number must appear in the
+passages, no request for codes or passwords) and replaced by the extractive answer when it fails
+the check or the call fails. The extractive answer quotes the passages and never follows them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.bm25 import BM25Index
+from knowledge.index import Hit
+from knowledge.query import Concept, analyze
+from knowledge.text import nfkc, numbers_in, split_sentences, tokenize
+
+# questions words that ask for a number: answers to them should carry one
+_NUMERIC_Q_RE = re.compile(
+    r"多少|几|利率|费率|费用|年费|手续费|限额|额度|上限|下限|最低|最高|起存|起购|电话|号码|热线|期限|多久|多长|哪天|"
+    r"rate|fee|how much|how many|how long|limit|minimum|maximum|number|phone|when|percent|quota|cap",
+    re.I,
+)
+_ASK_CODE_RE = re.compile(
+    r"(提供|告诉|告知|发送|报|输入|回复).{0,8}(验证码|密码|cvv|安全码)|"
+    r"(send|tell|give|provide|share|reply with).{0,20}(verification code|sms code|password|pin|cvv)",
+    re.I,
+)
+
+
+@dataclass
+class Grounding:
+    grounded: bool
+    coverage: float
+    reason: str
+    missing: list[str] = field(default_factory=list)
+
+
+def _coverage(concepts: list[Concept], text: str) -> tuple[float, list[str]]:
+    low = nfkc(text).lower()
+    toks = set(tokenize(text))
+    total = sum(c.weight for c in concepts) or 1.0
+    found = 0.0
+    missing = []
+    for c in concepts:
+        if c.found_in(low, toks):
+            found += c.weight
+        else:
+            missing.append(c.word)
+    return found / total, missing
+
+
+def grounding(question: str, hits: list[Hit], bm25: BM25Index, *, threshold: float = 0.6) -> Grounding:
+    """Share (weighted by rarity and part of speech) of the question's concepts that one of the
+    best passages contains. A question whose rare words appear in no passage (another bank, a
+    product the bank does not have...) is not grounded, however similar its common words are."""
+    if not hits:
+        return Grounding(False, 0.0, "no passage found")
+    concepts = analyze(question, bm25)
+    if not concepts:
+        return Grounding(False, 0.0, "no content words in the question")
+    for c in concepts:
+        if c.strict and not any(c.found_in(nfkc(h.text).lower(), set()) for h in hits[:5]):
+            return Grounding(False, 0.0, f"not in the documents: {c.word}", [c.word])
+    best = (0.0, [c.word for c in concepts])
+    for h in hits[:3]:
+        cov, missing = _coverage(concepts, h.text)
+        if cov > best[0]:
+            best = (cov, missing)
+    cov, missing = best
+    reason = f"coverage {cov:.2f}" + (f" (missing: {', '.join(missing)})" if missing else "")
+    return Grounding(cov >= threshold, cov, reason, missing)
+
+
+def _sentence_units(body: str) -> list[str]:
+    """Lines (table rows, list items) and sentences; a line ending with a colon leads the lines
+    after it ('柜台跨行转账：' + '1万元以下：5元/笔'), so they stay together."""
+    units: list[str] = []
+    lead = ""
+    for line in body.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if line[-1] in ":：" and len(line) <= 60:
+            lead = line
+            continue
+        if lead:
+            line = f"{lead} {line}"
+        if len(line) <= 90:
+            units.append(line)
+        else:
+            units.extend(split_sentences(line))
+    if lead and not units:
+        units.append(lead)
+    return units
+
+
+def _clauses(question: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"[？?。！!；;]|，(?=.{4,})|,\s", question) if len(p.strip()) >= 3]
+    return parts if len(parts) > 1 else []
+
+
+def extractive_answer(question: str, hits: list[Hit], bm25: BM25Index, lang: str, *, max_chars: int = 420) -> str:
+    """The best sentences of the best passages (one document), in document order, with the source.
+
+    A sentence scores the weights of the question's concepts it contains; concepts only in its
+    passage's title or section count half (a row of the large-CD table is about large CDs)."""
+    concepts = analyze(question, bm25)
+    clause_concepts = [analyze(c, bm25) for c in _clauses(question)]
+    numeric = bool(_NUMERIC_Q_RE.search(question))
+    pool = hits[:3]
+    units: list[tuple[int, int, str, str, str]] = []  # hit index, unit index, text, low, header low
+    for hi, h in enumerate(pool):
+        head = nfkc(h.text.split("\n", 1)[0]).lower()
+        for ui, unit in enumerate(_sentence_units(h.body)):
+            units.append((hi, ui, unit, nfkc(unit).lower(), head))
+
+    def unit_score(u: tuple[int, int, str, str, str], cs: list[Concept]) -> float:
+        hi, _, unit, low, head = u
+        toks = set(tokenize(unit))
+        sc = 0.0
+        for c in cs:
+            if c.found_in(low, toks):
+                sc += c.weight
+            elif c.found_in(head, set()):
+                sc += c.weight * 0.5
+        if numeric and re.search(r"\d", unit):
+            sc *= 1.5
+        # of two sentences with the same words, the shorter one is more to the point
+        return sc * (1.0, 0.85, 0.7)[hi] / (1.0 + len(unit) / 400)
+
+    scored = sorted(((unit_score(u, concepts), u) for u in units), key=lambda x: -x[0])
+    if not scored or scored[0][0] <= 0:
+        first = _sentence_units(pool[0].body)
+        lead_hit = 0
+        chosen = [(0, 0, first[0] if first else pool[0].text)]
+    else:
+        lead_hit = scored[0][1][0]
+        best = scored[0][0]
+        picked: dict[tuple[int, int], str] = {}
+        # the best sentence for each part of a two-part question
+        for cs in clause_concepts:
+            part = [(unit_score(u, cs), u) for u in units if u[0] == lead_hit]
+            part.sort(key=lambda x: -x[0])
+            if part and part[0][0] > 0:
+                picked[(part[0][1][0], part[0][1][1])] = part[0][1][2]
+        size = sum(len(t) for t in picked.values())
+        for sc, u in scored:
+            if len(picked) >= 4 or sc < best * 0.5:
+                break
+            if u[0] != lead_hit or (u[0], u[1]) in picked:
+                continue
+            if size + len(u[2]) > max_chars and picked:
+                continue
+            picked[(u[0], u[1])] = u[2]
+            size += len(u[2])
+        chosen = sorted((k[0], k[1], v) for k, v in picked.items())
+    lead = pool[lead_hit]
+    body = "\n".join(u for _, _, u in chosen)
+    title = str(lead.meta.get("title", ""))
+    section = str(lead.meta.get("section", ""))
+    where = f"《{title}》" + (f"（{section}）" if section else "")
+    if lang == "en":
+        return f"From the bank's document {where}:\n{body}"
+    return f"根据{where}：\n{body}"
+
+
+def decline_text(lang: str, *, personal: bool = False) -> str:
+    if personal:
+        if lang == "en":
+            return (
+                "Sorry, this needs your own account records, which the product documents do not hold. "
+                "I can pass your question to your relationship manager."
+            )
+        return "抱歉，这个问题需要查询您本人的账户信息，产品资料中无法回答。我可以为您转接客户经理。"
+    if lang == "en":
+        return (
+            "Sorry, I couldn't find the answer in the bank's documents, so I won't guess. "
+            "I can pass your question to your relationship manager."
+        )
+    return "抱歉，银行的资料里没有找到能回答这个问题的内容，我不便猜测。我可以为您转接客户经理。"
+
+
+# ----------------------------------------------------------------------------- LLM path
+
+NOT_FOUND_MARK = "NOT_FOUND"
+
+
+def format_passages(hits: list[Hit]) -> str:
+    parts = []
+    for i, h in enumerate(hits, start=1):
+        title = h.meta.get("title", "")
+        section = h.meta.get("section", "")
+        body = h.body.replace("</document>", "</ document>")
+        parts.append(f'<document index="{i}" title="{title}" section="{section}">\n{body}\n</document>')
+    return "\n\n".join(parts)
+
+
+def build_llm_chain(llm: Any, system_prompt: str) -> Any:
+    """LCEL: prompt | llm | text. Inputs: question, passages (formatted), lang."""
+    from langchain_core.messages import SystemMessage
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    # the system prompt is a file, used as it is (no template syntax inside it)
+    prompt = ChatPromptTemplate.from_messages(
+        [
+            SystemMessage(content=system_prompt),
+            ("human", "<passages>\n{passages}\n</passages>\n\n<question>\n{question}\n</question>"),
+        ]
+    )
+    return prompt | llm | StrOutputParser()
+
+
+def check_llm_answer(answer: str, hits: list[Hit], question: str) -> str | None:
+    """None when the answer passes; else why it fails."""
+    text = answer.strip()
+    if not text:
+        return "empty answer"
+    allowed = set()
+    for h in hits:
+        allowed |= numbers_in(h.text)
+    allowed |= numbers_in(question)
+    # citation markers [1] [2] are not facts
+    stripped = re.sub(r"\[\d{1,2}\]", "", text)
+    extra = {n for n in numbers_in(stripped) if n not in allowed}
+    if extra:
+        return f"numbers not in the passages: {', '.join(sorted(extra))}"
+    if _ASK_CODE_RE.search(text):
+        return "asks for a code or password"
+    return None

@@ -1,0 +1,239 @@
+"""The index: Chroma (through langchain-chroma) for the dense channel and as the durable chunk
+store, plus the in-memory BM25 channel rebuilt from Chroma at start; reciprocal rank fusion.
+
+Every chunk carries `doc_key` (document name + content hash); searches are restricted to the
+keys the registry says are current, which is what makes replacement atomic for readers.
+Methods here are synchronous (CPU and Chroma I/O); the service calls them in worker threads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from knowledge.bm25 import BM25Index
+from knowledge.chunking import Chunk
+from knowledge.embeddings import HashEmbeddings, embedding_name
+from knowledge.text import tokenize
+
+RRF_K = 60
+ADD_BATCH = 1000
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    meta: dict[str, Any]
+    score: float  # fused score
+    bm25: float = 0.0
+    dense: float = 0.0  # cosine similarity, 0 when the dense channel is off or did not find it
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+    @property
+    def doc(self) -> str:
+        return str(self.meta.get("doc", ""))
+
+    @property
+    def body(self) -> str:
+        return self.text.split("\n", 1)[1] if "\n" in self.text else self.text
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    query_vector: list[float] | None = None
+    tokens: list[str] = field(default_factory=list)
+
+
+def make_chroma_client(path: str | Path | None = None, url: str | None = None) -> Any:
+    """An embedded persistent Chroma in `path`, or a Chroma server at `url` when given."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        u = urlparse(url if "://" in url else f"http://{url}")
+        return chromadb.HttpClient(
+            host=u.hostname or "localhost",
+            port=u.port or (443 if u.scheme == "https" else 8000),
+            ssl=u.scheme == "https",
+            settings=settings,
+        )
+    if path is None:
+        return chromadb.EphemeralClient(settings=settings)
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "x"
+
+
+def chroma_where(allowed_keys: set[str] | None, where: dict[str, Any] | None) -> dict[str, Any] | None:
+    conds: list[dict[str, Any]] = []
+    if allowed_keys is not None:
+        conds.append({"doc_key": {"$in": sorted(allowed_keys)}})
+    for key, value in (where or {}).items():
+        if isinstance(value, list | tuple | set):
+            conds.append({key: {"$in": list(value)}})
+        else:
+            conds.append({key: value})
+    if not conds:
+        return None
+    return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+class KnowledgeIndex:
+    def __init__(self, client: Any, embeddings: Embeddings | None, collection: str = "kb") -> None:
+        from langchain_chroma import Chroma
+
+        self.embeddings = embeddings
+        self.dense_enabled = embeddings is not None
+        # with the dense channel off, Chroma still stores the chunks (a small hash vector)
+        store_emb = embeddings if embeddings is not None else HashEmbeddings(dim=16)
+        self.collection_name = f"{collection}_{_slug(embedding_name(embeddings))}"
+        self.store = Chroma(
+            collection_name=self.collection_name,
+            embedding_function=store_emb,
+            client=client,
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+        self._store_emb = store_emb
+        self.bm25 = BM25Index()
+        self.texts: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    # -------------------------------------------------------------- lifecycle
+
+    def load(self) -> int:
+        """Rebuild the BM25 channel from the chunks stored in Chroma (at start)."""
+        col = self.store._collection
+        total = col.count()
+        offset = 0
+        with self._lock:
+            self.bm25 = BM25Index()
+            self.texts.clear()
+            while offset < total:
+                got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+                if not got["ids"]:
+                    break
+                for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                    meta = dict(meta or {})
+                    self.texts[cid] = text or ""
+                    self.bm25.add(cid, text or "", str(meta.get("doc_key", "")), meta)
+                offset += len(got["ids"])
+        return len(self.bm25)
+
+    def keys(self) -> dict[str, int]:
+        """doc_key -> number of chunks present."""
+        with self._lock:
+            out: dict[str, int] = {}
+            for meta in self.bm25.meta.values():
+                k = str(meta.get("doc_key", ""))
+                out[k] = out.get(k, 0) + 1
+            return out
+
+    def has_key(self, key: str) -> bool:
+        with self._lock:
+            return bool(self.bm25.ids_for_key(key))
+
+    def add_chunks(self, chunks: list[Chunk], vectors: list[list[float]] | None = None) -> None:
+        """Embed (unless vectors are given) and store; idempotent thanks to deterministic ids."""
+        if not chunks:
+            return
+        texts = [c.text for c in chunks]
+        if vectors is None:
+            vectors = self._store_emb.embed_documents(texts)
+        col = self.store._collection
+        for i in range(0, len(chunks), ADD_BATCH):
+            part = chunks[i : i + ADD_BATCH]
+            col.upsert(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                embeddings=vectors[i : i + ADD_BATCH],
+                metadatas=[dict(c.metadata) for c in part],
+            )
+        tokens = [tokenize(t) for t in texts]
+        with self._lock:
+            for c, toks in zip(chunks, tokens, strict=True):
+                self.texts[c.id] = c.text
+                self.bm25.add(c.id, c.text, str(c.metadata.get("doc_key", "")), dict(c.metadata), tokens=toks)
+
+    def delete_key(self, key: str) -> int:
+        with self._lock:
+            ids = self.bm25.ids_for_key(key)
+        self.store._collection.delete(where={"doc_key": key})
+        with self._lock:
+            self.bm25.remove(ids)
+            for cid in ids:
+                self.texts.pop(cid, None)
+        return len(ids)
+
+    def count(self) -> int:
+        return len(self.bm25)
+
+    # -------------------------------------------------------------- search
+
+    def embed_query(self, text: str) -> list[float] | None:
+        if self.embeddings is None:
+            return None
+        return self.embeddings.embed_query(text)
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        allowed_keys: set[str] | None = None,
+        where: dict[str, Any] | None = None,
+        fetch: int = 30,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> SearchResult:
+        tokens = tokenize(query)
+        with self._lock:
+            lex = self.bm25.search(query, k=fetch, allowed_keys=allowed_keys, where=where, tokens=tokens)
+        dense: list[tuple[str, float]] = []
+        vec = None
+        if self.dense_enabled and (allowed_keys is None or allowed_keys):
+            vec = self.embed_query(query)
+            res = self.store._collection.query(
+                query_embeddings=[vec],
+                n_results=fetch,
+                where=chroma_where(allowed_keys, where),
+                include=["distances"],
+            )
+            ids = res["ids"][0] if res["ids"] else []
+            dists = res["distances"][0] if res.get("distances") else []
+            dense = [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
+        w_lex, w_dense = weights
+        fused: dict[str, Hit] = {}
+        with self._lock:
+            for rank, (cid, s) in enumerate(lex, start=1):
+                meta = self.bm25.meta.get(cid)
+                if meta is None:
+                    continue
+                fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, w_lex / (RRF_K + rank), bm25=s, bm25_rank=rank)
+            for rank, (cid, sim) in enumerate(dense, start=1):
+                meta = self.bm25.meta.get(cid)
+                if meta is None:  # deleted between the two reads
+                    continue
+                h = fused.get(cid)
+                if h is None:
+                    h = fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, 0.0)
+                h.score += w_dense / (RRF_K + rank)
+                h.dense = sim
+                h.dense_rank = rank
+        hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
+        return SearchResult(hits=hits, query_vector=vec, tokens=tokens)
+
+    def as_documents(self, hits: list[Hit]) -> list[Document]:
+        return [Document(page_content=h.text, metadata={**h.meta, "score": h.score}, id=h.id) for h in hits]

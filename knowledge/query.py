@@ -1,0 +1,152 @@
+"""What a question asks about: its concepts, each with the words a document may use for it
+and a weight (rarer words and nouns weigh more). Used by the grounding check and by the
+extractive answer, so both reason about the same words."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from knowledge.bm25 import BM25Index
+from knowledge.glossary import GLOSSARY, ZH_SYNONYMS, cn_numerals_to_digits
+from knowledge.text import EN_STOP, ZH_STOP, _get_jieba, _stem, normalize_query, tokenize
+
+_EN_EXTRA_STOP = {
+    "right", "now", "currently", "current", "only", "use", "using", "get", "got", "like", "also", "just",
+    "thank", "thanks", "hi", "hello", "dear", "let", "ok", "okay", "there", "any", "way", "rated", "im",
+    "i'm", "it's", "what's", "whats", "much", "many", "long", "does", "do", "yes", "still", "anyone",
+}
+_POS_WEIGHT = {"n": 1.0, "v": 0.6, "a": 0.5}
+_PREFIX_LEN = 6
+
+
+@dataclass
+class Concept:
+    word: str
+    alts: list[str] = field(default_factory=list)
+    weight: float = 1.0
+    parts: list[str] = field(default_factory=list)  # sub-words of an unknown compound
+    strict: bool = False  # a noun no document uses: the passages must contain it
+    pattern: re.Pattern[str] | None = None  # numbers: matched with number boundaries
+
+    def found_in(self, text: str, tokens: set[str]) -> bool:
+        if self.pattern is not None:
+            return self.pattern.search(text) is not None
+        if self.word in tokens or self.word in text:
+            return True
+        if any(a in text for a in self.alts):
+            return True
+        if self.word.isascii() and len(self.word) > _PREFIX_LEN and self.word[:_PREFIX_LEN] in text:
+            return True
+        return bool(self.parts) and all(p in text for p in self.parts)
+
+
+def _idf(bm25: BM25Index, term: str) -> float:
+    n = max(len(bm25), 1)
+    df = bm25.df(term)
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def _typo_candidates(bm25: BM25Index, word: str, limit: int = 2) -> list[str]:
+    """Known words of the same length differing in one character ('年废' -> '年费')."""
+    if not (2 <= len(word) <= 4) or word.isascii():
+        return []
+    jieba = _get_jieba()
+    if jieba.dt.FREQ.get(word):  # a real word, not a typo
+        return []
+    best: list[tuple[int, str]] = []
+    for term, post in bm25._postings.items():  # noqa: SLF001 - same package
+        if len(term) != len(word) or term.startswith("§") or term.isascii():
+            continue
+        diff = sum(a != b for a, b in zip(term, word, strict=True))
+        if diff == 1:
+            best.append((len(post), term))
+    best.sort(reverse=True)
+    return [t for _, t in best[:limit]]
+
+
+def prepare(question: str) -> str:
+    return cn_numerals_to_digits(normalize_query(question))
+
+
+def analyze(question: str, bm25: BM25Index) -> list[Concept]:
+    q = prepare(question).lower()
+    concepts: list[Concept] = []
+    seen: set[str] = set()
+    # numbers with their unit ('1年', '90天', '5000元') are precise concepts
+    for m in re.finditer(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(个月|年|天|日|万|元|块|笔|次|%|小时|个工作日)", q):
+        num, unit = m.group(1), m.group(2)
+        unit_alts = {"块": "元", "日": "天"}.get(unit, unit)
+        units = "(?:" + re.escape(unit) + "|" + re.escape(unit_alts) + ")"
+        rx = r"(?<![\d.])" + re.escape(num) + r"\s*" + units
+        if num == "1":  # '一年' often means 'per year' ('每年')
+            rx += r"|[每一单]" + units
+        concepts.append(Concept(num + unit, [], 2.5 if num != "1" else 1.0, pattern=re.compile(rx)))
+        seen.add(num)
+    # English: glossary phrases first, then remaining words
+    for key in sorted(GLOSSARY, key=len, reverse=True):
+        if " " in key and re.search(r"(?<![a-z])" + re.escape(key) + r"(?![a-z])", q):
+            c = Concept(key, [z.lower() for z in GLOSSARY[key]], 1.0)
+            c.weight = max(_idf(bm25, t) for t in [*c.alts, key]) if len(bm25) else 1.0
+            concepts.append(c)
+            seen.update(key.split())
+            q = q.replace(key, " ")
+    for m in re.finditer(r"[a-z][a-z'-]*|\d+(?:\.\d+)?%?", q):
+        w = m.group(0)
+        if w in seen or w in EN_STOP or w in _EN_EXTRA_STOP or len(w) < 2 and not w.isdigit():
+            continue
+        seen.add(w)
+        stem = _stem(w)
+        alts = [z.lower() for z in GLOSSARY.get(w, GLOSSARY.get(stem, []))]
+        known = [t for t in [stem, w, *alts] if bm25.df(t)]
+        weight = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
+        strict = not known and not w.isdigit() and len(w) >= 4
+        concepts.append(Concept(stem, [w, *alts], weight * (0.5 if w.isdigit() else 1.0), strict=strict))
+    # Chinese: words with their part of speech
+    import jieba.posseg as pseg
+
+    _get_jieba()
+    for run in re.findall(r"[\u3400-\u9fff]+", q):
+        prev = ""
+        for pair in pseg.lcut(run):
+            w, flag = pair.word, pair.flag
+            prev, w_prev = w, prev
+            prev_word = w_prev
+            if w in seen or (w in ZH_STOP and not ZH_SYNONYMS.get(w)):
+                continue
+            if len(w) == 1 and w in "的了吗呢吧啊呀么嘛哦是在有和都也就还又要会能":
+                continue
+            seen.add(w)
+            pos = _POS_WEIGHT.get(flag[:1], 0.3)
+            if flag in ("vn", "nz", "eng") or flag.startswith("n"):
+                pos = 1.0
+            alts = list(ZH_SYNONYMS.get(w, []))
+            parts: list[str] = []
+            if not bm25.df(w):
+                alts += _typo_candidates(bm25, w)
+                if len(w) == 1 and prev_word:
+                    alts += [t for t in _typo_candidates(bm25, prev_word + w, 5) if t[:-1] == prev_word]
+                parts = [t for t in tokenize(w) if not t.startswith("§") and t != w and len(t) < len(w)]
+            known = [t for t in [w, *alts] if bm25.df(t)]
+            idf = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
+            if len(w) == 1:
+                pos *= 0.6
+            if not known and not flag.startswith("n"):
+                # colloquial words no document uses ('咋', '停掉', '一两天') say little about the topic
+                idf = min(idf, 2.0) * 0.5
+            noun = flag.startswith("n") or flag == "nz"
+            strict = noun and len(w) >= 2 and not known and flag != "vn"
+            concepts.append(Concept(w, alts, idf * pos, parts, strict))
+    return concepts
+
+
+def expansion_terms(question: str) -> list[str]:
+    """Extra words for the lexical query: Chinese synonyms of the question's words."""
+    q = prepare(question)
+    out: list[str] = []
+    for w in tokenize(q):
+        for a in ZH_SYNONYMS.get(w, []):
+            if a not in out:
+                out.append(a)
+    return out

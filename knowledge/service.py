@@ -1,0 +1,448 @@
+"""`KnowledgeService`: the one facade the bot, the console and the CLI use.
+
+Async all the way: loading, chunking, embedding and searching run in worker threads
+(`asyncio.to_thread`), never on the event loop.
+
+Replacement is atomic for readers: the new version's chunks are added first (under new ids),
+then the registry switches the document to the new version, then the old chunks are deleted.
+Every search is restricted to the versions the registry holds as current, so no question ever
+sees a document missing or twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from knowledge.answer import (
+    NOT_FOUND_MARK,
+    build_llm_chain,
+    check_llm_answer,
+    decline_text,
+    extractive_answer,
+    format_passages,
+    grounding,
+)
+from knowledge.chunking import chunk_document, doc_key
+from knowledge.errors import DocumentNotFound, LoadError
+from knowledge.glossary import expand_english
+from knowledge.index import Hit, KnowledgeIndex
+from knowledge.loaders import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, LoadedDocument, load_path
+from knowledge.personal import is_personal_question, mentions_other_bank
+from knowledge.query import analyze, expansion_terms, prepare
+from knowledge.registry import DocumentRecord, DocumentRegistry, utcnow
+from knowledge.text import detect_language, nfkc, normalize_query
+
+log = logging.getLogger(__name__)
+
+TITLE_BOOST = 0.012
+LANG_BOOST = 0.006
+
+
+@dataclass
+class Source:
+    doc: str
+    title: str
+    section: str
+    score: float
+    page: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"doc": self.doc, "title": self.title, "section": self.section, "score": round(self.score, 4)}
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list[Source]
+    grounded: bool
+    handoff: bool
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+    mode: str = "extractive"  # extractive | llm | declined
+    reason: str = ""
+    retrieved: list[str] = field(default_factory=list)  # ranked document names (first occurrence)
+
+    @property
+    def declined(self) -> bool:
+        return not self.grounded
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "sources": [s.as_dict() for s in self.sources],
+            "grounded": self.grounded,
+            "handoff": self.handoff,
+            "prompt_id": self.prompt_id,
+            "prompt_hash": self.prompt_hash,
+            "mode": self.mode,
+        }
+
+
+@dataclass
+class IngestItem:
+    file: str
+    status: str  # loaded | replaced | unchanged | failed
+    reason: str = ""
+    chunks: int = 0
+    pages: int = 0
+    version: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    items: list[IngestItem] = field(default_factory=list)
+
+    def _names(self, status: str) -> list[str]:
+        return [i.file for i in self.items if i.status == status]
+
+    @property
+    def loaded(self) -> list[str]:
+        return self._names("loaded")
+
+    @property
+    def replaced(self) -> list[str]:
+        return self._names("replaced")
+
+    @property
+    def unchanged(self) -> list[str]:
+        return self._names("unchanged")
+
+    @property
+    def failed(self) -> list[dict[str, str]]:
+        return [{"file": i.file, "reason": i.reason} for i in self.items if i.status == "failed"]
+
+    @property
+    def pages(self) -> int:
+        return sum(i.pages for i in self.items if i.status in ("loaded", "replaced"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loaded": self.loaded, "unchanged": self.unchanged, "replaced": self.replaced, "failed": self.failed}
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders walked (sorted), hidden files skipped."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p)
+                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    out.append(f)
+        else:
+            out.append(p)
+    return out
+
+
+class KnowledgeService:
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        registry: DocumentRegistry,
+        *,
+        llm: Any = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        top_k: int = 5,
+        grounding_threshold: float = 0.45,
+        llm_timeout_s: float = 20.0,
+    ) -> None:
+        self.index = index
+        self.registry = registry
+        self.llm = llm
+        self.max_bytes = max_bytes
+        self.top_k = top_k
+        self.grounding_threshold = grounding_threshold
+        self.llm_timeout_s = llm_timeout_s
+        self._current: dict[str, str] = {}  # document name -> doc_key of its current version
+        self._write_lock = asyncio.Lock()
+        self._started = False
+
+    # ------------------------------------------------------------------ start
+
+    async def start(self) -> None:
+        """Rebuild the lexical channel from the store and drop chunks of versions the registry
+        does not hold (left over by an interrupted replacement)."""
+        if self._started:
+            return
+        await asyncio.to_thread(self.index.load)
+        await self._refresh_current()
+        present = await asyncio.to_thread(self.index.keys)
+        current = set(self._current.values())
+        for key in present:
+            if key not in current:
+                log.info("knowledge: dropping stale chunks of %s", key)
+                await asyncio.to_thread(self.index.delete_key, key)
+        for name, key in self._current.items():
+            if key not in present:
+                log.warning("knowledge: %s is registered but has no chunks in the index; ingest it again", name)
+        self._started = True
+
+    async def _refresh_current(self) -> None:
+        records = await self.registry.all()
+        self._current = {r.name: doc_key(r.name, r.content_hash) for r in records}
+
+    # ------------------------------------------------------------------ documents
+
+    async def ingest(
+        self,
+        paths: Iterable[str | Path],
+        loaded_by: str | None = None,
+        progress: Callable[[IngestItem], None] | None = None,
+    ) -> IngestReport:
+        await self.start()
+        report = IngestReport()
+        for path in expand_paths(paths):
+            item = await self.ingest_file(path, loaded_by=loaded_by)
+            report.items.append(item)
+            if progress is not None:
+                progress(item)
+        return report
+
+    async def ingest_file(
+        self, path: str | Path, *, name: str | None = None, loaded_by: str | None = None
+    ) -> IngestItem:
+        await self.start()
+        path = Path(path)
+        name = name or path.name
+        t0 = time.perf_counter()
+        try:
+            doc = await asyncio.to_thread(load_path, path, max_bytes=self.max_bytes, name=name)
+        except LoadError as exc:
+            return IngestItem(name, "failed", exc.reason)
+        except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+            log.exception("knowledge: unexpected error loading %s", name)
+            return IngestItem(name, "failed", f"unexpected error ({type(exc).__name__}: {exc})")
+        item = await self._index_document(doc, loaded_by)
+        item.seconds = time.perf_counter() - t0
+        return item
+
+    async def _index_document(self, doc: LoadedDocument, loaded_by: str | None) -> IngestItem:
+        async with self._write_lock:
+            existing = await self.registry.get(doc.name)
+            new_key = doc_key(doc.name, doc.content_hash)
+            same = existing is not None and existing.content_hash == doc.content_hash
+            if same and existing is not None and await asyncio.to_thread(self.index.has_key, new_key):
+                return IngestItem(doc.name, "unchanged", chunks=existing.chunk_count, pages=existing.pages,
+                                  version=existing.version)
+            chunks = await asyncio.to_thread(chunk_document, doc)
+            if not chunks:
+                return IngestItem(doc.name, "failed", "no text to index")
+            try:
+                await asyncio.to_thread(self.index.add_chunks, chunks)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("knowledge: indexing %s failed", doc.name)
+                await self._discard(new_key, existing)
+                return IngestItem(doc.name, "failed", f"indexing failed ({type(exc).__name__}: {exc})")
+            now = utcnow()
+            record = DocumentRecord(
+                name=doc.name,
+                title=doc.title,
+                content_hash=doc.content_hash,
+                version=(existing.version + 1) if existing else 1,
+                chunk_count=len(chunks),
+                pages=doc.pages,
+                language=doc.language,
+                size_bytes=doc.size_bytes,
+                loaded_by=loaded_by,
+                loaded_at=existing.loaded_at if existing else now,
+                updated_at=now,
+            )
+            try:
+                await self.registry.save(record)  # the switch: from here on, searches see the new version
+            except Exception as exc:  # noqa: BLE001
+                log.exception("knowledge: registry update for %s failed", doc.name)
+                await self._discard(new_key, existing)
+                return IngestItem(doc.name, "failed", f"registry update failed ({type(exc).__name__})")
+            self._current[doc.name] = new_key
+            status = "loaded"
+            if existing is not None:
+                old_key = doc_key(existing.name, existing.content_hash)
+                if old_key != new_key:
+                    status = "replaced"
+                    await asyncio.to_thread(self.index.delete_key, old_key)
+            return IngestItem(doc.name, status, chunks=len(chunks), pages=doc.pages, version=record.version)
+
+    async def _discard(self, new_key: str, existing: DocumentRecord | None) -> None:
+        if existing is not None and doc_key(existing.name, existing.content_hash) == new_key:
+            return
+        try:
+            await asyncio.to_thread(self.index.delete_key, new_key)
+        except Exception:  # noqa: BLE001
+            log.exception("knowledge: cleanup of %s failed", new_key)
+
+    async def remove(self, name: str) -> DocumentRecord:
+        await self.start()
+        async with self._write_lock:
+            existing = await self.registry.get(name)
+            if existing is None:
+                raise DocumentNotFound(name)
+            await self.registry.delete(name)
+            self._current.pop(name, None)
+            await asyncio.to_thread(self.index.delete_key, doc_key(existing.name, existing.content_hash))
+            return existing
+
+    async def list(self) -> list[DocumentRecord]:
+        return await self.registry.all()
+
+    @staticmethod
+    def supported_types() -> list[str]:
+        return sorted(SUPPORTED_SUFFIXES)
+
+    # ------------------------------------------------------------------ questions
+
+    def _search_query(self, question: str, history: list[Any] | None) -> str:
+        q = normalize_query(question)
+        if history:
+            last = _last_user_text(history)
+            if last and _looks_follow_up(q):
+                q = normalize_query(last) + " " + q
+        q = prepare(q)
+        extra = expand_english(q) + expansion_terms(q)
+        for c in analyze(q, self.index.bm25):
+            extra += [a for a in c.alts if a not in extra and self.index.bm25.df(a)]
+        if extra:
+            q = q + " " + " ".join(extra)
+        return q
+
+    def _grounding_text(self, question: str, history: list[Any] | None) -> str:
+        if history:
+            last = _last_user_text(history)
+            if last and _looks_follow_up(normalize_query(question)):
+                return last + " " + question
+        return question
+
+    async def retrieve(
+        self,
+        question: str,
+        *,
+        k: int = 10,
+        filters: dict[str, Any] | None = None,
+        history: list[Any] | None = None,
+        lang: str | None = None,
+    ) -> list[Hit]:
+        await self.start()
+        query = self._search_query(question, history)
+        allowed = set(self._current.values())
+        if not allowed:
+            return []
+        res = await asyncio.to_thread(self.index.search, query, k=max(k, 20), allowed_keys=allowed, where=filters)
+        hits = res.hits
+        if hits:
+            concepts = analyze(self._grounding_text(question, history), self.index.bm25)
+            total = sum(c.weight for c in concepts) or 1.0
+            for h in hits:
+                title = nfkc(str(h.meta.get("title", ""))).lower()
+                in_title = sum(c.weight for c in concepts if c.found_in(title, set()))
+                # a question naming the product in a document's title belongs to that document
+                h.score += TITLE_BOOST * in_title / total
+                if lang and h.meta.get("lang") == lang:
+                    h.score += LANG_BOOST
+            hits.sort(key=lambda h: -h.score)
+        return hits[:k]
+
+    async def ask(
+        self,
+        question: str,
+        lang: str | None = None,
+        history: list[Any] | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Answer:
+        await self.start()
+        question = (question or "").strip()
+        lang = lang or detect_language(question)
+        lang = "en" if lang.startswith("en") else "zh"
+        hits = await self.retrieve(question, k=10, filters=filters, history=history, lang=lang) if question else []
+        retrieved = _ranked_docs(hits)
+        if not question or is_personal_question(question, lang):
+            return Answer(decline_text(lang, personal=bool(question)), [], False, True, mode="declined",
+                          reason="personal", retrieved=retrieved)
+        if mentions_other_bank(question):
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason="other bank",
+                          retrieved=retrieved)
+        asked = self._grounding_text(question, history)
+        g = grounding(asked, hits, self.index.bm25, threshold=self.grounding_threshold)
+        if not g.grounded:
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
+        top = hits[: self.top_k]
+        sources = _sources(top)
+        extractive = await asyncio.to_thread(extractive_answer, asked, top, self.index.bm25, lang)
+        if self.llm is None:
+            return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
+        return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
+
+    async def _llm_answer(
+        self, question: str, lang: str, hits: list[Hit], sources: list[Source], extractive: str, retrieved: list[str]
+    ) -> Answer:
+        from prompts import load_prompt
+
+        prompt = load_prompt(f"knowledge/answer_{lang}.txt")
+        chain = build_llm_chain(self.llm, prompt.text)
+        try:
+            text = await asyncio.wait_for(
+                chain.ainvoke({"question": question, "passages": format_passages(hits)}), self.llm_timeout_s
+            )
+        except Exception as exc:  # noqa: BLE001 - 429, 5xx, timeouts...: the extractive answer instead
+            log.warning("knowledge: LLM failed (%s); extractive answer instead", type(exc).__name__)
+            return Answer(extractive, sources, True, False, prompt.id, prompt.hash, mode="extractive",
+                          reason=f"llm error: {type(exc).__name__}", retrieved=retrieved)
+        text = (text or "").strip()
+        if text.upper().startswith(NOT_FOUND_MARK) or text == "":
+            return Answer(decline_text(lang), [], False, True, prompt.id, prompt.hash, mode="declined",
+                          reason="llm: not in passages", retrieved=retrieved)
+        problem = check_llm_answer(text, hits, question)
+        if problem:
+            log.warning("knowledge: LLM answer rejected (%s); extractive answer instead", problem)
+            return Answer(extractive, sources, True, False, prompt.id, prompt.hash, mode="extractive",
+                          reason=f"llm answer rejected: {problem}", retrieved=retrieved)
+        return Answer(text, sources, True, False, prompt.id, prompt.hash, mode="llm", retrieved=retrieved)
+
+    async def find_contact(self, topic: str = "挂失 客服热线 电话", lang: str = "zh") -> Answer:
+        """E.g. the bank's emergency / lost-card phone number, from the documents."""
+        return await self.ask(topic, lang=lang)
+
+
+def _sources(hits: list[Hit]) -> list[Source]:
+    out: list[Source] = []
+    seen: set[tuple[str, str]] = set()
+    for h in hits:
+        key = (h.doc, str(h.meta.get("section", "")))
+        if key in seen:
+            continue
+        seen.add(key)
+        page = int(h.meta.get("page") or 0) or None
+        out.append(Source(h.doc, str(h.meta.get("title", "")), str(h.meta.get("section", "")), h.score, page))
+    return out
+
+
+def _ranked_docs(hits: list[Hit]) -> list[str]:
+    out: list[str] = []
+    for h in hits:
+        if h.doc not in out:
+            out.append(h.doc)
+    return out
+
+
+def _last_user_text(history: list[Any]) -> str:
+    for item in reversed(history):
+        if isinstance(item, str):
+            return item
+        if isinstance(item, dict) and item.get("role", "user") == "user":
+            return str(item.get("content") or item.get("text") or "")
+        role = getattr(item, "type", None) or getattr(item, "role", None)
+        if role in ("human", "user"):
+            return str(getattr(item, "content", ""))
+    return ""
+
+
+def _looks_follow_up(q: str) -> bool:
+    import re
+
+    starts = re.match(r"^(那|那么|还有|另外|and |what about|how about)", q, re.I)
+    return bool(starts or re.search(r"呢[?？]?$", q)) or len(q) <= 8
