@@ -194,7 +194,7 @@ class ChatMessage(Base):
     __tablename__ = "chat_messages"
     __table_args__ = (
         Index("ix_chat_messages_conversation_id_created_at", "conversation_id", "created_at"),
-        Index("ix_chat_messages_reply", "client_id", "direction", "created_at"),
+        Index("ix_chat_messages_inbound", "direction", "created_at", "client_id"),
         Index("ix_chat_messages_answers", "author", "created_at", "outcome", "client_id", "conversation_id"),
     )
 
@@ -282,6 +282,7 @@ class OutboxItem(Base):
         Index("ix_outbox_manager_id_created_at", "manager_id", "created_at"),
         Index("ix_outbox_report", "manager_id", "created_at", "kind", "status", "last_error"),
         Index("ix_outbox_reach", "manager_id", "status", "sent_at", "client_id"),
+        Index("ix_outbox_client_sent", "client_id", "sent_at", "status", "manager_id", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -17,7 +17,8 @@ INDEXES = [
     ("ix_drafts_report", "drafts", ["manager_id", "plan_date", "status", "edited", "kind"]),
     ("ix_outbox_report", "outbox", ["manager_id", "created_at", "kind", "status", "last_error"]),
     ("ix_outbox_reach", "outbox", ["manager_id", "status", "sent_at", "client_id"]),
-    ("ix_chat_messages_reply", "chat_messages", ["client_id", "direction", "created_at"]),
+    ("ix_outbox_client_sent", "outbox", ["client_id", "sent_at", "status", "manager_id", "kind", "created_at"]),
+    ("ix_chat_messages_inbound", "chat_messages", ["direction", "created_at", "client_id"]),
     ("ix_chat_messages_answers", "chat_messages", ["author", "created_at", "outcome", "client_id", "conversation_id"]),
 ]
 
