@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -125,22 +127,60 @@ def test_cli_demo_no_serve_json(tmp_path: Path, docs_dir: Path, monkeypatch: pyt
     assert (tmp_path / "ws" / "rmbot.sqlite3").is_file()
 
 
-def test_cli_simulate_days_without_simulator_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("bot.simulate") is not None:
-        pytest.skip("bot.simulate is present; its own tests cover --simulate-days")
+def _cli(tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     from bot.cli import app, load_commands
 
     load_commands()
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "ws"))
-    result = CliRunner().invoke(app, ["demo", "--no-serve", "--simulate-days", "3"])
+    monkeypatch.setattr(demo, "DEFAULT_MANAGERS", SMALL[1:])
+    monkeypatch.setattr(demo, "DEMO_DOCS", docs_dir)
+    return lambda *args: CliRunner().invoke(app, ["demo", *args])
+
+
+def test_cli_simulate_days_without_simulator_is_a_clear_error(
+    tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "bot.simulate", None)  # as if bot/simulate.py were not there
+    result = _cli(tmp_path, docs_dir, monkeypatch)("--no-serve", "--simulate-days", "3")
     assert result.exit_code == 2
     assert "simulate" in result.output and "Traceback" not in result.output
+
+
+def test_cli_simulate_days_calls_the_simulator(
+    tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[object, int]] = []
+
+    async def simulate_days(settings: Settings, db: Database, days: int) -> dict[str, int]:
+        calls.append((db, days))
+        return {"days": days}
+
+    monkeypatch.setitem(sys.modules, "bot.simulate", types.SimpleNamespace(simulate_days=simulate_days))
+    result = _cli(tmp_path, docs_dir, monkeypatch)("--no-serve", "--no-knowledge", "--json", "--simulate-days", "2")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["simulation"] == {"days": 2}
+    assert [days for _, days in calls] == [2]
+
+
+def test_cli_demo_serves_through_bot_app(tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[Settings] = []
+
+    async def run(settings: Settings, role: str = "all") -> None:
+        served.append(settings)
+
+    monkeypatch.setitem(sys.modules, "bot.app", types.SimpleNamespace(run=run))
+    result = _cli(tmp_path, docs_dir, monkeypatch)("--no-knowledge")
+    assert result.exit_code == 0, result.output
+    assert len(served) == 1 and served[0].token is None
+    assert "rmbot chat --client" in result.output  # how to try the customer side without a bot
+
+    monkeypatch.setitem(sys.modules, "bot.app", None)
+    result = _cli(tmp_path, docs_dir, monkeypatch)("--no-knowledge")
+    assert result.exit_code == 0, result.output
+    assert "not in this checkout" in result.output and "Already up to date" in result.output
 
 
 async def test_demo_knowledge_base_is_loaded_once(settings: Settings, db: Database, docs_dir: Path,

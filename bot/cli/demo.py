@@ -4,7 +4,7 @@ print what it holds and how long it took, then serve the bot and the console."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
+from types import ModuleType
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,11 +16,14 @@ from bot.workspace import open_database
 _LABELS = {"generate": "Generating", "clients": "Clients", "holdings": "Holdings", "knowledge": "Knowledge"}
 
 
-def _module_available(name: str) -> bool:
+def _optional_module(name: str) -> ModuleType | None:
+    """The module written by another feature, or None while it is not in this checkout."""
     try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
 
 
 @app.command("demo")
@@ -35,7 +38,8 @@ def demo(
     from bot.demo import DemoError, build_demo
 
     settings = settings_or_exit()
-    if simulate_days and not _module_available("bot.simulate"):
+    simulate = _optional_module("bot.simulate") if simulate_days else None
+    if simulate_days and simulate is None:
         console.print("[red]Error:[/red] --simulate-days needs bot/simulate.py (the reports feature), "
                       "which is not in this checkout")
         raise typer.Exit(2)
@@ -55,8 +59,7 @@ def demo(
 
                 summary = await build_demo(settings, db, knowledge=not no_knowledge, progress=progress)
             result = summary.as_dict()
-            if simulate_days:
-                simulate = importlib.import_module("bot.simulate")
+            if simulate is not None:
                 result["simulation"] = await simulate.simulate_days(settings, db, simulate_days)
             return result
 
@@ -90,7 +93,8 @@ def _print_summary(result: dict[str, object], settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> None:
-    if not _module_available("bot.app"):
+    bot_app = _optional_module("bot.app")
+    if bot_app is None:
         console.print("The bot and console are not in this checkout yet (bot/app.py). When they are, run "
                       "[bold]rmbot demo[/bold] again (it only serves, the data is there) or [bold]rmbot run[/bold].")
         return
@@ -101,7 +105,6 @@ def _serve(settings: Settings) -> None:
             "terminal: [bold]rmbot chat --client D1000001[/bold]. To connect a real bot, set BOT_TOKEN "
             "(and TELEGRAM_API_BASE for a local Bot API server) in .env."
         )
-    bot_app = importlib.import_module("bot.app")
     try:
         run_async(bot_app.run(settings))
     except KeyboardInterrupt:
