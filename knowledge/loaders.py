@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import re
 import zipfile
 from collections import Counter
@@ -20,6 +21,8 @@ from knowledge.text import detect_language, nfkc
 
 SUPPORTED_SUFFIXES = {".pdf", ".docx", ".md", ".markdown", ".html", ".htm", ".txt", ".csv", ".xlsx"}
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+# formats without pages count one page per this many characters (a printed A4 page of Chinese text)
+CHARS_PER_PAGE = 1800
 # a .docx may not expand to more than this when unzipped (a "zip bomb" guard)
 DEFAULT_MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 200
@@ -112,7 +115,7 @@ def load_bytes(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         title=nfkc(title)[:300],
         language=detect_language(title + "\n" + full),
         blocks=blocks,
-        pages=max(pages, 1),
+        pages=max(pages, 1) if doc_type == "pdf" else max(1, math.ceil(len(full) / CHARS_PER_PAGE)),
         size_bytes=len(data),
         content_hash=content_hash(data),
         doc_type=doc_type,

@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "bot.cli.report",
     "bot.cli.bench",
     "bot.cli.plan",
+    "bot.cli.knowledge",
 ]
 
 
