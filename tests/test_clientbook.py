@@ -183,6 +183,10 @@ async def test_missing_file_and_unknown_type(db: Database, tmp_path: Path) -> No
     other.write_bytes(b"%PDF")
     with pytest.raises(ClientBookError, match="unsupported"):
         await run_import(db, other)
+    broken = tmp_path / "clients.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(ClientBookError, match="clients.xlsx: not a readable Excel workbook"):
+        await run_import(db, broken)
 
 
 async def test_xlsx_import_and_gbk_csv(db: Database, tmp_path: Path) -> None:

@@ -242,24 +242,20 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged file
         raise ClientBookError(f"{path.name}: not a readable Excel workbook ({type(exc).__name__})") from None
-    sheet = workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
     try:
-        header = next(iterator)
-    except StopIteration:
+        sheet = workbook.worksheets[0]
+        iterator = sheet.iter_rows(values_only=True)
+        header = next(iterator, None)
+        if header is None:
+            raise ClientBookError(f"{path.name}: the first sheet is empty (no header row)")
+        rows: list[tuple[int, list[str]]] = []
+        for number, row in enumerate(iterator, start=2):
+            cells = [_cell_text(v) for v in row]
+            if any(c.strip() for c in cells):
+                rows.append((number, cells))
+    finally:
         workbook.close()
-        raise ClientBookError(f"{path.name}: the first sheet is empty (no header row)") from None
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        try:
-            for number, row in enumerate(iterator, start=2):
-                cells = [_cell_text(v) for v in row]
-                if any(c.strip() for c in cells):
-                    yield number, cells
-        finally:
-            workbook.close()
-
-    return _norm_header(header), rows()
+    return _norm_header(header), iter(rows)
 
 
 def _check_header(header: list[str], required: Sequence[str], name: str, what: str) -> None:
