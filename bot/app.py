@@ -1,0 +1,248 @@
+"""Assembly: settings -> database -> knowledge -> bot + dispatcher -> polling or webhook, scheduler,
+sender and web console, all in one event loop (`rmbot run`).
+
+Optional parts (the web console `bot.web`, the scheduler `scheduler.jobs`, the sender
+`scheduler.sender`) are started only when their module exists; the log says which parts run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import BotCommand
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import get_i18n
+from bot.services.conversations import Conversations
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("all", "bot", "worker", "scheduler", "console")
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    """Honour Telegram's 429 `retry_after` for the bot's own answers (a few times, then give up)."""
+
+    def __init__(self, attempts: int = 3, max_wait: float = 30.0) -> None:
+        self.attempts = attempts
+        self.max_wait = max_wait
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        for attempt in range(self.attempts):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                if attempt == self.attempts - 1 or exc.retry_after > self.max_wait:
+                    raise
+                await asyncio.sleep(exc.retry_after)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def build_bot(settings: Settings, *, session: Any = None) -> Bot | None:
+    """The Bot, or None without BOT_TOKEN. TELEGRAM_API_BASE points it at any Bot API server."""
+    if not settings.token:
+        return None
+    if session is None:
+        session = (AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+                   if settings.telegram_api_base else AiohttpSession())
+    bot = Bot(settings.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    bot.session.middleware(RetryAfterMiddleware())
+    return bot
+
+
+def build_storage(settings: Settings) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def build_dispatcher(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    knowledge: Any,
+    *,
+    storage: BaseStorage | None = None,
+    throttling: Any = None,
+    **services: Any,
+) -> Dispatcher:
+    """The dispatcher with every router and middleware; services reach handlers as workflow data
+    (`settings`, `sessions`, `knowledge`, `conversations`, plus `services`)."""
+    from handlers import setup_routers
+    from handlers.middlewares import setup_middlewares
+
+    dp = Dispatcher(
+        storage=storage or build_storage(settings),
+        settings=settings,
+        sessions=sessions,
+        knowledge=knowledge,
+        conversations=services.pop("conversations", None) or Conversations(knowledge),
+        **services,
+    )
+    setup_middlewares(dp, sessions=sessions, i18n=get_i18n(), admin_ids=settings.admin_ids, throttling=throttling)
+    dp.include_router(setup_routers())
+    return dp
+
+
+BOT_COMMANDS = {
+    "zh": [("start", "开始"), ("settings", "问候、资讯与提醒设置"), ("human", "转人工"), ("language", "中文 / English"),
+           ("help", "帮助"), ("stop", "退订问候和产品资讯")],
+    "en": [("start", "Start"), ("settings", "Greetings, news and reminders"), ("human", "Talk to a person"),
+           ("language", "中文 / English"), ("help", "Help"), ("stop", "No more greetings or product news")],
+}
+
+
+async def set_commands(bot: Bot) -> None:
+    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in BOT_COMMANDS["zh"]])
+    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in BOT_COMMANDS["en"]],
+                              language_code="en")
+
+
+async def build_knowledge(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Any:
+    """The knowledge service over the project database's document registry (None if unavailable)."""
+    try:
+        from bot.services.documents import SqlDocumentRegistry
+        from knowledge import build_knowledge_service
+
+        service = build_knowledge_service(settings, registry=SqlDocumentRegistry(sessions))
+        await service.start()
+        return service
+    except Exception:  # noqa: BLE001 - the bot still runs; questions get a polite "not now"
+        log.exception("knowledge service unavailable")
+        return None
+
+
+def _optional(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+
+
+async def _call_first(module: Any, names: tuple[str, ...], *args: Any, **kwargs: Any) -> Any:
+    for name in names:
+        fn = getattr(module, name, None)
+        if fn is not None:
+            result = fn(*args, **kwargs)
+            return await result if asyncio.iscoroutine(result) else result
+    raise AttributeError(f"{module.__name__} has none of {names}")
+
+
+async def run(settings: Settings, role: str = "all", *, ready: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+              ) -> None:
+    """Run the parts of the application `role` asks for until cancelled (Ctrl+C)."""
+    from bot.workspace import open_database
+
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    want = {"all": {"bot", "worker", "scheduler", "console"}}.get(role, {role})
+    async with open_database(settings) as db:
+        bot = build_bot(settings) if want & {"bot", "worker", "scheduler"} or role == "all" else None
+        knowledge = await build_knowledge(settings, db.sessions) if "bot" in want or "console" in want else None
+        dp = build_dispatcher(settings, db.sessions, knowledge) if bot is not None and "bot" in want else None
+        tasks: list[asyncio.Task[Any]] = []
+        running: list[str] = []
+        cleanups: list[Callable[[], Awaitable[Any]]] = []
+
+        web_app = None
+        web = _optional("bot.web") if ("console" in want or (dp is not None and settings.webhook_url)) else None
+        if web is not None and hasattr(web, "create_web_app"):
+            web_app = web.create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
+
+        if dp is not None and bot is not None:
+            with contextlib.suppress(Exception):
+                await set_commands(bot)
+            if settings.webhook_url:
+                if web_app is None:
+                    raise RuntimeError("WEBHOOK_URL is set but the web app (bot.web) is not available")
+                secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                await bot.set_webhook(settings.webhook_url, secret_token=secret,
+                                      allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
+                running.append(f"bot (webhook {settings.webhook_url})")
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                tasks.append(asyncio.create_task(
+                    dp.start_polling(bot, handle_signals=False, allowed_updates=dp.resolve_used_update_types()),
+                    name="polling"))
+                running.append("bot (polling" + (f" via {settings.telegram_api_base})" if settings.telegram_api_base
+                                                 else ")"))
+        elif "bot" in want:
+            log.warning("BOT_TOKEN is not set: no Telegram bot. Try the customer side with "
+                        "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
+
+        if "scheduler" in want and bot is not None:
+            jobs = _optional("scheduler.jobs")
+            if jobs is not None and hasattr(jobs, "start_scheduler"):
+                result = jobs.start_scheduler(settings, db, bot)
+                scheduler = await result if asyncio.iscoroutine(result) else result
+                running.append("scheduler")
+                if scheduler is not None and hasattr(scheduler, "shutdown"):
+                    async def _stop_scheduler(s: Any = scheduler) -> None:
+                        r = s.shutdown()
+                        if asyncio.iscoroutine(r):
+                            await r
+                    cleanups.append(_stop_scheduler)
+
+        if "worker" in want and bot is not None:
+            sender = _optional("scheduler.sender")
+            if sender is not None:
+                for name in ("run_sender", "run_forever", "run"):
+                    if hasattr(sender, name):
+                        tasks.append(asyncio.create_task(getattr(sender, name)(settings, db, bot), name="sender"))
+                        running.append("sender")
+                        break
+
+        if web_app is not None and ("console" in want or settings.webhook_url):
+            import uvicorn
+
+            config = uvicorn.Config(web_app, host=settings.web_host, port=settings.web_port, log_config=None,
+                                    lifespan="on")
+            server = uvicorn.Server(config)
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            tasks.append(asyncio.create_task(server.serve(), name="console"))
+            running.append(f"console (http://{settings.web_host}:{settings.web_port})")
+        elif "console" in want:
+            log.warning("web console (bot.web) is not available in this build")
+
+        log.info("running: %s", ", ".join(running) or "nothing")
+        if ready is not None:
+            await ready({"bot": bot, "dispatcher": dp, "knowledge": knowledge, "db": db, "running": running})
+        try:
+            if tasks:
+                await asyncio.gather(*tasks)
+            elif running:
+                await asyncio.Event().wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            for cleanup in cleanups:
+                with contextlib.suppress(Exception):
+                    await cleanup()
+            if bot is not None:
+                await bot.session.close()
+            if dp is not None:
+                await dp.storage.close()

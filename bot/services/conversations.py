@@ -1,0 +1,460 @@
+"""Customer conversations: one turn in, the bot's answer out.
+
+`Conversations.handle_text(session, chat_id=..., client=..., lang=..., text=...)` decides what a
+customer's message needs, in this order:
+
+1. opt-out words ("退订", "TD", "STOP", "/stop") anywhere -> marketing off at once, confirmed;
+2. an explicit request for a person ("/human", "转人工", "人工客服") -> ticket for the manager;
+3. sensitive matters (fraud, lost card, complaint, transfer, password/account changes) -> ticket;
+   for fraud and a lost card also the bank's emergency number, from the documents, at once;
+4. a question about the customer's own records -> answered from the bound client's holdings only
+   (looked up by the client bound to *this chat*, never by anything the message says); unbound ->
+   how to bind;
+5. anything else -> the knowledge service with the last turns as context; a second ungrounded
+   answer in a row -> ticket (low confidence).
+
+Every turn is stored as two `ChatMessage` rows (the customer's and the bot's, with outcome,
+sources, prompt id/hash and latency). The caller commits. Texts come back as Telegram HTML,
+escaped, split under Telegram's 4096 characters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.models import ChatMessage, Client, Conversation, Holding, HoldingKind, Manager, Product, Ticket
+from bot.i18n import Html, escape, normalize_language, t
+from bot.services import consent, invites, tickets
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 4000  # Telegram allows 4096 visible characters; keep a margin for markup
+HISTORY_TURNS = 6
+MAX_QUESTION_CHARS = 1500
+
+
+class KnowledgeLike(Protocol):
+    async def ask(self, question: str, lang: str | None = None, history: list[Any] | None = None) -> Any: ...
+
+
+# ----------------------------------------------------------------------------- classification
+
+_HANDOFF_RE = re.compile(
+    r"^/human\b|转人工|人工客服|找人工|真人|客户经理.{0,4}(联系|找|回复)|联系.{0,4}客户经理|"
+    r"\b(talk|speak|chat) (to|with) (a |an |my )?(human|person|agent|manager|someone)\b|\breal person\b|"
+    r"\bhuman agent\b",
+    re.IGNORECASE,
+)
+
+# (reason, pattern); the first that matches wins, so the most urgent come first
+_SENSITIVE: list[tuple[str, re.Pattern[str]]] = [
+    ("fraud", re.compile(r"诈骗|被骗|骗子|骗了|上当|盗刷|冒充|可疑(交易|电话|短信)|\bfraud|\bscam|\bscammed\b|"
+                         r"\bphishing\b|unauthori[sz]ed (transaction|charge|payment)", re.I)),
+    ("lost_card", re.compile(r"挂失|卡(丢|掉|不见|被偷|被盗|遗失)|(丢|掉|遗失)了?(银行|信用|借记)?卡|卡.{0,3}吞|"
+                             r"\b(lost|stolen|missing)\b.{0,12}\bcard\b|\bcard\b.{0,12}\b(lost|stolen|missing)\b|"
+                             r"\bswallowed\b", re.I)),
+    ("complaint", re.compile(r"投诉|举报|不满意|太差|\bcomplain|\bcomplaint", re.I)),
+    ("transfer", re.compile(r"转账|汇款|转钱|打款|\btransfer\b|\bwire\b|\bremit", re.I)),
+    ("account", re.compile(r"密码|改手机|换手机号|修改(手机|预留|地址|信息|资料)|销户|注销(账户|账号|卡)|账户变更|"
+                           r"\bpassword\b|\bpin\b|\bclose (my )?account\b|\bchange (my )?(phone|number|address|"
+                           r"account|details)\b|\bupdate (my )?(phone|address|details)\b", re.I)),
+]
+EMERGENCY_REASONS = ("fraud", "lost_card")
+_EMERGENCY_QUERY = {
+    "zh": "银行卡丢失 被盗 诈骗 紧急挂失 24小时 客服热线 电话",
+    "en": "lost or stolen card fraud emergency report 24-hour hotline phone number",
+}
+
+# questions about one's own records that the knowledge module's detector may miss
+_PERSONAL_EXTRA = [
+    re.compile(r"(要还|应还|还款金额|还款日|月供).{0,6}(多少|哪天|几号|什么时候|何时)"),
+    re.compile(r"(下个月|这个月|本月|下期|这期|下一期).{0,6}还"),
+    re.compile(r"我.{0,4}(卡|信用卡|定期|存款|理财|贷款|养老金).{0,8}(到期|过期|有效期|余额|多少)"),
+    re.compile(r"\bmy\b.{0,30}\b(card|deposit|loan|wealth|pension|savings)\b.{0,30}\b(expire|expiry|expires|"
+               r"mature|matures|maturity|due|balance|owe|repay|payment)", re.I),
+    re.compile(r"\bwhen (does|do|will) my\b", re.I),
+    re.compile(r"\bhow much (do|will) i (owe|need to (re)?pay|pay)\b", re.I),
+]
+
+_TOPICS: list[tuple[str, re.Pattern[str]]] = [
+    (HoldingKind.LOAN, re.compile(r"贷款|还款|要还|应还|还多少|月供|\bloan|\brepay|\bowe\b|\binstal", re.I)),
+    (HoldingKind.CARD, re.compile(r"信用卡|卡.{0,4}(到期|过期|有效期)|\bcard\b", re.I)),
+    (HoldingKind.PENSION, re.compile(r"养老金|\bpension", re.I)),
+    (HoldingKind.WEALTH, re.compile(r"理财|\bwealth|\binvestment", re.I)),
+    (HoldingKind.DEPOSIT, re.compile(r"定期|存款|存单|\bdeposit|\bsavings", re.I)),
+]
+_MATURITY_RE = re.compile(r"到期|\bmatur", re.I)
+
+
+def handoff_requested(text: str) -> bool:
+    return bool(_HANDOFF_RE.search(text.strip()))
+
+
+def sensitive_reason(text: str) -> str | None:
+    for reason, pattern in _SENSITIVE:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+def is_personal(text: str) -> bool:
+    from knowledge.personal import is_personal_question
+
+    if is_personal_question(text, None):
+        return True
+    return any(p.search(text) for p in _PERSONAL_EXTRA)
+
+
+def personal_topics(text: str) -> set[str]:
+    topics = {str(kind) for kind, pattern in _TOPICS if pattern.search(text)}
+    if not topics and _MATURITY_RE.search(text):
+        topics = {HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value}
+    return topics
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def money(amount: Decimal | None, currency: str = "CNY") -> str:
+    if amount is None:
+        return "-"
+    text = f"{Decimal(amount):,.2f}"
+    return f"¥{text}" if currency == "CNY" else f"{currency} {text}"
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split HTML text (no tag spans a line) into parts under `limit`, at line breaks where possible,
+    never inside an HTML entity."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = limit
+            amp = line.rfind("&", 0, cut)
+            if amp != -1 and ";" not in line[amp:cut]:
+                cut = amp
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        parts.append(current)
+    return [p for p in parts if p.strip()] or [text[:limit]]
+
+
+def render_sources(sources: list[dict[str, Any]], lang: str) -> str:
+    if not sources:
+        return ""
+    lines = [t("<b>Sources</b>", lang)]
+    for s in sources:
+        title = s.get("title") or s.get("doc") or ""
+        section = s.get("section") or ""
+        lines.append("• " + escape(title) + (f" — {escape(section)}" if section and section != title else ""))
+    return "\n".join(lines)
+
+
+def _source_dicts(answer: Any) -> list[dict[str, Any]]:
+    out = []
+    for s in getattr(answer, "sources", None) or []:
+        if isinstance(s, dict):
+            out.append({k: s.get(k) for k in ("doc", "title", "section", "score")})
+        else:
+            as_dict = getattr(s, "as_dict", None)
+            out.append(as_dict() if callable(as_dict) else {"doc": getattr(s, "doc", ""),
+                                                             "title": getattr(s, "title", ""),
+                                                             "section": getattr(s, "section", ""),
+                                                             "score": getattr(s, "score", None)})
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass
+class Turn:
+    """What to send back for one customer message."""
+
+    outcome: str  # grounded | declined | handoff | personal | unbound | optout | error | too_long
+    parts: list[str]  # Telegram HTML messages, in order
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    ticket: Ticket | None = None
+    ticket_created: bool = False
+    offer_handoff: bool = False  # show a "talk to my manager" button
+    conversation_id: int | None = None
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+
+
+@dataclass
+class BoundResult:
+    client: Client
+    manager: Manager | None
+    lang: str
+
+
+class Conversations:
+    """The conversation service. `knowledge` is anything with the KnowledgeService `ask` signature."""
+
+    def __init__(self, knowledge: KnowledgeLike | None) -> None:
+        self.knowledge = knowledge
+
+    # -- conversation rows -------------------------------------------------------------------
+
+    async def conversation(
+        self, session: AsyncSession, chat_id: int, *, client: Client | None, lang: str | None = None
+    ) -> Conversation:
+        conv = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
+        if conv is None:
+            conv = Conversation(chat_id=chat_id, client_id=client.id if client else None,
+                                language=normalize_language(lang))
+            session.add(conv)
+            await session.flush()
+        else:
+            if client is not None and conv.client_id != client.id:
+                conv.client_id = client.id
+            if lang:
+                conv.language = normalize_language(lang)
+        return conv
+
+    async def history(self, session: AsyncSession, conversation_id: int, *, before_id: int | None = None,
+                      turns: int = HISTORY_TURNS) -> list[dict[str, str]]:
+        """The last turns as [{"role": "user"|"assistant", "content": ...}], oldest first. Only the
+        customer's questions and the bot's document answers: personal figures never leave the bot."""
+        query = (select(ChatMessage)
+                 .where(ChatMessage.conversation_id == conversation_id,
+                        ChatMessage.author.in_(("customer", "bot")))
+                 .order_by(ChatMessage.id.desc()).limit(turns))
+        if before_id is not None:
+            query = query.where(ChatMessage.id < before_id)
+        rows = list(reversed((await session.scalars(query)).all()))
+        out = []
+        for row in rows:
+            if row.author == "bot" and row.outcome != "grounded":
+                continue
+            if row.author == "customer" and row.outcome in ("personal", "optout", "handoff"):
+                continue
+            out.append({"role": "user" if row.author == "customer" else "assistant", "content": row.text})
+        return out
+
+    async def _record(
+        self, session: AsyncSession, conv: Conversation, client: Client | None, *, author: str, direction: str,
+        text: str, outcome: str | None = None, sources: list[dict[str, Any]] | None = None,
+        prompt_id: str | None = None, prompt_hash: str | None = None, latency_ms: int | None = None,
+    ) -> ChatMessage:
+        row = ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
+                          author=author, text=text, outcome=outcome, sources=sources or None, prompt_id=prompt_id,
+                          prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
+        session.add(row)
+        conv.last_message_at = row.created_at
+        await session.flush()
+        return row
+
+    # -- one turn ----------------------------------------------------------------------------
+
+    async def handle_text(
+        self, session: AsyncSession, *, chat_id: int, client: Client | None, lang: str, text: str
+    ) -> Turn:
+        started = time.perf_counter()
+        lang = normalize_language(lang)
+        text = (text or "").strip()
+        conv = await self.conversation(session, chat_id, client=client)
+        inbound = await self._record(session, conv, client, author="customer", direction="in", text=text)
+
+        turn = await self._decide(session, conv, client, lang, text, inbound)
+        turn.conversation_id = conv.id
+        inbound.outcome = turn.outcome
+        await self._record(
+            session, conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
+            sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+        log.info("customer turn", extra={"outcome": turn.outcome, "conversation_id": conv.id,
+                                         "bound": client is not None})
+        return turn
+
+    async def _decide(
+        self, session: AsyncSession, conv: Conversation, client: Client | None, lang: str, text: str,
+        inbound: ChatMessage,
+    ) -> Turn:
+        if consent.is_opt_out(text):
+            return await self._opt_out(session, client, lang)
+        if len(text) > MAX_QUESTION_CHARS:
+            return Turn("too_long", [t("Your message is too long for me. Please ask in a shorter message "
+                                       "(up to {limit} characters).", lang, limit=MAX_QUESTION_CHARS)])
+        if handoff_requested(text):
+            return await self.handoff(session, conv, client, lang, reason="request")
+        reason = sensitive_reason(text)
+        if reason is not None:
+            return await self.handoff(session, conv, client, lang, reason=reason)
+        if is_personal(text):
+            return await self._personal(session, client, lang, text)
+        return await self._knowledge(session, conv, client, lang, text, inbound)
+
+    async def _opt_out(self, session: AsyncSession, client: Client | None, lang: str) -> Turn:
+        if client is not None:
+            await consent.opt_out(session, client, source="message")
+        return Turn("optout", [t("Done: you will receive no more greetings or product news from us. Service "
+                                 "reminders (maturities, repayments) continue; you can change both in /settings.",
+                                 lang)])
+
+    # -- handoff -----------------------------------------------------------------------------
+
+    async def handoff(
+        self, session: AsyncSession, conv: Conversation, client: Client | None, lang: str, *, reason: str,
+        prefix: list[str] | None = None,
+    ) -> Turn:
+        parts: list[str] = list(prefix or [])
+        sources: list[dict[str, Any]] = []
+        if reason in EMERGENCY_REASONS:
+            emergency, sources = await self._emergency(lang, reason)
+            parts.append(emergency)
+        ticket, created = await tickets.open_ticket(session, conversation=conv, client=client, reason=reason)
+        manager = await session.get(Manager, client.manager_id) if client is not None else None
+        if manager is not None:
+            parts.append(t("I have passed your conversation to your relationship manager {manager}, who will reply "
+                           "here, usually within 2 working hours (9:00–18:00, Monday to Friday).",
+                           lang, manager=manager.name))
+        else:
+            parts.append(t("I have passed your conversation to our service team. A person will reply here, usually "
+                           "within 2 working hours (9:00–18:00, Monday to Friday).", lang))
+        return Turn("handoff", parts, sources=sources, ticket=ticket, ticket_created=created)
+
+    async def _emergency(self, lang: str, reason: str) -> tuple[str, list[dict[str, Any]]]:
+        header = t("If your card is lost or stolen, or you suspect fraud, act now: do not share any "
+                   "verification code, and call the bank at once.", lang)
+        answer = None
+        if self.knowledge is not None:
+            try:
+                answer = await self.knowledge.ask(_EMERGENCY_QUERY[lang], lang=lang)
+            except Exception:  # noqa: BLE001 - the customer still gets the safe advice
+                log.exception("emergency lookup failed")
+        if answer is not None and getattr(answer, "grounded", False):
+            sources = _source_dicts(answer)
+            body = "\n".join(x for x in (header, "", escape(answer.text), "", render_sources(sources, lang)) if x
+                             is not None)
+            return body.strip(), sources
+        return header + "\n" + t("Use the service number on the back of your card or on the bank's official "
+                                 "website.", lang), []
+
+    # -- personal answers --------------------------------------------------------------------
+
+    async def _personal(self, session: AsyncSession, client: Client | None, lang: str, text: str) -> Turn:
+        if client is None:
+            return Turn("unbound", [t("To answer questions about your own accounts I need to know who you are. "
+                                      "Please open the invite link your relationship manager sent you (it looks "
+                                      "like t.me/…?start=…); after that I can tell you your maturities, card expiry "
+                                      "and repayments.", lang)])
+        return Turn("personal", [await self.personal_answer(session, client, lang, text)])
+
+    async def personal_answer(self, session: AsyncSession, client: Client, lang: str, text: str) -> str:
+        """The bound client's own holdings that the question is about, exactly as stored."""
+        topics = personal_topics(text)
+        query = select(Holding).where(Holding.client_id == client.id).order_by(Holding.kind, Holding.id)
+        if topics:
+            query = query.where(Holding.kind.in_(sorted(topics)))
+        holdings = list((await session.scalars(query)).all())
+        if not holdings:
+            return t("I found no matching products in your records. Your relationship manager can check for you: "
+                     "send /human.", lang)
+        codes = {h.product_code for h in holdings}
+        products = {p.code: p for p in (await session.scalars(select(Product).where(Product.code.in_(codes)))).all()}
+        lines = [t("Here is what our records show for you:", lang)]
+        for h in holdings:
+            product = products.get(h.product_code)
+            name = (product.name_en if lang == "en" else product.name_zh) if product else h.product_code
+            lines.append("• " + _holding_line(h, name, lang))
+        lines.append("")
+        lines.append(t("Figures are from the bank's records; for anything else send /human.", lang))
+        return "\n".join(lines)
+
+    # -- knowledge answers -------------------------------------------------------------------
+
+    async def _knowledge(
+        self, session: AsyncSession, conv: Conversation, client: Client | None, lang: str, text: str,
+        inbound: ChatMessage,
+    ) -> Turn:
+        if self.knowledge is None:
+            return Turn("error", [t("Sorry, I cannot answer questions right now. Please try again later, or send "
+                                    "/human to reach a person.", lang)])
+        history = await self.history(session, conv.id, before_id=inbound.id)
+        try:
+            answer = await self.knowledge.ask(text, lang=lang, history=history)
+        except Exception:  # noqa: BLE001 - one failed answer never loses the conversation
+            log.exception("knowledge answer failed")
+            return Turn("error", [t("Sorry, something went wrong while I looked this up. Please try again in a "
+                                    "moment, or send /human to reach a person.", lang)])
+        if getattr(answer, "grounded", False):
+            sources = _source_dicts(answer)
+            body = escape(answer.text)
+            src = render_sources(sources, lang)
+            return Turn("grounded", split_message(body + ("\n\n" + src if src else "")), sources=sources,
+                        prompt_id=getattr(answer, "prompt_id", None), prompt_hash=getattr(answer, "prompt_hash", None))
+        decline = escape(answer.text) if getattr(answer, "text", "") else t(
+            "Sorry, I could not find this in the bank's documents.", lang)
+        previous = await session.scalar(
+            select(ChatMessage.outcome)
+            .where(ChatMessage.conversation_id == conv.id, ChatMessage.author == "bot")
+            .order_by(ChatMessage.id.desc()).limit(1)
+        )
+        if previous == "declined":
+            turn = await self.handoff(session, conv, client, lang, reason="low_confidence", prefix=[decline])
+        else:
+            turn = Turn("declined", [decline], offer_handoff=True)
+        turn.prompt_id = getattr(answer, "prompt_id", None)
+        turn.prompt_hash = getattr(answer, "prompt_hash", None)
+        return turn
+
+    # -- binding -----------------------------------------------------------------------------
+
+    async def bind(self, session: AsyncSession, *, chat_id: int, token: str, lang: str) -> BoundResult:
+        """Redeem an invite for this chat (raises `invites.InviteError`); the conversation follows the client
+        and the client's language becomes the chat's."""
+        client = await invites.redeem_invite(session, token, chat_id)
+        lang = normalize_language(lang)
+        if client.language != lang:
+            client.language = lang
+        await self.conversation(session, chat_id, client=client, lang=lang)
+        manager = await session.get(Manager, client.manager_id)
+        return BoundResult(client, manager, lang)
+
+
+def _holding_line(h: Holding, name: str, lang: str) -> str:
+    tail = h.account_tail or ""
+    amount = money(h.amount, h.currency)
+    if h.kind == HoldingKind.DEPOSIT:
+        return t("Time deposit {name}{tail}: {amount}, matures on {date}", lang, name=name,
+                 tail=Html(t(" (ending {tail})", lang, tail=tail)) if tail else "", amount=amount,
+                 date=day(h.maturity_date))
+    if h.kind == HoldingKind.WEALTH:
+        return t("Wealth product {name}: {amount}, matures on {date}", lang, name=name, amount=amount,
+                 date=day(h.maturity_date))
+    if h.kind == HoldingKind.CARD:
+        return t("Card {name}{tail}: valid until {date}", lang, name=name,
+                 tail=Html(t(" (ending {tail})", lang, tail=tail)) if tail else "", date=day(h.maturity_date))
+    if h.kind == HoldingKind.LOAN:
+        return t("Loan {name}: next repayment {due_amount} on {date}", lang, name=name,
+                 due_amount=money(h.next_due_amount, h.currency), date=day(h.next_due_date))
+    if h.kind == HoldingKind.PENSION:
+        return t("Personal pension account {name}: balance {amount}", lang, name=name, amount=amount)
+    return f"{escape(name)}: {escape(amount)}"

@@ -1,0 +1,110 @@
+"""Per-client invite links: `https://t.me/<bot>?start=<token>` binds a Telegram chat to a client.
+
+A token is single use and expires (default 7 days). Redeeming it binds the chat to the client
+(one chat per client, one client per chat) and writes an audit row in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.models import Client, Conversation, InviteToken, Manager
+from bot.services import audit
+
+DEFAULT_TTL = timedelta(days=7)
+TOKEN_BYTES = 18  # 24 url-safe characters; Telegram's start parameter allows up to 64 of [A-Za-z0-9_-]
+
+
+class InviteError(Exception):
+    """An invite that cannot be used; `reason` is unknown | expired | used | not_found."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Invite:
+    token: str
+    link: str
+    client_id: int
+    client_no: str
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        return {"client_no": self.client_no, "token": self.token, "link": self.link,
+                "expires_at": self.expires_at.isoformat()}
+
+
+def invite_link(bot_username: str, token: str) -> str:
+    return f"https://t.me/{bot_username.lstrip('@')}?start={token}"
+
+
+async def create_invite(
+    session: AsyncSession,
+    client_no: str,
+    *,
+    bot_username: str,
+    created_by: Manager | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    now: datetime | None = None,
+) -> Invite:
+    """A fresh invite for the client `client_no`; raises InviteError('not_found') for an unknown client,
+    or 'forbidden' when `created_by` is a manager (not admin) of someone else's client."""
+    client = await session.scalar(select(Client).where(Client.client_no == client_no.strip()))
+    if client is None:
+        raise InviteError("not_found", f"no client with number {client_no!r}")
+    if created_by is not None and not created_by.is_admin and client.manager_id != created_by.id:
+        raise InviteError("forbidden", f"client {client_no} is not in manager {created_by.code}'s book")
+    now = now or utcnow()
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = InviteToken(token=token, client_id=client.id, created_by=created_by.id if created_by else None,
+                      created_at=now, expires_at=now + ttl)
+    session.add(row)
+    audit.record(session, actor=f"manager:{created_by.id}" if created_by else "system", action="invite",
+                 entity="client", entity_id=client.id, manager_id=client.manager_id, client_id=client.id,
+                 details={"expires_at": row.expires_at.isoformat()})
+    await session.flush()
+    return Invite(token, invite_link(bot_username, token), client.id, client.client_no, row.expires_at)
+
+
+async def redeem_invite(
+    session: AsyncSession, token: str, chat_id: int, *, now: datetime | None = None
+) -> Client:
+    """Bind `chat_id` to the invite's client. Raises InviteError(unknown | used | expired)."""
+    now = now or utcnow()
+    row = await session.scalar(select(InviteToken).where(InviteToken.token == token.strip()))
+    if row is None:
+        raise InviteError("unknown")
+    client = await session.get(Client, row.client_id)
+    if client is None:
+        raise InviteError("unknown")
+    if row.used_at is not None:
+        if client.telegram_chat_id == chat_id:
+            return client  # the same person pressing the link again: already bound, nothing to do
+        raise InviteError("used")
+    if row.expires_at <= now:
+        raise InviteError("expired")
+    row.used_at = now
+    # one chat per client and one client per chat: release whatever this chat was bound to
+    await session.execute(
+        update(Client).where(Client.telegram_chat_id == chat_id, Client.id != client.id).values(telegram_chat_id=None)
+    )
+    previous_chat = client.telegram_chat_id
+    client.telegram_chat_id = chat_id
+    client.bound_at = now
+    client.blocked = False
+    conversation = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
+    if conversation is not None:
+        conversation.client_id = client.id
+    audit.record(session, actor=f"client:{client.client_no}", action="bind", entity="client", entity_id=client.id,
+                 manager_id=client.manager_id, client_id=client.id,
+                 details={"invite_id": row.id, "rebound": previous_chat is not None and previous_chat != chat_id})
+    await session.flush()
+    return client

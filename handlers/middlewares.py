@@ -1,0 +1,151 @@
+"""Middlewares, registered on the dispatcher's `update` observer (so they see every update type):
+
+1. `DbSessionMiddleware`: one `AsyncSession` per update from the sessionmaker given to the
+   dispatcher (`data["session"]`); committed when the handler returns, rolled back on error.
+2. `IdentityMiddleware`: who is this, from `data["event_from_user"]` / `data["event_chat"]`:
+   `role` (customer | manager | admin), `manager`, `client` (bound to this private chat), `lang`.
+3. `LanguageMiddleware` (aiogram `I18nMiddleware`): the bound client's language, else the
+   conversation's chosen one, else Telegram's `language_code` (zh* / en*).
+4. `ThrottlingMiddleware`: at most `limit` messages per `window` seconds per user; the first
+   refused one gets a polite answer, the rest are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Client, Conversation, Manager
+from bot.i18n import normalize_language, t
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.sessions() as session:
+            data["session"] = session
+            try:
+                result = await handler(event, data)
+            except Exception:
+                await session.rollback()
+                raise
+            await session.commit()
+            return result
+
+
+class IdentityMiddleware(BaseMiddleware):
+    def __init__(self, admin_ids: list[int] | tuple[int, ...] = ()) -> None:
+        self.admin_ids = frozenset(admin_ids)
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        session: AsyncSession = data["session"]
+        manager = client = None
+        conversation_lang = None
+        if user is not None:
+            manager = await session.scalar(select(Manager).where(Manager.telegram_id == user.id))
+            if manager is not None and not manager.active:
+                manager = None
+        if chat is not None and chat.type == "private":
+            client = await session.scalar(select(Client).where(Client.telegram_chat_id == chat.id))
+            if client is None:
+                conversation_lang = await session.scalar(
+                    select(Conversation.language).where(Conversation.chat_id == chat.id)
+                )
+        is_admin = user is not None and (user.id in self.admin_ids or bool(manager and manager.is_admin))
+        data["manager"] = manager
+        data["client"] = client
+        data["is_admin"] = is_admin
+        data["role"] = "admin" if is_admin else "manager" if manager is not None else "customer"
+        if client is not None:
+            data["lang"] = normalize_language(client.language)
+        elif conversation_lang:
+            data["lang"] = normalize_language(conversation_lang)
+        else:
+            data["lang"] = normalize_language(user.language_code if user else None)
+        return await handler(event, data)
+
+
+class LanguageMiddleware(I18nMiddleware):
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        return data.get("lang") or self.i18n.default_locale
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    """Sliding window per user. `clock` is injectable for tests."""
+
+    def __init__(self, limit: int = 8, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[int, list[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def _allow(self, user_id: int) -> tuple[bool, bool]:
+        """(allowed, warn_now)."""
+        now = self.clock()
+        hits = [h for h in self._hits.get(user_id, []) if now - h < self.window]
+        if len(hits) < self.limit:
+            hits.append(now)
+            self._hits[user_id] = hits
+            self._warned.pop(user_id, None)
+            return True, False
+        self._hits[user_id] = hits
+        warned_at = self._warned.get(user_id)
+        if warned_at is not None and now - warned_at < self.window:
+            return False, False
+        self._warned[user_id] = now
+        return False, True
+
+    def _forget_idle(self) -> None:
+        if len(self._hits) > 10_000:
+            now = self.clock()
+            self._hits = {u: h for u, h in self._hits.items() if h and now - h[-1] < self.window}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or not isinstance(event, Update) or not (event.message or event.callback_query):
+            return await handler(event, data)
+        self._forget_idle()
+        allowed, warn = self._allow(user.id)
+        if allowed:
+            return await handler(event, data)
+        log.info("throttled", extra={"user_id": user.id})
+        if warn:
+            bot: Bot = data["bot"]
+            text = t("You are sending messages very quickly. Please wait a few seconds and try again.",
+                     data.get("lang"))
+            if event.message is not None:
+                await bot.send_message(event.message.chat.id, text)
+            elif event.callback_query is not None:
+                await bot.answer_callback_query(event.callback_query.id, text=text)
+        return None
+
+
+def setup_middlewares(
+    dispatcher: Any,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    admin_ids: list[int] | tuple[int, ...] = (),
+    throttling: ThrottlingMiddleware | None = None,
+) -> None:
+    dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    dispatcher.update.outer_middleware(IdentityMiddleware(admin_ids))
+    dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
+    dispatcher.update.outer_middleware(throttling or ThrottlingMiddleware())

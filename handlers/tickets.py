@@ -1,0 +1,153 @@
+"""The manager's side of a handoff, in Telegram.
+
+The manager gets a notice per ticket with Take / Reply / Close buttons. A Telegram reply to that
+notice (or the text sent after pressing Reply) goes to the customer as from the manager, by name.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, ForceReply, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Manager, Ticket, TicketStatus
+from bot.i18n import t
+from bot.services import tickets
+from handlers.keyboards import TicketCb, ticket_keyboard
+
+log = logging.getLogger(__name__)
+
+MANAGER_LANG = "zh"
+
+
+class TicketReply(StatesGroup):
+    text = State()
+
+
+async def notify_ticket(bot: Bot, session: AsyncSession, ticket: Ticket, admin_ids: list[int] | tuple[int, ...]) -> int:
+    """Send the ticket notice to the client's manager (or the admins); returns how many got it."""
+    targets = await tickets.notify_targets(session, ticket, list(admin_ids))
+    text = await tickets.notification_text(session, ticket, MANAGER_LANG)
+    delivered = 0
+    for chat_id in targets:
+        try:
+            sent = await bot.send_message(chat_id, text, reply_markup=ticket_keyboard(ticket.id, MANAGER_LANG))
+        except TelegramAPIError as exc:
+            log.warning("ticket notice not delivered", extra={"ticket_id": ticket.id, "error": type(exc).__name__})
+            continue
+        if ticket.notify_message_id is None:
+            ticket.notify_message_id = sent.message_id
+        delivered += 1
+    if not targets:
+        log.warning("ticket has nobody to notify", extra={"ticket_id": ticket.id})
+    await session.flush()
+    return delivered
+
+
+async def _send_reply(bot: Bot, session: AsyncSession, message: Message, manager: Manager, ticket_id: int,
+                      text: str) -> None:
+    try:
+        out = await tickets.reply(session, ticket_id, manager, text)
+    except tickets.TicketError as exc:
+        await message.answer(t(f"ticket-error:{exc.reason}", MANAGER_LANG, id=ticket_id))
+        return
+    try:
+        await bot.send_message(out.chat_id, out.text)
+    except TelegramAPIError as exc:
+        await session.rollback()
+        await message.answer(t("Could not deliver your reply to the customer ({error}). Nothing was recorded.",
+                               MANAGER_LANG, error=type(exc).__name__))
+        return
+    await message.answer(t("Sent to the customer (ticket #{id}).", MANAGER_LANG, id=ticket_id))
+
+
+async def _reply_target(message: Message, session: AsyncSession, manager: Manager | None) -> dict[str, Any] | bool:
+    """Filter: a Telegram reply to one of this manager's ticket notices -> {"ticket": Ticket}."""
+    if manager is None or message.reply_to_message is None or not message.text:
+        return False
+    ticket = await tickets.by_notification(session, manager, message.reply_to_message.message_id)
+    return {"ticket": ticket} if ticket is not None else False
+
+
+def setup_router() -> Router:
+    router = Router(name="tickets")
+    router.message.filter(F.chat.type == "private")
+
+    @router.message(Command("cancel"), StateFilter(TicketReply.text))
+    async def cancel_reply(message: Message, state: FSMContext) -> None:
+        await state.clear()
+        await message.answer(t("Cancelled.", MANAGER_LANG))
+
+    @router.message(StateFilter(TicketReply.text), F.text)
+    async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot,
+                                 manager: Manager | None) -> None:
+        data = await state.get_data()
+        await state.clear()
+        if manager is None:
+            return
+        await _send_reply(bot, session, message, manager, int(data["ticket_id"]), message.text or "")
+
+    @router.message(F.text, _reply_target)
+    async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, manager: Manager,
+                              ticket: Ticket) -> None:
+        await _send_reply(bot, session, message, manager, ticket.id, message.text or "")
+
+    @router.callback_query(TicketCb.filter())
+    async def on_ticket_button(query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, bot: Bot,
+                               state: FSMContext, manager: Manager | None) -> None:
+        if manager is None:
+            await query.answer(t("This button is for the client's relationship manager.", MANAGER_LANG),
+                               show_alert=True)
+            return
+        tid = callback_data.ticket_id
+        try:
+            if callback_data.action == "take":
+                await tickets.take(session, tid, manager)
+                await query.answer(t("Ticket #{id} is yours.", MANAGER_LANG, id=tid))
+                if query.message is not None:
+                    await bot.edit_message_reply_markup(chat_id=query.message.chat.id,
+                                                        message_id=query.message.message_id,
+                                                        reply_markup=ticket_keyboard(tid, MANAGER_LANG, taken=True))
+            elif callback_data.action == "reply":
+                await tickets.get_for_manager(session, tid, manager)
+                await state.set_state(TicketReply.text)
+                await state.update_data(ticket_id=tid)
+                await query.answer()
+                if query.message is not None:
+                    await bot.send_message(query.message.chat.id,
+                                           t("Write your reply to ticket #{id} (or /cancel).", MANAGER_LANG, id=tid),
+                                           reply_markup=ForceReply(selective=True))
+            elif callback_data.action == "close":
+                ticket = await tickets.close(session, tid, manager)
+                await query.answer(t("Ticket #{id} closed.", MANAGER_LANG, id=tid))
+                if query.message is not None:
+                    await bot.edit_message_reply_markup(chat_id=query.message.chat.id,
+                                                        message_id=query.message.message_id, reply_markup=None)
+                await _tell_customer_closed(bot, session, ticket)
+            else:
+                await query.answer()
+        except tickets.TicketError as exc:
+            await query.answer(t(f"ticket-error:{exc.reason}", MANAGER_LANG, id=tid), show_alert=True)
+
+    return router
+
+
+async def _tell_customer_closed(bot: Bot, session: AsyncSession, ticket: Ticket) -> None:
+    if ticket.status != TicketStatus.CLOSED:
+        return
+    from bot.db.models import Conversation
+
+    conversation = await session.get(Conversation, ticket.conversation_id)
+    lang = conversation.language if conversation else "zh"
+    try:
+        await bot.send_message(ticket.chat_id, t("Your relationship manager has closed this conversation. You can "
+                                                 "ask me anything at any time, or send /human again.", lang))
+    except TelegramAPIError:
+        log.info("customer not told about closed ticket", extra={"ticket_id": ticket.id})
