@@ -114,14 +114,20 @@ class Personaliser:
                       facts=facts, template_text=draft.template_text)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
+    async def _complete(self, messages: list[dict[str, str]]) -> Any:
+        # The plain chat-completions POST through the client (same request as
+        # `chat.completions.create`), without its per-call recursive parameter transform: our
+        # messages are already plain JSON, and at thousands of calls that transform is the cost.
+        from openai.types.chat import ChatCompletion
+
+        body = {"model": self.model, "messages": messages, "temperature": self.temperature}
+        return await self.client.post("/chat/completions", cast_to=ChatCompletion, body=body)
+
     async def personalise(self, draft: Any) -> Outcome:
         async with self.semaphore:
             self.calls += 1
             try:
-                response = await asyncio.wait_for(
-                    self.client.chat.completions.create(
-                        model=self.model, messages=self.messages(draft), temperature=self.temperature),
-                    timeout=self.timeout)
+                response = await asyncio.wait_for(self._complete(self.messages(draft)), timeout=self.timeout)
                 text = (response.choices[0].message.content or "").strip()
             except Exception as exc:  # noqa: BLE001 - any failure falls back to the template
                 return Outcome(draft.template_text, False, [LLM_FAILED, f"{LLM_FAILED}:{type(exc).__name__}"])
@@ -142,6 +148,10 @@ def personaliser_from_settings(settings: Any, *, concurrency: int = 100) -> Pers
     from openai import AsyncOpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    import httpx
+    from openai import DefaultAsyncHttpxClient
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     client = AsyncOpenAI(base_url=settings.openai_base_url or None, api_key=key, timeout=settings.llm_timeout_s,
-                         max_retries=0)
+                         max_retries=0, http_client=DefaultAsyncHttpxClient(limits=limits))
     return Personaliser(client, settings.openai_chat_model, concurrency=concurrency, timeout=settings.llm_timeout_s)

@@ -1,0 +1,269 @@
+"""The planning engine on fixed books and fixed dates: each occasion, each rule, each collision."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db.models import Campaign, Draft
+from bot.services import rules
+from scheduler.planner import plan_day
+from tests.conftest import make_settings
+from tests.planning import seed
+from tests.planning.invariants import rule_violations
+
+D = date(2027, 3, 1)  # an ordinary Monday: no festival
+
+
+@pytest.fixture
+async def book(db):
+    async with db.sessions() as session:
+        seed.add_products(session)
+        manager = await seed.add_manager(session, signature="招行南山支行 王敏 138xxxx")
+        await session.commit()
+        yield session, manager
+
+
+def by_client(result, client):
+    return {d.occasion: d for d in result.drafts if d.client_no == client.client_no}
+
+
+async def test_deposit_maturity_reminders_and_recommendation(book, settings) -> None:
+    session, m = book
+    c = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=7)), seed.pension()])
+    got = by_client(await plan_day(session, settings, D), c)
+    reminder = got["deposit_maturity_7d"]
+    assert reminder.kind == "reminder"
+    assert "¥50,000.00" in reminder.text and "2027年3月8日" in reminder.text and "8841" in reminder.text
+    assert reminder.text.startswith("张先生") and reminder.text.endswith("招行南山支行 王敏 138xxxx")
+    rec = got["maturity_product"]
+    # C3 client, valid assessment: the highest suitable level within the rating, min amount respected
+    assert rec.product["code"] == "WM-R2" and rec.product["risk_level"] == "R2"
+    assert "理财非存款,产品有风险,投资须谨慎" in rec.text
+    assert any("¥50,000.00" in r and "8 Mar 2027" in r for r in rec.reasons)
+    assert rec.context["amount"] == "¥50,000.00" and rec.context["maturity_date"] == "2027年3月8日"
+    # on the day: the "today" reminder (a new key), no second recommendation
+    await session.commit()
+    again = by_client(await plan_day(session, settings, D + timedelta(days=7)), c)
+    assert set(again) == {"deposit_maturity_today"}
+
+
+async def test_english_client_dates_amounts_and_zone(book, settings) -> None:
+    session, m = book
+    c = await seed.add_client(session, m, [seed.deposit("1234.50", D)], language="en", salutation="Ms Li",
+                              timezone="Europe/London")
+    got = by_client(await plan_day(session, settings, D), c)
+    r = got["deposit_maturity_today"]
+    assert "¥1,234.50" in r.text and "1 Mar 2027" in r.text and r.text.startswith("Dear Ms Li")
+    local = r.scheduled_at.astimezone(rules.zone("Europe/London"))
+    assert (local.date(), local.hour, local.minute) == (D, 9, 0)
+    assert r.as_json()["scheduled_at"] == "2027-03-01T09:00:00+00:00"
+
+
+async def test_wealth_card_loan_assessment_id_reminders(book, settings) -> None:
+    session, m = book
+    holdings = [
+        {"kind": "wealth", "product_code": "WM-R2", "amount": Decimal("20000.00"), "maturity_date": D},
+        {"kind": "card", "product_code": "CARD", "amount": Decimal(0), "maturity_date": date(2027, 4, 30),
+         "account_tail": "1234"},
+        {"kind": "loan", "product_code": "LOAN", "amount": Decimal("300000"), "next_due_date": D + timedelta(days=3),
+         "next_due_amount": Decimal("2500.00"), "account_tail": "0019"},
+        seed.pension(),
+    ]
+    c = await seed.add_client(session, m, holdings, risk_assessed_on=date(2026, 3, 20), id_expiry=date(2027, 3, 15))
+    got = by_client(await plan_day(session, settings, D), c)
+    assert {"wealth_maturity_today", "card_expiry", "loan_due", "assessment_expiry", "id_expiry"} <= set(got)
+    assert "理财非存款" in got["wealth_maturity_today"].text
+    assert "2027年4月30日" in got["card_expiry"].text and "1234" in got["card_expiry"].text
+    assert "¥2,500.00" in got["loan_due"].text and "2027年3月4日" in got["loan_due"].text
+    assert "2027年3月20日" in got["assessment_expiry"].text
+    assert "2027年3月15日" in got["id_expiry"].text
+    # a loan due in 4 days or a card expiring in two months is not an occasion yet
+    c2 = await seed.add_client(session, m, [
+        {"kind": "loan", "product_code": "LOAN", "amount": Decimal(1), "next_due_date": D + timedelta(days=4)},
+        {"kind": "card", "product_code": "CARD", "amount": Decimal(0), "maturity_date": date(2027, 5, 31)},
+        seed.pension()])
+    assert not {"loan_due", "card_expiry"} & set(by_client(await plan_day(session, settings, D), c2))
+
+
+async def test_greetings_birthday_anniversary_festival(book, settings) -> None:
+    session, m = book
+    c = await seed.add_client(session, m, [seed.pension()], birthday=date(1985, 3, 1),
+                              customer_since=date(2020, 3, 1))
+    got = by_client(await plan_day(session, settings, D), c)
+    assert "birthday" in got and "anniversary" not in got  # one marketing message a day: birthday first
+    assert "生日快乐" in got["birthday"].text
+    later = await seed.add_client(session, m, [seed.pension()], customer_since=date(2020, 3, 1))
+    ann = by_client(await plan_day(session, settings, D), later)["anniversary"]
+    assert "7周年" in ann.text
+    fest = by_client(await plan_day(session, settings, date(2027, 9, 15)), later)
+    assert "中秋快乐" in fest["mid_autumn"].text
+
+
+async def test_pension_and_activation_recommendations(book, settings) -> None:
+    session, m = book
+    no_pension = await seed.add_client(session, m, [seed.deposit("80000.00", D + timedelta(days=60))])
+    zero = await seed.add_client(session, m, [], risk_rating="C1")
+    result = await plan_day(session, settings, D)
+    pen = by_client(result, no_pension)["pension"]
+    assert pen.product["code"] == "PEN-R2" and "holds no personal pension account" in pen.reasons
+    # zero assets: the pension rule comes first the same day; activation waits for the cap
+    assert set(by_client(result, zero)) == {"pension"} or "activation" in by_client(result, zero)
+
+
+async def test_activation_for_zero_assets(book, settings) -> None:
+    session, m = book
+    c = await seed.add_client(session, m, [seed.pension("0.00")], risk_rating="C1")
+    got = by_client(await plan_day(session, settings, D), c)
+    act = got["activation"]
+    assert act.product["code"] == "TD1Y"  # the lowest-risk product: a deposit suits every client
+    assert any("zero assets" in r for r in act.reasons)
+
+
+async def test_suitability_and_expired_assessment(book, settings) -> None:
+    session, m = book
+    low = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=3)), seed.pension()],
+                                risk_rating="C1")
+    expired = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=3))],
+                                    risk_assessed_on=date(2025, 12, 1))
+    result = await plan_day(session, settings, D)
+    assert by_client(result, low)["maturity_product"].product["risk_level"] == "R1"
+    got = by_client(result, expired)
+    assert "maturity_product" not in got and "pension" not in got
+    assert got["maturity_renewal"].product["code"] == "TD1Y"  # a deposit is not an investment
+    assert "risk_reassessment" in got and "2026年12月1日" in got["risk_reassessment"].text
+    await session.commit()
+    assert not await rule_violations(session, settings)
+
+
+async def test_consent_opt_out_block_reminders_off(book, settings) -> None:
+    session, m = book
+    holdings = [seed.deposit("50000.00", D + timedelta(days=7))]
+    bday = {"birthday": date(1990, 3, 1)}
+    opted = await seed.add_client(session, m, holdings, opted_out=True, **bday)
+    no_consent = await seed.add_client(session, m, [seed.deposit("1.00", D)], marketing_consent=False, **bday)
+    blocked = await seed.add_client(session, m, [seed.deposit("2.00", D)], blocked=True, **bday)
+    off = await seed.add_client(session, m, [seed.deposit("3.00", D)], reminders_enabled=False, **bday)
+    result = await plan_day(session, settings, D)
+    assert {d.kind for d in result.drafts if d.client_no == opted.client_no} == {"reminder"}
+    assert {d.kind for d in result.drafts if d.client_no == no_consent.client_no} == {"reminder"}
+    assert not [d for d in result.drafts if d.client_no == blocked.client_no]
+    assert {d.kind for d in result.drafts if d.client_no == off.client_no} == {"greeting"}
+    for reason in (rules.OPTED_OUT, rules.NO_CONSENT, rules.BLOCKED, rules.REMINDERS_OFF):
+        assert result.skipped[reason] >= 1
+
+
+async def test_collisions_service_greeting_recommendation(book, settings) -> None:
+    session, m = book
+    eve = date(2027, 2, 5)
+    c = await seed.add_client(session, m, [seed.deposit("50000.00", eve + timedelta(days=2))],
+                              birthday=date(1980, 2, 5))
+    first = await plan_day(session, settings, eve)
+    got = by_client(first, c)
+    # reminders always; one marketing message: the birthday before the festival and the recommendation
+    assert set(got) == {"deposit_maturity_7d", "birthday"}
+    assert first.skipped[rules.DAILY_CAP] == 1
+    await session.commit()
+    # Spring Festival day: the festival greeting is still due (eve or day); the recommendation waits
+    second = by_client(await plan_day(session, settings, eve + timedelta(days=1)), c)
+    assert set(second) == {"spring_festival"}
+    await session.commit()
+    third = by_client(await plan_day(session, settings, eve + timedelta(days=2)), c)
+    assert set(third) == {"deposit_maturity_today", "maturity_product"}
+
+
+async def test_weekly_cap_counts_planned_drafts(book, settings) -> None:
+    session, m = book
+    c = await seed.add_client(session, m, [seed.pension()], birthday=date(1980, 3, 1))
+    camp = Campaign(manager_id=m.id, plan_date=D - timedelta(days=3), kind="greeting", occasion="x")
+    session.add(camp)
+    await session.flush()
+    for i, status in enumerate(("sent", "approved", "pending")):
+        session.add(Draft(campaign_id=camp.id, client_id=c.id, manager_id=m.id, plan_date=D - timedelta(days=i + 1),
+                          kind="recommendation", occasion="x", dedupe_key=f"x:{i}", language="zh", text="x",
+                          scheduled_at=datetime(2027, 2, 27, 2, tzinfo=UTC), status=status))
+    await session.flush()
+    result = await plan_day(session, settings, D)
+    assert not by_client(result, c)
+    assert result.skipped[rules.WEEKLY_CAP] == 1
+    # a rejected draft does not count
+    rejected = (await session.scalars(select(Draft).where(Draft.dedupe_key == "x:0"))).one()
+    rejected.status = "rejected"
+    await session.flush()
+    assert "birthday" in by_client(await plan_day(session, settings, D), c)
+
+
+async def test_quiet_hours_move_the_slot(tmp_path, db) -> None:
+    settings = make_settings(tmp_path, quiet_hours_start="20:00", quiet_hours_end="10:00")
+    async with db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session)
+        c = await seed.add_client(session, m, [seed.deposit("5.00", D), seed.pension()], birthday=date(1990, 3, 1))
+        result = await plan_day(session, settings, D)
+        for d in by_client(result, c).values():
+            local = d.scheduled_at.astimezone(rules.zone(c.timezone))
+            assert not rules.in_quiet_hours(local.time(), "20:00", "10:00")
+            assert local.date() == D
+
+
+async def test_replan_is_idempotent_and_dry_run_stores_nothing(book, settings) -> None:
+    session, m = book
+    for i in range(5):
+        await seed.add_client(session, m, [seed.deposit(f"{i + 1}000.00", D + timedelta(days=i))],
+                              birthday=date(1990, 3, 1) if i % 2 else None)
+    dry = await plan_day(session, settings, D, dry_run=True)
+    assert dry.drafted > 0 and all(c["id"] is None for c in dry.campaigns.values())
+    assert await session.scalar(select(func.count(Draft.id))) == 0
+    first = await plan_day(session, settings, D)
+    await session.commit()
+    stored = await session.scalar(select(func.count(Draft.id)))
+    assert stored == first.drafted == dry.drafted
+    assert all(d.id is not None and d.campaign_id is not None for d in first.drafts)
+    second = await plan_day(session, settings, D)
+    await session.commit()
+    assert second.drafted == 0 and second.skipped["already_planned"] >= 1
+    assert await session.scalar(select(func.count(Draft.id))) == stored
+    campaigns = (await session.scalars(select(Campaign))).all()
+    assert len(campaigns) == len({(c.kind, c.occasion) for c in campaigns})
+    assert not await rule_violations(session, settings)
+
+
+async def test_spring_festival_week_day_by_day(book, settings) -> None:
+    session, m = book
+    for i in range(40):
+        await seed.add_client(
+            session, m,
+            [seed.deposit(f"{(i + 1) * 1000}.00", date(2027, 2, 4) + timedelta(days=i % 9))] if i % 3 else [],
+            opted_out=i % 7 == 0, marketing_consent=i % 5 != 0, risk_rating=f"C{1 + i % 5}",
+            risk_assessed_on=date(2026, 1, 1) if i % 4 == 0 else date(2026, 12, 1),
+            birthday=date(1980, 2, 4 + i % 9) if i % 6 == 0 else None,
+            language="en" if i % 4 == 1 else "zh", timezone="Europe/London" if i % 8 == 1 else "Asia/Shanghai")
+    await session.commit()
+    day = date(2027, 2, 4)
+    while day <= date(2027, 2, 12):
+        await plan_day(session, settings, day)
+        await session.commit()
+        day += timedelta(days=1)
+    assert not await rule_violations(session, settings)
+    greetings = (await session.execute(select(Draft.client_id, Draft.plan_date).where(
+        Draft.occasion == "spring_festival"))).all()
+    assert greetings and len({g.client_id for g in greetings}) == len(greetings)
+    assert {g.plan_date for g in greetings} <= {date(2027, 2, 5), date(2027, 2, 6)}
+
+
+@pytest.mark.postgres
+async def test_plan_on_postgresql(pg_db, tmp_path) -> None:
+    settings = make_settings(tmp_path)
+    async with pg_db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session)
+        await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=7))], birthday=date(1990, 3, 1))
+        first = await plan_day(session, settings, D)
+        await session.commit()
+        second = await plan_day(session, settings, D)
+        await session.commit()
+        assert first.drafted == 2 and second.drafted == 0  # reminder + birthday; the cap holds the rest
+        assert await session.scalar(select(func.count(Draft.id))) == 2
