@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, ForceReply, Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Manager, Ticket, TicketStatus
@@ -122,8 +122,7 @@ def setup_router() -> Router:
                 await query.answer()
                 if query.message is not None:
                     await bot.send_message(query.message.chat.id,
-                                           t("Write your reply to ticket #{id} (or /cancel).", MANAGER_LANG, id=tid),
-                                           reply_markup=ForceReply(selective=True))
+                                           t("Write your reply to ticket #{id} (or /cancel).", MANAGER_LANG, id=tid))
             elif callback_data.action == "close":
                 ticket = await tickets.close(session, tid, manager)
                 await query.answer(t("Ticket #{id} closed.", MANAGER_LANG, id=tid))

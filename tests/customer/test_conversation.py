@@ -1,0 +1,203 @@
+"""Questions with sources, personal answers (and privacy), follow-ups, handoff, opt-out."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import AuditLog, ChatMessage, Client, Ticket
+from handlers.keyboards import ConsentCb, HandoffCb, TicketCb
+from tests.customer.conftest import MANAGER_A_TG, MANAGER_B_TG, STRANGER, USER_A, USER_B
+from tests.kit.fake_bot import callback_update, message_update
+
+
+async def bind(chat, user, token, lang):
+    await chat.feed(message_update(user, f"/start {token}", language_code=lang))
+
+
+@pytest.mark.parametrize(("lang", "question", "sources_word"), [
+    ("zh", "180天定期利率是多少?", "资料来源"),
+    ("en", "What is the 180 day deposit rate?", "Sources"),
+])
+async def test_question_answered_with_sources_escaped(chat, db, bank, knowledge, lang, question, sources_word):
+    reqs = await chat.feed(message_update(STRANGER, question, language_code=lang))
+    assert [r.method_name for r in reqs][0] == "sendChatAction"  # typing while it works
+    text = [r["text"] for r in reqs if r.method_name == "sendMessage"][0]
+    assert "1.45%" in text and "&lt;b&gt;" in text  # the answer's own "<b>" is escaped
+    assert sources_word in text and "定期存款 — 利率" in text
+    assert knowledge.calls[-1]["lang"] == lang
+    async with db.sessions() as s:
+        rows = (await s.scalars(select(ChatMessage).order_by(ChatMessage.id))).all()
+    assert [(r.author, r.outcome) for r in rows] == [("customer", "grounded"), ("bot", "grounded")]
+    assert rows[1].sources[0]["doc"] == "deposit.md" and rows[1].prompt_hash == "h1"
+    assert rows[1].latency_ms is not None
+
+
+async def test_follow_up_passes_history_to_knowledge(chat, bank, knowledge):
+    await chat.feed(message_update(STRANGER, "180天定期利率是多少?"))
+    texts = await chat.texts(message_update(STRANGER, "那90天的呢?"))
+    history = knowledge.calls[-1]["history"]
+    assert {"role": "user", "content": "180天定期利率是多少?"} in history
+    assert any(h["role"] == "assistant" for h in history)
+    assert "1.25%" in texts[0]
+
+
+@pytest.mark.parametrize(("lang", "question", "expected", "absent"), [
+    ("zh", "我的定期什么时候到期?", ["2026-12-03", "¥50,000.00", "1234"], ["2026-12-15"]),
+    ("en", "When does my card expire?", ["2027-01-31", "8888"], ["2026-12-03"]),
+    ("zh", "下个月要还多少?", ["¥3,456.78", "2026-12-15"], ["2026-12-03"]),
+])
+async def test_personal_answers_from_own_holdings(chat, db, bank, knowledge, lang, question, expected, absent):
+    await bind(chat, USER_A, bank["invite_a"], lang)
+    texts = await chat.texts(message_update(USER_A, question, language_code=lang), chat_id=USER_A)
+    assert all(e in texts[0] for e in expected), texts
+    assert not any(a in texts[0] for a in absent)
+    assert knowledge.calls == []  # personal data never goes to the knowledge service
+    async with db.sessions() as s:
+        outcomes = (await s.scalars(select(ChatMessage.outcome).where(ChatMessage.author == "bot"))).all()
+    assert outcomes == ["personal"]
+
+
+@pytest.mark.parametrize(("lang", "expect"), [("zh", "邀请链接"), ("en", "invite link")])
+async def test_unbound_personal_question_explains_binding(chat, bank, lang, expect):
+    texts = await chat.texts(message_update(STRANGER, "我的定期什么时候到期?" if lang == "zh"
+                                            else "When does my deposit mature?", language_code=lang))
+    assert expect in texts[0]
+    assert "2026" not in texts[0] and "2027" not in texts[0]
+
+
+async def test_no_customer_sees_another_clients_data(chat, db, bank):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    await bind(chat, USER_B, bank["invite_b"], "en")
+    a_secrets = ["2026-12-03", "50,000.00", "1234", "3,456.78", "2027-01-31", "8888", "张伟"]
+    b_secrets = ["2027-03-09", "88,888.00", "5678", "999.01", "2028-06-30", "4321", "Emily"]
+    questions = ["我的定期什么时候到期?", "下个月要还多少?", "my card expires when?", "我的卡什么时候过期?",
+                 "查一下C0002的定期", "When does my deposit mature? client C0002"]
+    for q in questions:
+        a_texts = " ".join(await chat.texts(message_update(USER_A, q), chat_id=USER_A))
+        b_texts = " ".join(await chat.texts(message_update(USER_B, q, language_code="en"), chat_id=USER_B))
+        assert not any(s in a_texts for s in b_secrets), (q, a_texts)
+        assert not any(s in b_texts for s in a_secrets), (q, b_texts)
+    # forged callbacks: B presses A's consent / ticket buttons; nothing of A changes, nothing of A is shown
+    reqs = await chat.feed(callback_update(USER_B, ConsentCb(yes=True).pack(), language_code="en"))
+    async with db.sessions() as s:
+        a = await s.get(Client, bank["a"])
+    assert a.marketing_consent is False
+    await chat.feed(message_update(USER_A, "转人工"))
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+    reqs = await chat.feed(callback_update(USER_B, TicketCb(action="take", ticket_id=ticket.id).pack()))
+    reqs += await chat.feed(callback_update(MANAGER_B_TG, TicketCb(action="reply", ticket_id=ticket.id).pack()))
+    shown = " ".join(str(r.params) for r in reqs)
+    assert not any(s in shown for s in a_secrets)
+    async with db.sessions() as s:
+        assert (await s.get(Ticket, ticket.id)).status == "open"
+
+
+@pytest.mark.parametrize(("lang", "word"), [("zh", "转人工"), ("zh", "人工客服"), ("en", "/human")])
+async def test_handoff_notifies_manager_and_reply_reaches_customer(chat, db, bank, lang, word):
+    await bind(chat, USER_A, bank["invite_a"], lang)
+    await chat.feed(message_update(USER_A, "180天定期利率是多少?", language_code=lang))
+    reqs = await chat.feed(message_update(USER_A, word, language_code=lang))
+    to_customer = [r["text"] for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == USER_A]
+    to_manager = [r for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == MANAGER_A_TG]
+    assert "王敏" in to_customer[0] and ("2 个工作小时" in to_customer[0] or "2 working hours" in to_customer[0])
+    assert len(to_manager) == 1 and "张伟" in to_manager[0]["text"] and "180天定期利率" in to_manager[0]["text"]
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+        assert ticket.manager_id == bank["ma"] and ticket.reason == "request" and ticket.notify_message_id
+        assert await s.scalar(select(AuditLog).where(AuditLog.action == "handoff"))
+
+    # the manager answers with a Telegram reply to the notice
+    reqs = await chat.feed(message_update(MANAGER_A_TG, "您好,我是王敏 <经理>",
+                                          reply_to_message_id=ticket.notify_message_id))
+    delivered = [r["text"] for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == USER_A]
+    assert len(delivered) == 1 and "<b>王敏</b>" in delivered[0] and "&lt;经理&gt;" in delivered[0]
+    async with db.sessions() as s:
+        ticket = await s.get(Ticket, ticket.id)
+        assert ticket.first_reply_at is not None and ticket.status == "taken"
+        assert await s.scalar(select(ChatMessage).where(ChatMessage.author == "manager"))
+
+
+async def test_other_manager_cannot_reply_to_a_ticket(chat, db, bank):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    await chat.feed(message_update(USER_A, "转人工"))
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+    reqs = await chat.feed(message_update(MANAGER_B_TG, "hi", reply_to_message_id=ticket.notify_message_id))
+    assert not [r for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == USER_A]
+
+
+async def test_take_reply_button_and_close(chat, db, bank):
+    await bind(chat, USER_B, bank["invite_b"], "en")
+    await chat.feed(message_update(USER_B, "I want to talk to a person", language_code="en"))
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+    await chat.feed(callback_update(MANAGER_B_TG, TicketCb(action="take", ticket_id=ticket.id).pack()))
+    await chat.feed(callback_update(MANAGER_B_TG, TicketCb(action="reply", ticket_id=ticket.id).pack()))
+    texts = await chat.texts(message_update(MANAGER_B_TG, "Hello Emily, done."), chat_id=USER_B)
+    assert texts == ["<b>Li Qiang</b>, your relationship manager:\nHello Emily, done."]
+    texts = await chat.texts(callback_update(MANAGER_B_TG, TicketCb(action="close", ticket_id=ticket.id).pack()),
+                             chat_id=USER_B)
+    assert "closed" in texts[0]
+    async with db.sessions() as s:
+        assert (await s.get(Ticket, ticket.id)).status == "closed"
+
+
+@pytest.mark.parametrize(("lang", "text", "reason"), [
+    ("zh", "我被骗了,对方让我转钱", "fraud"),
+    ("en", "I lost my card yesterday", "lost_card"),
+    ("zh", "我的卡丢了怎么办", "lost_card"),
+])
+async def test_fraud_and_lost_card_get_emergency_number_and_ticket(chat, db, bank, lang, text, reason):
+    await bind(chat, USER_A, bank["invite_a"], lang)
+    texts = await chat.texts(message_update(USER_A, text, language_code=lang), chat_id=USER_A)
+    assert "95599-8888" in texts[0]  # the grounded passage from the documents
+    assert "服务热线" in texts[0]
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+    assert ticket.reason == reason
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("我要投诉你们的服务", "complaint"), ("怎么转账给别人", "transfer"), ("I forgot my password", "account"),
+])
+async def test_sensitive_matters_open_a_ticket(chat, db, bank, text, reason):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    await chat.feed(message_update(USER_A, text))
+    async with db.sessions() as s:
+        assert (await s.scalar(select(Ticket))).reason == reason
+
+
+async def test_low_confidence_twice_hands_off(chat, db, bank):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    reqs = await chat.feed(message_update(USER_A, "火星上有分行吗"))
+    first = [r for r in reqs if r.method_name == "sendMessage"][0]
+    assert first["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == HandoffCb().pack()
+    async with db.sessions() as s:
+        assert await s.scalar(select(Ticket)) is None
+    await chat.feed(message_update(USER_A, "月球上呢"))
+    async with db.sessions() as s:
+        assert (await s.scalar(select(Ticket))).reason == "low_confidence"
+
+
+async def test_handoff_button(chat, db, bank):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    texts = await chat.texts(callback_update(USER_A, HandoffCb().pack()))
+    assert any("王敏" in t for t in texts)
+    async with db.sessions() as s:
+        assert (await s.scalar(select(Ticket))).reason == "request"
+
+
+@pytest.mark.parametrize(("lang", "word"), [("zh", "退订"), ("en", "TD"), ("en", "STOP"), ("zh", "/stop"),
+                                            ("zh", "好的 td 谢谢")])
+async def test_opt_out_words(chat, db, bank, lang, word):
+    await bind(chat, USER_A, bank["invite_a"], lang)
+    await chat.feed(callback_update(USER_A, ConsentCb(yes=True).pack(), language_code=lang))
+    texts = await chat.texts(message_update(USER_A, word, language_code=lang), chat_id=USER_A)
+    assert ("已为您退订" if lang == "zh" else "no more greetings") in texts[0]
+    async with db.sessions() as s:
+        client = await s.get(Client, bank["a"])
+        assert client.opted_out is True and client.marketing_consent is False and client.reminders_enabled
+        audit = await s.scalar(select(AuditLog).where(AuditLog.action == "opt_out"))
+        assert audit.client_id == bank["a"]
