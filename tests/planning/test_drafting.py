@@ -1,0 +1,105 @@
+"""Draft checks and LLM personalisation against the OpenAI stub (good answer, promise words, a 500)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Draft
+from bot.services import drafting
+from bot.services.drafting import check_draft, personaliser_from_settings
+from prompts import environment
+from scheduler.planner import plan_day
+from tests.conftest import make_settings
+from tests.planning import seed
+
+D = date(2027, 3, 1)
+TEMPLATE = ("张先生，您好！您尾号8841的存款（金额¥50,000.00）将于2027年3月8日到期。\n"
+            "理财非存款,产品有风险,投资须谨慎\n王敏")
+CTX = {"amount": "¥50,000.00", "maturity_date": "2027年3月8日", "account_tail": "8841"}
+
+
+def check(text: str, product: bool = True) -> list[str]:
+    return check_draft(text, template_text=TEMPLATE, context=CTX, product_message=product, language="zh")
+
+
+def test_checks() -> None:
+    assert check(TEMPLATE) == []
+    assert check(TEMPLATE.replace("将于", "保本，将于")) == [drafting.PROMISE]
+    assert drafting.RISK_NOTICE_MISSING in check(TEMPLATE.replace("理财非存款,产品有风险,投资须谨慎", ""))
+    assert check(TEMPLATE.replace("理财非存款,产品有风险,投资须谨慎", "理财非存款，产品有风险，投资须谨慎")) == []
+    assert drafting.FACT_MISSING in check(TEMPLATE.replace("¥50,000.00", "¥5万"))
+    assert drafting.NUMBER_CHANGED in check(TEMPLATE.replace("到期。", "到期，年化3.5%。"))
+    assert drafting.NUMBER_CHANGED in check(TEMPLATE + "送您五百元")
+    assert drafting.TOO_LONG in check(TEMPLATE + "好" * 2000)
+    assert check("  ") == [drafting.EMPTY]
+    en = "Dear Ms Li, your product is guaranteed. Wealth products are not deposits and carry risk"
+    assert drafting.PROMISE in check_draft(en, template_text=en, context={}, product_message=True, language="en")
+
+
+@pytest.mark.parametrize("path", sorted(
+    p for p in environment().list_templates() if p.startswith("drafts/") and p.count("/") == 2))
+def test_every_template_passes_its_own_checks(path: str) -> None:
+    values = {k: "X" for k in ("salutation", "signature", "manager_name", "festival_name", "product_name",
+                               "amount", "maturity_date", "account_tail", "expiry_date", "due_date",
+                               "due_amount", "expires_on", "expired_on", "id_expiry", "deadline", "year",
+                               "risk_level", "product_code")}
+    values["years"] = "3"
+    values["risk_notice"] = drafting.RISK_NOTICES["zh" if path.endswith("_zh.j2") else "en"]
+    text = environment().get_template(path).render(**values)
+    product = path.startswith("drafts/recommendation/") or "wealth_maturity" in path
+    lang = "zh" if path.endswith("_zh.j2") else "en"
+    assert check_draft(text, template_text=text, context={}, product_message=product, language=lang) == []
+    if product:
+        assert values["risk_notice"] in text
+
+
+async def _plan_with_llm(db, tmp_path, stub):
+    settings = make_settings(tmp_path, openai_base_url=stub.base_url, openai_api_key=stub.api_key, llm_timeout_s=5)
+    personaliser = personaliser_from_settings(settings, concurrency=8)
+    assert personaliser is not None
+    async with db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session)
+        c = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=7)), seed.pension()])
+        result = await plan_day(session, settings, D, personaliser=personaliser)
+        await session.commit()
+        drafts = {d.occasion: d for d in (await session.scalars(select(Draft).where(Draft.client_id == c.id)))}
+    return result, drafts
+
+
+def _good_rewrite(body):
+    user = body["messages"][-1]["content"]
+    draft = user.split("<<<\n", 1)[1].rsplit("\n>>>", 1)[0]
+    return draft.replace("您好！", "您好，好久不见！")
+
+
+async def test_llm_good_answer_is_used(db, tmp_path, openai_stub) -> None:
+    openai_stub.reply(_good_rewrite)
+    result, drafts = await _plan_with_llm(db, tmp_path, openai_stub)
+    rec = drafts["maturity_product"]
+    assert rec.llm_rewritten and "好久不见" in rec.text and rec.template_text != rec.text
+    assert "llm" in rec.flags
+    assert not drafts["deposit_maturity_7d"].llm_rewritten  # reminders keep the exact template
+    assert result.personalised == 1
+    sent = openai_stub.chat_requests[0].json
+    assert "¥50,000.00" in sent["messages"][-1]["content"]
+
+
+async def test_llm_promise_words_fall_back_flagged(db, tmp_path, openai_stub) -> None:
+    openai_stub.reply(lambda body: _good_rewrite(body).replace("到期。", "到期，保本保收益。"))
+    result, drafts = await _plan_with_llm(db, tmp_path, openai_stub)
+    rec = drafts["maturity_product"]
+    assert not rec.llm_rewritten and rec.text == rec.template_text
+    assert "llm_rejected" in rec.flags and "llm_rejected:promise_words" in rec.flags
+    assert "保本" not in rec.text and result.llm_fallbacks == 1
+
+
+async def test_llm_server_error_falls_back(db, tmp_path, openai_stub) -> None:
+    openai_stub.fail(500)
+    result, drafts = await _plan_with_llm(db, tmp_path, openai_stub)
+    rec = drafts["maturity_product"]
+    assert not rec.llm_rewritten and rec.text == rec.template_text and "llm_failed" in rec.flags
+    assert len(openai_stub.chat_requests) == 1  # no silent retry storm
