@@ -102,8 +102,11 @@ def _clauses(question: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-def extractive_answer(question: str, hits: list[Hit], bm25: BM25Index, lang: str, *, max_chars: int = 420) -> str:
-    """The best sentences of the best passages (one document), in document order, with the source.
+def extractive_answer(
+    question: str, hits: list[Hit], bm25: BM25Index, lang: str, *, max_chars: int = 420
+) -> tuple[str, int]:
+    """The best sentences of the best passages (one document), in document order, with the source;
+    and the index of the passage quoted first.
 
     A sentence scores the weights of the question's concepts it contains; concepts only in its
     passage's title or section count half (a row of the large-CD table is about large CDs)."""
@@ -114,7 +117,9 @@ def extractive_answer(question: str, hits: list[Hit], bm25: BM25Index, lang: str
     units: list[tuple[int, int, str, str, str]] = []  # hit index, unit index, text, low, header low
     for hi, h in enumerate(pool):
         head = nfkc(h.text.split("\n", 1)[0]).lower()
-        for ui, unit in enumerate(_sentence_units(h.body)):
+        # an FAQ row is one question and its answer: they go together
+        parts = [h.body.replace("\n", " ")] if h.meta.get("kind") == "faq" else _sentence_units(h.body)
+        for ui, unit in enumerate(parts):
             units.append((hi, ui, unit, nfkc(unit).lower(), head))
 
     def unit_score(u: tuple[int, int, str, str, str], cs: list[Concept]) -> float:
@@ -128,8 +133,10 @@ def extractive_answer(question: str, hits: list[Hit], bm25: BM25Index, lang: str
                 sc += c.weight * 0.5
         if numeric and re.search(r"\d", unit):
             sc *= 1.5
-        # of two sentences with the same words, the shorter one is more to the point
-        return sc * (1.0, 0.85, 0.7)[hi] / (1.0 + len(unit) / 400)
+        # of two sentences with the same words, the shorter one is more to the point; an FAQ row
+        # is measured by its question (its answer is the point)
+        length = len(unit.split(" 答:", 1)[0]) if " 答:" in unit else len(unit)
+        return sc * (1.0, 0.85, 0.7)[hi] / (1.0 + length / 400)
 
     scored = sorted(((unit_score(u, concepts), u) for u in units), key=lambda x: -x[0])
     if not scored or scored[0][0] <= 0:
@@ -163,8 +170,8 @@ def extractive_answer(question: str, hits: list[Hit], bm25: BM25Index, lang: str
     section = str(lead.meta.get("section", ""))
     where = f"《{title}》" + (f"（{section}）" if section else "")
     if lang == "en":
-        return f"From the bank's document {where}:\n{body}"
-    return f"根据{where}：\n{body}"
+        return f"From the bank's document {where}:\n{body}", lead_hit
+    return f"根据{where}：\n{body}", lead_hit
 
 
 def decline_text(lang: str, *, personal: bool = False) -> str:

@@ -447,7 +447,9 @@ def _parse_html(name: str, data: bytes):
 
 # ---------------------------------------------------------------- Word
 
-def _check_zip(name: str, data: bytes, *, max_unzipped: int = DEFAULT_MAX_UNZIPPED_BYTES) -> None:
+def _check_zip(name: str, data: bytes, *, max_unzipped: int | None = None) -> None:
+    if max_unzipped is None:
+        max_unzipped = DEFAULT_MAX_UNZIPPED_BYTES
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:

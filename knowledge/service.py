@@ -371,8 +371,8 @@ class KnowledgeService:
         if not g.grounded:
             return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
         top = hits[: self.top_k]
-        sources = _sources(top)
-        extractive = await asyncio.to_thread(extractive_answer, asked, top, self.index.bm25, lang)
+        extractive, lead = await asyncio.to_thread(extractive_answer, asked, top, self.index.bm25, lang)
+        sources = _sources([top[lead], *top[:lead], *top[lead + 1 :]])
         if self.llm is None:
             return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
         return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
