@@ -154,7 +154,7 @@ def setup_router() -> Router:
         if query.message is None:
             return
         chat_id = query.message.chat.id
-        conv = await conversations.conversation(session, chat_id, client=client)
+        conv = await conversations.conversation(session, chat_id, client=client, create_lang=lang)
         turn = await conversations.handoff(session, conv, client, lang, reason="request")
         for part in turn.parts:
             await bot.send_message(chat_id, part)

@@ -222,12 +222,15 @@ class Conversations:
     # -- conversation rows -------------------------------------------------------------------
 
     async def conversation(
-        self, session: AsyncSession, chat_id: int, *, client: Client | None, lang: str | None = None
+        self, session: AsyncSession, chat_id: int, *, client: Client | None, lang: str | None = None,
+        create_lang: str | None = None,
     ) -> Conversation:
+        """The chat's conversation (created on first use, in `lang` or `create_lang`); `lang` also
+        changes the language of an existing one."""
         conv = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
         if conv is None:
             conv = Conversation(chat_id=chat_id, client_id=client.id if client else None,
-                                language=normalize_language(lang))
+                                language=normalize_language(lang or create_lang))
             session.add(conv)
             await session.flush()
         else:
@@ -278,7 +281,7 @@ class Conversations:
         started = time.perf_counter()
         lang = normalize_language(lang)
         text = (text or "").strip()
-        conv = await self.conversation(session, chat_id, client=client)
+        conv = await self.conversation(session, chat_id, client=client, create_lang=lang)
         inbound = await self._record(session, conv, client, author="customer", direction="in", text=text)
 
         turn = await self._decide(session, conv, client, lang, text, inbound)
