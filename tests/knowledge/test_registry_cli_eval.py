@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -101,10 +102,11 @@ async def test_kb_eval_dev_set_targets_and_reference_scorer_agree(tmp_path: Path
     assert s["declined_rate"] >= 0.9 and s["trap_violations"] == []
     out = tmp_path / "preds.jsonl"
     out.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in preds), encoding="utf-8")
-    ref = subprocess.run(
+    ref = (await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, str(SHARED_KB / "score_reference.py"), str(SHARED_KB / "dev.jsonl"), str(out)],
         capture_output=True, text=True, check=True,
-    ).stdout
+    )).stdout
     assert f"hit@5: {s['hit@5']:.3f}" in ref and f"MRR@10: {s['mrr']:.3f}" in ref
     assert f"facts contained: {s['facts_rate']:.3f}" in ref
     # the outdated edition is gone: no passage with its rates is retrieved
