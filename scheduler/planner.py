@@ -318,7 +318,7 @@ class Planner:
         text = tpl.render(**ctx).strip()
         tz_name = client.timezone or self.settings.timezone
         prompt_id, prompt_hash = self.templates.ident(path)
-        flags = [] if client.telegram_chat_id is not None else [rules.UNBOUND]
+        flags: list[str] = []  # failed checks and LLM outcomes only (the review shows flagged drafts first)
         return PlannedDraft(
             client_id=client.id, client_no=client.client_no, manager_id=manager.id, manager_code=manager.code,
             language=lang, kind=cand.kind, occasion=cand.occasion, dedupe_key=cand.dedupe_key, text=text,

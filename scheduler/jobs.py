@@ -1,0 +1,179 @@
+"""Scheduled jobs: APScheduler 3 (`AsyncIOScheduler`) with a persistent SQLAlchemy job store in
+the project's database, in the bank's time zone.
+
+Jobs are stored by reference ("scheduler.jobs:plan_day_job") with plain values as arguments;
+they resolve the settings, the database and the bot from a small runtime registry when they run
+(`register_runtime`, done by `start_scheduler`), so nothing unpicklable reaches the job store.
+
+- `plan_day_job` at PLAN_AT (default 07:00): plans the day (idempotent) and tells each manager
+  with a Telegram account which campaigns wait for review.
+- `remind_waiting_job` at REMIND_AT (13:30): tells managers again about campaigns still pending.
+
+With PostgreSQL, several instances may run a scheduler: the planning job takes a transaction
+advisory lock, so one plans and the others skip (planning is idempotent anyway).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select, text
+
+from bot.db.engine import sync_url
+from bot.db.models import Manager
+from bot.services import audit
+from prompts import render
+from scheduler.occasions import OCCASION_LABELS
+
+log = logging.getLogger(__name__)
+
+JOBSTORE_TABLE = "apscheduler_jobs"
+PLAN_JOB_ID = "plan_day"
+REMIND_JOB_ID = "remind_waiting"
+PLAN_JOB_REF = "scheduler.jobs:plan_day_job"
+REMIND_JOB_REF = "scheduler.jobs:remind_waiting_job"
+REMIND_AT = "13:30"
+PLAN_LOCK_KEY = 5_120_001  # pg advisory lock id of the planning job
+
+
+@dataclass
+class Runtime:
+    settings: Any
+    db: Any  # bot.workspace.Database
+    bot: Any = None  # aiogram Bot, or None (no notifications)
+
+
+_runtime: Runtime | None = None
+
+
+def register_runtime(settings: Any, db: Any, bot: Any = None) -> Runtime:
+    """Make the settings, database and bot available to jobs in this process."""
+    global _runtime
+    _runtime = Runtime(settings=settings, db=db, bot=bot)
+    return _runtime
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("scheduler runtime not registered: call start_scheduler() or register_runtime() first")
+    return _runtime
+
+
+def _today(settings: Any) -> date:
+    return datetime.now(UTC).astimezone(settings.tz).date()
+
+
+def _day(settings: Any, plan_date: str | None) -> date:
+    return date.fromisoformat(plan_date) if plan_date else _today(settings)
+
+
+async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dict[str, Any]:
+    """Plan `plan_date` (ISO; default today in the bank's zone), then notify the managers."""
+    from bot.services.drafting import personaliser_from_settings
+    from scheduler.planner import plan_day
+
+    rt = runtime()
+    day = _day(rt.settings, plan_date)
+    async with rt.db.sessions() as session:
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PLAN_LOCK_KEY})
+            if not locked:
+                log.info("plan %s: another scheduler is planning; skipped", day)
+                return {"plan_date": day.isoformat(), "skipped": "locked"}
+        result = await plan_day(session, rt.settings, day, now=datetime.now(UTC),
+                                personaliser=personaliser_from_settings(rt.settings))
+        summary = {"plan_date": day.isoformat(), "clients": result.clients, "drafted": result.drafted,
+                   "campaigns": len(result.campaigns), "skipped": dict(result.skipped),
+                   "seconds": round(result.seconds, 2)}
+        audit.record(session, actor="system", action="plan", entity="plan", entity_id=day.isoformat(),
+                     details=summary)
+        await session.commit()
+    log.info("planned %s: %s drafts for %s clients", day, result.drafted, result.clients)
+    if notify:
+        summary["notified"] = await notify_managers(day)
+    return summary
+
+
+async def remind_waiting_job(plan_date: str | None = None) -> int:
+    """Remind managers of today's campaigns still waiting for review."""
+    rt = runtime()
+    return await notify_managers(_day(rt.settings, plan_date))
+
+
+def campaigns_waiting_text(manager_name: str, day: date, campaigns: list[dict[str, Any]],
+                           console_url: str = "") -> str:
+    """The manager's notice, Chinese then English (prompts/notify/)."""
+    items = []
+    for c in campaigns:
+        zh, en = OCCASION_LABELS.get(c["occasion"], (c["occasion"], c["occasion"]))
+        items.append({"title_zh": html.escape(zh), "title_en": html.escape(en), "pending": c["pending"]})
+    total = sum(c["pending"] for c in campaigns)
+    values = {"manager_name": html.escape(manager_name), "campaigns": items, "total": total,
+              "console_url": html.escape(console_url)}
+    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=f"{day.month}月{day.day}日", **values)
+    en_text = render("notify/campaigns_waiting_en.j2", plan_date=day.strftime("%d %b %Y").lstrip("0"), **values)
+    return f"{zh_text}\n\n{en_text}"
+
+
+async def notify_managers(day: date) -> int:
+    """Send each manager with a Telegram account the list of `day`'s campaigns waiting for them.
+    Returns how many managers were notified; a failed send is logged and does not stop the others."""
+    from scheduler.planner import waiting_campaigns
+
+    rt = runtime()
+    if rt.bot is None:
+        return 0
+    async with rt.db.sessions() as session:
+        waiting = await waiting_campaigns(session, day)
+        if not waiting:
+            return 0
+        managers = (await session.scalars(select(Manager).where(
+            Manager.id.in_(list(waiting)), Manager.telegram_id.is_not(None), Manager.active.is_(True)))).all()
+    console_url = rt.settings.public_url.rstrip("/") + "/console" if rt.settings.public_url else ""
+    sent = 0
+    for manager in managers:
+        body = campaigns_waiting_text(manager.name, day, waiting[manager.id], console_url)
+        try:
+            await rt.bot.send_message(manager.telegram_id, body)
+            sent += 1
+        except Exception as exc:  # noqa: BLE001 - one manager's failure must not stop the rest
+            log.warning("could not notify manager %s: %s", manager.id, type(exc).__name__)
+    return sent
+
+
+def _hhmm(value: str) -> tuple[int, int]:
+    hours, minutes = value.split(":")
+    return int(hours), int(minutes)
+
+
+def build_scheduler(settings: Any) -> AsyncIOScheduler:
+    """The scheduler with its SQLAlchemy job store on the project database and the daily jobs
+    (replacing stored ones with the same ids, so a changed PLAN_AT takes effect). Not started."""
+    store = SQLAlchemyJobStore(url=sync_url(settings.database_url), tablename=JOBSTORE_TABLE)
+    scheduler = AsyncIOScheduler(
+        jobstores={"default": store}, timezone=settings.tz,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
+    )
+    hour, minute = _hhmm(settings.plan_at)
+    scheduler.add_job(PLAN_JOB_REF, CronTrigger(hour=hour, minute=minute, timezone=settings.tz),
+                      id=PLAN_JOB_ID, name="Plan the day's drafts", replace_existing=True)
+    hour, minute = _hhmm(REMIND_AT)
+    scheduler.add_job(REMIND_JOB_REF, CronTrigger(hour=hour, minute=minute, timezone=settings.tz),
+                      id=REMIND_JOB_ID, name="Remind managers of waiting campaigns", replace_existing=True)
+    return scheduler
+
+
+async def start_scheduler(settings: Any, db: Any, bot: Any = None) -> AsyncIOScheduler:
+    """Register the runtime and start the scheduler on the running event loop."""
+    register_runtime(settings, db, bot)
+    scheduler = build_scheduler(settings)
+    scheduler.start()
+    log.info("scheduler started: planning daily at %s (%s)", settings.plan_at, settings.timezone)
+    return scheduler

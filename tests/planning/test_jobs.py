@@ -1,0 +1,79 @@
+"""Scheduler jobs: the SQLAlchemy job store on a temp SQLite database, jobs stored by reference with
+plain arguments; the planning job plans and notifies managers through the bot registered at run time."""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from bot.db.models import AuditLog, Draft
+from scheduler import jobs
+from tests.kit.fake_bot import forbidden
+from tests.planning import seed
+
+D = date(2027, 2, 5)
+
+
+async def test_scheduler_stores_jobs_by_reference(db, settings) -> None:
+    scheduler = await jobs.start_scheduler(settings, db, bot=None)
+    try:
+        job = scheduler.get_job(jobs.PLAN_JOB_ID)
+        assert job is not None and job.func_ref == jobs.PLAN_JOB_REF
+        nxt = job.next_run_time
+        assert str(nxt.tzinfo) == "Asia/Shanghai" and (nxt.hour, nxt.minute) == (7, 0)
+        assert scheduler.get_job(jobs.REMIND_JOB_ID).func_ref == jobs.REMIND_JOB_REF
+    finally:
+        scheduler.shutdown(wait=False)
+    path = settings.database_url.split(":///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        rows = dict(conn.execute(f"SELECT id, job_state FROM {jobs.JOBSTORE_TABLE}").fetchall())
+    assert set(rows) == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID}
+    state = pickle.loads(rows[jobs.PLAN_JOB_ID])
+    assert state["func"] == jobs.PLAN_JOB_REF and state["args"] == () and state["kwargs"] == {}
+    # a second start (another process, a restart) replaces the jobs, never duplicates them
+    again = jobs.build_scheduler(settings)
+    again.start(paused=True)
+    try:
+        assert {j.id for j in again.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID}
+    finally:
+        again.shutdown(wait=False)
+
+
+async def test_plan_job_plans_and_notifies(db, settings, fake_bot, fake_session) -> None:
+    async with db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session, telegram_id=777, name="王敏")
+        other = await seed.add_manager(session, code="M002", telegram_id=778, name="陈静")
+        await seed.add_manager(session, code="M003", name="无账号")
+        await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=7))])
+        await seed.add_client(session, other, [])
+        await session.commit()
+    fake_session.script("sendMessage", forbidden())  # the first manager blocked the bot: others still notified
+    jobs.register_runtime(settings, db, fake_bot)
+    summary = await jobs.plan_day_job(D.isoformat())
+    assert summary["drafted"] >= 3 and summary["notified"] == 1
+    texts = fake_session.sent_texts(chat_id=778)
+    assert len(texts) == 1 and "陈静" in texts[0] and "春节祝福" in texts[0] and "/queue" in texts[0]
+    assert "Spring Festival greeting" in texts[0]
+    async with db.sessions() as session:
+        count = await session.scalar(select(func.count(Draft.id)))
+        assert await session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "plan")) == 1
+    # the job is idempotent: running it again adds nothing
+    again = await jobs.plan_day_job(D.isoformat(), notify=False)
+    assert again["drafted"] == 0
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count(Draft.id))) == count
+    # afternoon reminder: both managers still have pending campaigns
+    fake_session.clear()
+    assert await jobs.remind_waiting_job(D.isoformat()) == 2
+    assert len(fake_session.sent_texts(chat_id=777)) == 1
+
+
+def test_notice_text_is_bilingual_and_escaped() -> None:
+    text = jobs.campaigns_waiting_text("A<b>", D, [{"occasion": "birthday", "pending": 2},
+                                                  {"occasion": "loan_due", "pending": 1}], "https://x/console")
+    assert "A&lt;b&gt;" in text and "生日祝福：2条" in text and "Loan repayment due: 1" in text
+    assert "共3条" in text and "3 drafted messages for 5 Feb 2027" in text and "https://x/console" in text
