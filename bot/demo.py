@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 DEMO_DOCS = ROOT / "knowledge" / "demo_docs"
 SEED = 20261122
-BANK_ZH = "珠江示范银行"
-BANK_EN = "Pearl River Demo Bank"
+BANK_ZH = "星海银行"  # the fictional bank of the demo documents
+BANK_EN = "Star Sea Bank"
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,11 @@ SEGMENTS = ("mass", "affluent", "wealth")
 SEGMENT_WEIGHTS = (70, 25, 5)
 RATINGS = ("C1", "C2", "C3", "C4", "C5")
 RATING_WEIGHTS = (15, 30, 30, 18, 7)
-KIND_FOR_TYPE = {"deposit": "deposit", "wealth": "wealth", "fund": "wealth", "card": "card", "loan": "loan",
-                 "pension": "pension"}
+# products.csv `type` -> the catalogue shelf the generator picks holdings from
+KIND_FOR_TYPE = {"deposit": "deposit", "wealth": "wealth", "fund": "fund", "cash_management": "cash",
+                 "card": "card", "credit_card": "card", "loan": "loan", "pension": "pension"}
+# Product types sold under the suitability rules (适当性); only these keep a risk level R1-R5.
+INVESTMENT_TYPES = frozenset({"wealth", "fund", "cash_management", "insurance", "bond", "gold"})
 
 
 def _person(rng: random.Random) -> dict[str, Any]:
@@ -191,6 +194,15 @@ def make_holdings(
             due = maturity(rng)
             rows.append(holding("wealth", code, _money(rng, 10_000, 300_000 * rich), rng,
                                 start=due - timedelta(days=term or 180), maturity=due))
+        valid = record["risk_assessed_on"] > anchor - timedelta(days=365)
+        if rng.random() < 0.20 and valid:  # cash management (日日金): no maturity
+            code, _ = pick("cash", rng, level)
+            rows.append(holding("wealth", code, _money(rng, 1_000, 100_000 * rich), rng,
+                                start=anchor - timedelta(days=rng.randint(10, 700))))
+        if rng.random() < 0.10 and valid and level >= 4:  # funds, for the clients who may hold them
+            code, _ = pick("fund", rng, level)
+            rows.append(holding("wealth", code, _money(rng, 1_000, 200_000 * rich), rng,
+                                start=anchor - timedelta(days=rng.randint(10, 1500))))
         if rng.random() < 0.50:
             code, _ = pick("card", rng)
             months = rng.randint(0, 47)
@@ -200,12 +212,14 @@ def make_holdings(
             rows.append(holding("card", code, Decimal("0.00"), rng,
                                 start=expiry - timedelta(days=5 * 365), maturity=expiry))
         if rng.random() < 0.15:
-            code, _ = pick("loan", rng)
-            principal = _money(rng, 50_000, 500_000 * rich, 10_000)
-            rows.append(holding("loan", code, principal, rng, start=anchor - timedelta(days=rng.randint(60, 3000)),
-                                maturity=anchor + timedelta(days=rng.randint(365, 25 * 365)),
+            code, term = pick("loan", rng)
+            term = term or 1095
+            principal = _money(rng, 10_000, 300_000, 1000)
+            start = anchor - timedelta(days=rng.randint(30, term - 30))
+            instalments = max(1, term // 30)
+            rows.append(holding("loan", code, principal, rng, start=start, maturity=start + timedelta(days=term),
                                 due=anchor + timedelta(days=rng.randint(1, 30)),
-                                due_amount=(principal / 120).quantize(Decimal("0.01"))))
+                                due_amount=(principal * Decimal("1.06") / instalments).quantize(Decimal("0.01"))))
         if rng.random() < 0.20:
             code, _ = pick("pension", rng)
             rows.append(holding("pension", code, _money(rng, 0, 12_001, 500), rng,
@@ -239,11 +253,12 @@ def read_products(path: Path) -> list[dict[str, Any]]:
             except (ValueError, ArithmeticError):
                 raise DemoError(f"{path.name} row {number}: term_days/min_amount is not a number") from None
             kind = row["type"].lower()
-            level = row.get("risk_level", "").upper() or None
+            investment = kind in INVESTMENT_TYPES
+            # A deposit's "R1" in the file is not a suitability level: risk levels are for investments.
+            level = (row.get("risk_level", "").upper() or None) if investment else None
             rows.append({
                 "code": row["code"], "name_zh": row["name_zh"], "name_en": row["name_en"], "type": kind,
-                "risk_level": level, "is_investment": kind in ("wealth", "fund") or (
-                    level is not None and level != "R1" and kind not in ("deposit", "card", "loan")),
+                "risk_level": level, "is_investment": investment,
                 "term_days": term, "min_amount": minimum, "rate_text": row.get("rate_text") or None,
                 "active": True,
             })

@@ -74,7 +74,7 @@ async def test_scaled_demo_builds_and_second_run_changes_nothing(
 
     kinds = {h.kind for h in holdings}
     assert kinds == {"deposit", "wealth", "card", "loan", "pension"}
-    upcoming = [h for h in holdings if h.kind in ("deposit", "wealth")
+    upcoming = [h for h in holdings if h.kind in ("deposit", "wealth") and h.maturity_date
                 and anchor <= h.maturity_date <= anchor + timedelta(days=90)]
     assert len({h.maturity_date for h in upcoming}) > 30  # spread over the next 90 days
     assert all(h.next_due_date and h.next_due_amount for h in holdings if h.kind == "loan")
