@@ -70,9 +70,12 @@ _SENSITIVE: list[tuple[str, re.Pattern[str]]] = [
                            r"account|details)\b|\bupdate (my )?(phone|address|details)\b", re.I)),
 ]
 EMERGENCY_REASONS = ("fraud", "lost_card")
-_EMERGENCY_QUERY = {
-    "zh": "银行卡丢失 被盗 诈骗 紧急挂失 24小时 客服热线 电话",
-    "en": "lost or stolen card fraud emergency report 24-hour hotline phone number",
+# short queries (every word should be in the passage that holds the number), tried in order
+_EMERGENCY_QUERIES = {
+    ("zh", "lost_card"): ["银行卡挂失 客服热线 电话", "挂失 热线"],
+    ("zh", "fraud"): ["诈骗 客服热线 电话", "银行卡挂失 客服热线 电话"],
+    ("en", "lost_card"): ["hotline for a lost or stolen card", "lost card hotline phone number"],
+    ("en", "fraud"): ["fraud hotline phone number", "hotline for a lost or stolen card"],
 }
 
 # questions about one's own records that the knowledge module's detector may miss
@@ -347,11 +350,17 @@ class Conversations:
         header = t("If your card is lost or stolen, or you suspect fraud, act now: do not share any "
                    "verification code, and call the bank at once.", lang)
         answer = None
-        if self.knowledge is not None:
+        other = "en" if lang == "zh" else "zh"
+        queries = [(q, lang) for q in _EMERGENCY_QUERIES[(lang, reason)]]
+        queries += [(q, other) for q in _EMERGENCY_QUERIES[(other, reason)]]
+        for query, query_lang in queries if self.knowledge is not None else []:
             try:
-                answer = await self.knowledge.ask(_EMERGENCY_QUERY[lang], lang=lang)
+                answer = await self.knowledge.ask(query, lang=query_lang)
             except Exception:  # noqa: BLE001 - the customer still gets the safe advice
                 log.exception("emergency lookup failed")
+                break
+            if getattr(answer, "grounded", False):
+                break
         if answer is not None and getattr(answer, "grounded", False):
             sources = _source_dicts(answer)
             body = "\n".join(x for x in (header, "", escape(answer.text), "", render_sources(sources, lang)) if x
