@@ -108,6 +108,13 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
 
     _get_jieba()
     for run in re.findall(r"[\u3400-\u9fff]+", q):
+        # question words with document synonyms, whatever the segmentation ('最多' -> '最' '多')
+        for key, alts in ZH_SYNONYMS.items():
+            if len(key) >= 2 and alts and key in run and key not in seen:
+                seen.add(key)
+                known = [t for t in alts if bm25.df(t)]
+                weight = max((_idf(bm25, t) for t in known), default=1.0) * 0.6
+                concepts.append(Concept(key, list(alts), weight))
         prev = ""
         for pair in pseg.lcut(run):
             w, flag = pair.word, pair.flag
@@ -125,7 +132,7 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
             parts: list[str] = []
             if not bm25.df(w):
                 alts += _typo_candidates(bm25, w)
-                if len(w) == 1 and prev_word:
+                if len(w) == 1 and prev_word and prev_word not in ZH_STOP:
                     alts += [t for t in _typo_candidates(bm25, prev_word + w, 5) if t[:-1] == prev_word]
                 parts = [t for t in tokenize(w) if not t.startswith("§") and t != w and len(t) < len(w)]
             known = [t for t in [w, *alts] if bm25.df(t)]
