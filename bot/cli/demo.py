@@ -100,8 +100,8 @@ def _serve(settings: Settings) -> None:
         return
     if not settings.token:
         console.print(
-            "No BOT_TOKEN set: serving the web console only at "
-            f"http://{settings.web_host}:{settings.web_port}/ . To try the customer side, run in another "
+            "No BOT_TOKEN set: starting without a Telegram bot (the web console, when this build has it, is at "
+            f"http://{settings.web_host}:{settings.web_port}/). To try the customer side, run in another "
             "terminal: [bold]rmbot chat --client D1000001[/bold]. To connect a real bot, set BOT_TOKEN "
             "(and TELEGRAM_API_BASE for a local Bot API server) in .env."
         )
