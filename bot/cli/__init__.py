@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "bot.cli.bench",
     "bot.cli.plan",
     "bot.cli.knowledge",
+    "bot.cli.run",
 ]
 
 

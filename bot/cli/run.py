@@ -1,0 +1,150 @@
+"""`rmbot run`, `rmbot invite`, `rmbot chat`: run the application, invite a client, try the bot locally."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import Any
+
+import typer
+
+from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+
+DEFAULT_BOT_USERNAME = "rm_assistant_bot"
+
+
+@app.command("run")
+def run_cmd(
+    role: str = typer.Option("all", "--role", help="all | bot | worker | scheduler | console"),
+) -> None:
+    """Run the bot (polling, or webhook when WEBHOOK_URL is set), scheduler, sender and console."""
+    from bot.app import ROLES, run
+    from bot.logs import setup_logging
+
+    if role not in ROLES:
+        console.print(f"[red]Error:[/red] unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+    setup_logging(settings.log_format, settings.log_level)
+    if not settings.token and role in ("all", "bot"):
+        console.print("BOT_TOKEN is not set: running without Telegram. Try the customer side with "
+                      "[bold]rmbot chat --client <CLIENT_NO>[/bold], or point BOT_TOKEN and TELEGRAM_API_BASE at "
+                      "a Bot API server such as ../shared/tg_emulator.")
+        if role == "bot":
+            raise typer.Exit(1)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_async(run(settings, role))
+
+
+async def _bot_username(settings: Any, given: str | None) -> str:
+    if given:
+        return given.lstrip("@")
+    from bot.app import build_bot
+
+    bot = build_bot(settings)
+    if bot is None:
+        console.print(f"[yellow]BOT_TOKEN is not set; the link uses @{DEFAULT_BOT_USERNAME} "
+                      f"(pass --bot to name your bot).[/yellow]")
+        return DEFAULT_BOT_USERNAME
+    try:
+        me = await bot.get_me()
+        return me.username or DEFAULT_BOT_USERNAME
+    finally:
+        await bot.session.close()
+
+
+@app.command("invite")
+def invite_cmd(
+    client_no: str = typer.Argument(..., help="Client number, e.g. C000123"),
+    days: int = typer.Option(7, "--days", min=1, max=90, help="Days the link stays valid"),
+    bot_username: str | None = typer.Option(None, "--bot", help="Bot username (default: asked from the Bot API)"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON with link and token"),
+) -> None:
+    """Create a single-use invite link that binds a client's Telegram chat to their record."""
+    from datetime import timedelta
+
+    from bot.services.invites import InviteError, create_invite
+    from bot.workspace import open_database
+
+    settings = settings_or_exit()
+
+    async def _run() -> dict[str, object]:
+        username = await _bot_username(settings, bot_username)
+        async with open_database(settings) as db, db.sessions() as session:
+            invite = await create_invite(session, client_no, bot_username=username, ttl=timedelta(days=days))
+            await session.commit()
+            return invite.as_dict()
+
+    try:
+        result = run_async(_run())
+    except InviteError as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if json_out:
+        print_json(result)
+    else:
+        sys.stdout.write(f"{result['link']}\n")
+        console.print(f"Single use, valid until {result['expires_at']}.")
+
+
+CHAT_HELP = ("Type a message as the customer. Commands: :press N (press button N), "
+             ":manager TEXT (the manager replies to the open ticket), :quit")
+
+
+@app.command("chat")
+def chat_cmd(
+    client_no: str | None = typer.Option(None, "--client", help="Chat as this client (bound through an invite)"),
+    lang: str = typer.Option("zh", "--lang", help="zh | en (Telegram's language of the customer)"),
+) -> None:
+    """Try the customer side in the terminal: no token, no Telegram, the real bot logic."""
+    from bot.app import build_knowledge
+    from bot.localchat import LocalChat
+    from bot.workspace import open_database
+
+    if lang not in ("zh", "en"):
+        console.print("[red]Error:[/red] --lang must be zh or en")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    def show(sent: list[Any], chat_id: int) -> None:
+        for s in sent:
+            who = "bot" if s.chat_id == chat_id else f"bot → chat {s.chat_id} (manager)"
+            sys.stdout.write(f"[{who}] {s.plain}\n")
+            for i, (label, _data) in enumerate(s.buttons, 1):
+                sys.stdout.write(f"    [{i}] {label}\n")
+        sys.stdout.flush()
+
+    async def _run() -> None:
+        async with open_database(settings) as db:
+            knowledge = await build_knowledge(settings, db.sessions)
+            async with LocalChat.open(settings, db, knowledge, client_no=client_no, lang=lang) as chat:
+                sys.stdout.write(CHAT_HELP + "\n")
+                if chat.start_token:
+                    sys.stdout.write(f"> /start {chat.start_token}\n")
+                    show(await chat.say(f"/start {chat.start_token}"), chat.chat_id)
+                while True:
+                    try:
+                        line = await asyncio.to_thread(input, "> ")
+                    except EOFError:
+                        break
+                    line = line.strip()
+                    if not line:
+                        continue
+                    if line in (":quit", ":q"):
+                        break
+                    try:
+                        if line.startswith(":press"):
+                            show(await chat.press(int(line.split()[1])), chat.chat_id)
+                        elif line.startswith(":manager "):
+                            show(await chat.manager_reply(line.removeprefix(":manager ").strip(), db), chat.chat_id)
+                        else:
+                            show(await chat.say(line), chat.chat_id)
+                    except (ValueError, IndexError) as exc:
+                        sys.stdout.write(f"! {exc}\n")
+
+    try:
+        run_async(_run())
+    except ValueError as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from None
