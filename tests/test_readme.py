@@ -37,3 +37,17 @@ def test_readme_commands_match_the_makefile() -> None:
     for target in ("demo", "test"):
         assert re.search(rf"^{target}:", makefile, flags=re.MULTILINE), f"Makefile has no `{target}` target"
         assert f"make {target}" in README
+
+
+def test_commands_in_the_readme_table_exist() -> None:
+    from typer.main import get_command
+
+    from bot.cli import app, load_commands
+
+    load_commands()
+    cli = get_command(app)
+    section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"^\| `rmbot ([a-z-]+)", section, flags=re.MULTILINE)
+    assert named, "README.md has no commands table"
+    missing = [name for name in named if name not in cli.commands]  # type: ignore[attr-defined]
+    assert not missing, f"README.md lists commands that do not exist: {missing}"
