@@ -200,3 +200,12 @@ async def test_demo_knowledge_base_is_loaded_once(settings: Settings, db: Databa
     second = await demo.build_demo(settings, db, managers=SMALL[1:], docs_dir=kb, embedding="hash")
     assert (second.documents, second.chunks) == (first.documents, first.chunks)
     assert "2 already up to date" in second.knowledge
+
+
+@pytest.mark.postgres
+async def test_scaled_demo_on_postgres_is_idempotent(settings: Settings, pg_db: Database, docs_dir: Path) -> None:
+    first = await demo.build_demo(settings, pg_db, managers=SMALL, docs_dir=docs_dir, knowledge=False)
+    second = await demo.build_demo(settings, pg_db, managers=SMALL, docs_dir=docs_dir, knowledge=False)
+    assert first.clients == second.clients == 480
+    assert second.changes["clients_unchanged"] == 480 and second.changes["holdings_unchanged"] == first.holdings
+    assert second.changes["clients_updated"] == second.changes["holdings_imported"] == 0
