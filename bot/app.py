@@ -149,9 +149,27 @@ async def _call_first(module: Any, names: tuple[str, ...], *args: Any, **kwargs:
     raise AttributeError(f"{module.__name__} has none of {names}")
 
 
-async def run(settings: Settings, role: str = "all", *, ready: Callable[[dict[str, Any]], Awaitable[None]] | None = None
-              ) -> None:
-    """Run the parts of the application `role` asks for until cancelled (Ctrl+C)."""
+async def _serve_webhook_aiohttp(settings: Settings, dp: Dispatcher, bot: Bot) -> Callable[[], Awaitable[Any]]:
+    """The webhook on aiogram's own aiohttp server (used when the web console is not available)."""
+    from urllib.parse import urlparse
+
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+    from aiohttp import web
+
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
+        app, path=urlparse(settings.webhook_url).path or "/telegram/webhook")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    return runner.cleanup
+
+
+async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
+              ready: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+    """Run the parts of the application `role` asks for until cancelled (Ctrl+C). `knowledge`
+    replaces the knowledge service built from the settings (tests, demos)."""
     from bot.workspace import open_database
 
     if role not in ROLES:
@@ -159,7 +177,8 @@ async def run(settings: Settings, role: str = "all", *, ready: Callable[[dict[st
     want = {"all": {"bot", "worker", "scheduler", "console"}}.get(role, {role})
     async with open_database(settings) as db:
         bot = build_bot(settings) if want & {"bot", "worker", "scheduler"} or role == "all" else None
-        knowledge = await build_knowledge(settings, db.sessions) if "bot" in want or "console" in want else None
+        if knowledge is None and ("bot" in want or "console" in want):
+            knowledge = await build_knowledge(settings, db.sessions)
         dp = build_dispatcher(settings, db.sessions, knowledge) if bot is not None and "bot" in want else None
         tasks: list[asyncio.Task[Any]] = []
         running: list[str] = []
@@ -175,11 +194,12 @@ async def run(settings: Settings, role: str = "all", *, ready: Callable[[dict[st
                 await set_commands(bot)
             if settings.webhook_url:
                 if web_app is None:
-                    raise RuntimeError("WEBHOOK_URL is set but the web app (bot.web) is not available")
+                    cleanups.append(await _serve_webhook_aiohttp(settings, dp, bot))
                 secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
                 await bot.set_webhook(settings.webhook_url, secret_token=secret,
                                       allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
-                running.append(f"bot (webhook {settings.webhook_url})")
+                running.append(f"bot (webhook {settings.webhook_url}"
+                               + (")" if web_app is not None else f", aiohttp on port {settings.web_port})"))
             else:
                 await bot.delete_webhook(drop_pending_updates=False)
                 tasks.append(asyncio.create_task(

@@ -1,0 +1,72 @@
+"""The assembly: build_bot / build_storage / run() by polling and by webhook (through the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiogram.fsm.storage.memory import MemoryStorage
+
+from bot.app import build_bot, build_storage, run
+from tests.conftest import make_settings
+from tests.customer.conftest import USER_A, FakeKnowledge
+from tests.customer.test_e2e_emulator import _free_port, emulator  # noqa: F401 - fixture
+
+
+def test_build_bot_needs_a_token_and_uses_the_api_base(tmp_path):
+    assert build_bot(make_settings(tmp_path)) is None
+    bot = build_bot(make_settings(tmp_path, bot_token="123:ABC", telegram_api_base="http://127.0.0.1:9"))
+    assert bot.session.api.base.startswith("http://127.0.0.1:9") and bot.default.parse_mode == "HTML"
+
+
+def test_storage_by_settings(tmp_path):
+    assert isinstance(build_storage(make_settings(tmp_path)), MemoryStorage)
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    assert isinstance(build_storage(make_settings(tmp_path, redis_url="redis://127.0.0.1:6379/0")), RedisStorage)
+
+
+async def test_run_without_token_and_nothing_else_returns(settings, db):
+    await asyncio.wait_for(run(settings, "bot", knowledge=FakeKnowledge()), 30)
+
+
+async def test_run_rejects_unknown_role(settings):
+    with pytest.raises(ValueError, match="unknown role"):
+        await run(settings, "nonsense")
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_run_talks_to_the_bot_api(emulator, db, bank, tmp_path, mode):  # noqa: F811
+    emu, base = emulator
+    extra = {}
+    if mode == "webhook":
+        port = _free_port()
+        extra = {"webhook_url": f"http://127.0.0.1:{port}/telegram/webhook", "webhook_secret": "s3cret-token",
+                 "web_port": port}
+    settings = make_settings(tmp_path, bot_token="123456:TESTTOKEN", telegram_api_base=base, **extra)
+    await asyncio.to_thread(emu.add_users, [{"id": USER_A, "first_name": "张伟", "language_code": "zh-hans"}])
+    started = asyncio.Event()
+    info = {}
+
+    async def ready(parts):
+        info.update(parts)
+        started.set()
+
+    task = asyncio.create_task(run(settings, "bot", knowledge=FakeKnowledge(), ready=ready))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        assert any(p.startswith("bot (" + mode) for p in info["running"]), info["running"]
+        await asyncio.to_thread(emu.say, USER_A, f"/start {bank['invite_a']}")
+        welcome = await asyncio.to_thread(emu.wait_reply, USER_A, 20)
+        assert welcome is not None and "王敏" in welcome["text"]
+        await asyncio.to_thread(emu.say, USER_A, "我的定期什么时候到期?")
+        for _ in range(3):
+            msg = await asyncio.to_thread(emu.wait_reply, USER_A, 20)
+            if msg and "2026-12-03" in msg["text"]:
+                break
+        else:
+            pytest.fail("no personal answer")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
