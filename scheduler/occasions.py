@@ -240,11 +240,17 @@ def _pick(client: Any, products: list[ProductInfo], day: date, *, amount: Decima
     return ok[0]
 
 
+def review_day(client_id: int) -> int:
+    """The client's day of the month from which recurring recommendations are due (1..28), so a
+    book's monthly pitches spread over the month instead of landing on the 1st."""
+    return 1 + client_id % 28
+
+
 def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog) -> list[Candidate]:
     """The next best product, by transparent rules (at most one per rule and window):
-    a maturing deposit -> a suitable wealth product, or renewal of a deposit;
-    no pension account -> personal pension (once a month);
-    no assets at all -> an entry product (once a month).
+    a maturing deposit (within 7 days) -> a suitable wealth product, or renewal of a deposit;
+    some assets but no pension account -> personal pension (once a month, from the review day);
+    no assets at all -> an entry product (once a month, from the review day).
     An investment product never goes to a client whose assessment expired: they get a
     re-assessment reminder instead."""
     out: list[Candidate] = []
@@ -281,7 +287,9 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
             reasons=base_reasons, product=product, product_message=True, order=RECOMMENDATION_ORDER[occasion],
         ))
 
-    if not any(h.kind == HoldingKind.PENSION.value for h in holdings):
+    assets = sum((h.amount or ZERO) for h in holdings if h.kind in ASSET_KINDS)
+    recurring_due = day.day >= review_day(client.id)
+    if recurring_due and assets > ZERO and not any(h.kind == HoldingKind.PENSION.value for h in holdings):
         pensions = catalog.of_type("pension")
         product = _pick(client, pensions, day, prefer_high=False)
         if product is None and pensions and expired:
@@ -295,8 +303,7 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
                 product=product, product_message=True, order=RECOMMENDATION_ORDER["pension"],
             ))
 
-    assets = sum((h.amount or ZERO) for h in holdings if h.kind in ASSET_KINDS)
-    if assets == ZERO:
+    if recurring_due and assets == ZERO:
         entry = _pick(client, catalog.of_type("wealth", "fund", "deposit"), day, prefer_high=False)
         if entry is None and expired:
             needs_reassessment = True
@@ -308,7 +315,7 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
                          f"suggest {entry.name_en} ({entry.code})"],
                 product=entry, product_message=True, order=RECOMMENDATION_ORDER["activation"],
             ))
-    if needs_reassessment:
+    if needs_reassessment or (expired and client.risk_assessed_on is not None):
         out.append(_reassessment(client))
     return out
 

@@ -107,17 +107,33 @@ async def test_pension_and_activation_recommendations(book, settings) -> None:
     session, m = book
     no_pension = await seed.add_client(session, m, [seed.deposit("80000.00", D + timedelta(days=60))])
     zero = await seed.add_client(session, m, [], risk_rating="C1")
-    result = await plan_day(session, settings, D)
+    end = date(2027, 3, 28)  # every client's review day has come by the 28th
+    result = await plan_day(session, settings, end)
     pen = by_client(result, no_pension)["pension"]
     assert pen.product["code"] == "PEN-R2" and "holds no personal pension account" in pen.reasons
-    # zero assets: the pension rule comes first the same day; activation waits for the cap
-    assert set(by_client(result, zero)) == {"pension"} or "activation" in by_client(result, zero)
+    assert set(by_client(result, zero)) == {"activation"}  # zero assets: activation, not a pension pitch
+    await session.commit()
+    # once a month: nothing more on the following days of March; again in a later month
+    assert not by_client(await plan_day(session, settings, end + timedelta(days=1)), no_pension)
+    assert "pension" in by_client(await plan_day(session, settings, date(2027, 5, 28)), no_pension)
+
+
+async def test_recurring_recommendations_spread_over_the_month(book, settings) -> None:
+    from scheduler.occasions import review_day
+
+    session, m = book
+    clients = [await seed.add_client(session, m, [seed.deposit("1000.00", D + timedelta(days=90))])
+               for _ in range(30)]
+    day = date(2027, 3, 10)
+    got = {d.client_no for d in (await plan_day(session, settings, day)).drafts if d.occasion == "pension"}
+    assert got == {c.client_no for c in clients if review_day(c.id) <= 10}
+    assert 0 < len(got) < len(clients)
 
 
 async def test_activation_for_zero_assets(book, settings) -> None:
     session, m = book
     c = await seed.add_client(session, m, [seed.pension("0.00")], risk_rating="C1")
-    got = by_client(await plan_day(session, settings, D), c)
+    got = by_client(await plan_day(session, settings, date(2027, 3, 28)), c)
     act = got["activation"]
     assert act.product["code"] == "TD1Y"  # the lowest-risk product: a deposit suits every client
     assert any("zero assets" in r for r in act.reasons)
