@@ -320,6 +320,14 @@ def test_cli_import_clients_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert {"file", "row", "reason"} <= set(data["failed"][0])
     assert data["holdings"]["imported"] == 1
 
+    # --dry-run reports the same and stores nothing
+    other = write_csv(tmp_path / "other.csv", HEADER, [client_row(i) for i in range(200, 205)])
+    result = runner.invoke(app, ["import-clients", str(other), "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["imported"] == 5 and json.loads(result.stdout)["dry_run"] is True
+    result = runner.invoke(app, ["import-clients", str(other), "--json"])
+    assert json.loads(result.stdout)["imported"] == 5  # the dry run stored nothing
+
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
     result = runner.invoke(app, ["import-clients", str(bad)])

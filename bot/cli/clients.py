@@ -20,6 +20,7 @@ def import_clients(
         None, help="Clients file (.csv or .xlsx); optional when only --holdings is given"),
     holdings: Path | None = typer.Option(None, "--holdings", help="Holdings file (.csv or .xlsx)"),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the files and report; store nothing"),
 ) -> None:
     """Import clients (upsert by client_no) and holdings (a snapshot per client) from a CRM export."""
     from bot.services.clientbook import ClientBookError, import_client_book
@@ -46,8 +47,11 @@ def import_clients(
                     session, file, holdings, default_timezone=settings.timezone,
                     actor="admin:cli", progress=progress,
                 )
-                await session.commit()
-        return report.as_dict()
+                if dry_run:
+                    await session.rollback()
+                else:
+                    await session.commit()
+        return {**report.as_dict(), "dry_run": dry_run}
 
     try:
         result = run_async(_run())
@@ -63,6 +67,8 @@ def import_clients(
 
 
 def _print_report(result: dict[str, object]) -> None:
+    if result.get("dry_run"):
+        console.print("[yellow]Dry run: nothing was stored. This is what an import would do:[/yellow]")
     console.print(
         f"Clients: [green]{result['imported']} imported[/green], {result['updated']} updated, "
         f"{result['unchanged']} unchanged, "

@@ -90,6 +90,10 @@ def _print_summary(result: dict[str, object], settings: Settings) -> None:
         f"{'Built' if fresh else 'Already up to date, nothing changed'} in "
         f"[bold green]{result['seconds']:.1f} s[/bold green]."
     )
+    console.print(
+        "Managers: RM001 王敏 (clients D1000001-D1010000), RM002 陈静 (D2000001-D2002000). Bind your own "
+        "Telegram account to one: [bold]rmbot manager add RM001 --name 王敏 --telegram-id YOUR_ID[/bold]."
+    )
 
 
 def _serve(settings: Settings) -> None:
