@@ -71,30 +71,31 @@ def _seconds(delta: timedelta) -> float:
     return round(delta.total_seconds(), 1)
 
 
-async def _drafts(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.sum(case((Draft.status.in_(APPROVED_STATES), 1), else_=0)),
-                func.sum(case((Draft.edited.is_(True), 1), else_=0)),
-                func.sum(case((Draft.status == DraftStatus.REJECTED, 1), else_=0)),
-                func.sum(case((Draft.status == DraftStatus.PENDING, 1), else_=0)),
-            ).where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end))
-        )
-    ).one()
-    planned, approved, edited, rejected, pending = (int(v or 0) for v in row)
-    by_kind = dict(
+async def _draft_groups(session: AsyncSession, manager_id: int, period: Period) -> list[Any]:
+    """One scan of the manager's drafts in the period, grouped; every draft figure derives from it."""
+    return list(
         (
             await session.execute(
-                select(Draft.kind, func.count())
+                select(Draft.plan_date, Draft.status, Draft.edited, Draft.kind, func.count())
                 .where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end))
-                .group_by(Draft.kind)
+                .group_by(Draft.plan_date, Draft.status, Draft.edited, Draft.kind)
             )
         ).all()
     )
-    return {"planned": planned, "approved": approved, "edited": edited, "rejected": rejected,
-            "pending": pending, "by_kind": {k: int(by_kind.get(k, 0)) for k in CAMPAIGN_KINDS}}
+
+
+def _drafts(groups: list[Any]) -> dict[str, Any]:
+    approved_states = {str(s) for s in APPROVED_STATES}
+    out = {"planned": 0, "approved": 0, "edited": 0, "rejected": 0, "pending": 0,
+           "by_kind": dict.fromkeys(CAMPAIGN_KINDS, 0)}
+    for _day, status, edited, kind, n in groups:
+        out["planned"] += n
+        out["approved"] += n if status in approved_states else 0
+        out["edited"] += n if edited else 0
+        out["rejected"] += n if status == DraftStatus.REJECTED else 0
+        out["pending"] += n if status == DraftStatus.PENDING else 0
+        out["by_kind"][kind] = out["by_kind"].get(kind, 0) + n
+    return out
 
 
 async def _review_time(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
@@ -124,18 +125,16 @@ def _outbox_scope(manager_id: int, period: Period) -> Any:
 
 async def _messages(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
     scope = _outbox_scope(manager_id, period)
-    by_status = dict(
-        (await session.execute(select(OutboxItem.status, func.count()).where(scope).group_by(OutboxItem.status))).all()
+    by_status: Counter[str] = Counter()
+    reasons: dict[str, Counter[str]] = {OutboxStatus.FAILED: Counter(), OutboxStatus.CANCELLED: Counter()}
+    rows = await session.execute(
+        select(OutboxItem.status, OutboxItem.last_error, func.count()).where(scope)
+        .group_by(OutboxItem.status, OutboxItem.last_error)
     )
-
-    async def reasons(status: str) -> dict[str, int]:
-        rows = await session.execute(
-            select(func.coalesce(OutboxItem.last_error, "unknown"), func.count())
-            .where(scope, OutboxItem.status == status)
-            .group_by(OutboxItem.last_error)
-            .order_by(func.count().desc())
-        )
-        return {str(reason): int(n) for reason, n in rows.all()}
+    for status, error, n in rows.all():
+        by_status[status] += n
+        if status in reasons:
+            reasons[status][str(error or "unknown")] += n
 
     planning_skips: Counter[str] = Counter()
     skip_rows = await session.scalars(
@@ -188,8 +187,8 @@ async def _messages(session: AsyncSession, manager_id: int, period: Period) -> d
         "failed": int(by_status.get(OutboxStatus.FAILED, 0)),
         "skipped": int(by_status.get(OutboxStatus.CANCELLED, 0)) + sum(planning_skips.values()),
         "waiting": int(by_status.get(OutboxStatus.QUEUED, 0)) + int(by_status.get(OutboxStatus.SENDING, 0)),
-        "failed_reasons": await reasons(OutboxStatus.FAILED),
-        "skipped_reasons": {**await reasons(OutboxStatus.CANCELLED),
+        "failed_reasons": dict(reasons[OutboxStatus.FAILED].most_common()),
+        "skipped_reasons": {**dict(reasons[OutboxStatus.CANCELLED].most_common()),
                             **{f"plan:{k}": v for k, v in planning_skips.items()}},
         "replies_within_48h": int(replied or 0),
         "opt_outs_after_message": int(opt_outs or 0),
@@ -231,51 +230,36 @@ async def _conversations(session: AsyncSession, manager_id: int | None, period: 
 async def _reach(session: AsyncSession, manager_id: int, as_of_utc: datetime) -> dict[str, Any]:
     book = int(await session.scalar(select(func.count()).where(Client.manager_id == manager_id)) or 0)
 
-    async def reached(days: int) -> int:
-        return int(
-            await session.scalar(
-                select(func.count(distinct(OutboxItem.client_id))).where(
-                    OutboxItem.manager_id == manager_id,
-                    OutboxItem.status == OutboxStatus.SENT,
-                    OutboxItem.sent_at >= as_of_utc - timedelta(days=days),
-                    OutboxItem.sent_at < as_of_utc,
-                )
-            )
-            or 0
-        )
+    def since(days: int) -> Any:
+        recent = OutboxItem.sent_at >= as_of_utc - timedelta(days=days)
+        return func.count(distinct(case((recent, OutboxItem.client_id))))
 
-    week, month, quarter = await reached(7), await reached(30), await reached(90)
+    week, month, quarter = (
+        await session.execute(
+            select(since(7), since(30), since(90)).where(
+                OutboxItem.manager_id == manager_id,
+                OutboxItem.status == OutboxStatus.SENT,
+                OutboxItem.sent_at >= as_of_utc - timedelta(days=90),
+                OutboxItem.sent_at < as_of_utc,
+            )
+        )
+    ).one()
     return {"book": book, "reached_week": week, "reached_month": month, "not_contacted_90d": book - quarter}
 
 
-async def _daily(session: AsyncSession, manager_id: int, period: Period) -> list[dict[str, Any]]:
-    """Daily volumes: planned, approved and sent per local day (for the chart and the CSV)."""
-    planned = dict(
-        (await session.execute(
-            select(Draft.plan_date, func.count())
-            .where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end))
-            .group_by(Draft.plan_date))).all()
-    )
-    approved = dict(
-        (await session.execute(
-            select(Draft.plan_date, func.count())
-            .where(Draft.manager_id == manager_id, Draft.plan_date.between(period.start, period.end),
-                   Draft.status.in_(APPROVED_STATES))
-            .group_by(Draft.plan_date))).all()
-    )
-    sent_times = await session.scalars(
-        select(OutboxItem.sent_at).where(
-            OutboxItem.manager_id == manager_id, OutboxItem.status == OutboxStatus.SENT, OutboxItem.kind != "reply",
-            OutboxItem.sent_at >= period.start_utc, OutboxItem.sent_at < period.end_utc,
-        )
-    ) if (period.end - period.start).days <= 62 else None
+def _daily(period: Period, groups: list[Any]) -> list[dict[str, Any]]:
+    """Daily volumes by plan day: planned, approved and sent (a draft's status follows its delivery),
+    from the same grouped scan of drafts, for the chart and the CSV."""
+    approved_states = {str(s) for s in APPROVED_STATES}
+    planned: Counter[date] = Counter()
+    approved: Counter[date] = Counter()
     sent: Counter[date] = Counter()
-    if sent_times is not None:
-        for at in sent_times:
-            sent[at.astimezone(period.tz).date()] += 1
+    for day, status, _edited, _kind, n in groups:
+        planned[day] += n
+        approved[day] += n if status in approved_states else 0
+        sent[day] += n if status == DraftStatus.SENT else 0
     return [
-        {"date": d.isoformat(), "planned": int(planned.get(d, 0)), "approved": int(approved.get(d, 0)),
-         "sent": int(sent.get(d, 0))}
+        {"date": d.isoformat(), "planned": planned.get(d, 0), "approved": approved.get(d, 0), "sent": sent.get(d, 0)}
         for d in period.days()
     ]
 
@@ -286,7 +270,8 @@ async def manager_report(
     manager = await session.get(Manager, manager_id)
     if manager is None:
         raise LookupError(f"no manager with id {manager_id}")
-    drafts = await _drafts(session, manager_id, period)
+    groups = await _draft_groups(session, manager_id, period)
+    drafts = _drafts(groups)
     messages = await _messages(session, manager_id, period)
     return {
         "manager": {"id": manager.id, "code": manager.code, "name": manager.name},
@@ -298,7 +283,7 @@ async def manager_report(
         "reach": await _reach(session, manager_id, as_of or min(period.end_utc, datetime.now(UTC))),
         "funnel": {"planned": drafts["planned"], "approved": drafts["approved"], "sent": messages["sent"],
                    "replied": messages["replies_within_48h"]},
-        "daily": await _daily(session, manager_id, period),
+        "daily": _daily(period, groups),
     }
 
 
