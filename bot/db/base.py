@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,8 +50,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The simulation (`rmbot demo --simulate-days`) replays past days: it sets this to the simulated
+# moment, and every timestamp the services write follows it. Unset, it is the real clock.
+SIMULATED_NOW: ContextVar[datetime | None] = ContextVar("SIMULATED_NOW", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return SIMULATED_NOW.get() or datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
