@@ -374,3 +374,21 @@ async def test_chinese_headers_and_kinds(db: Database, tmp_path: Path) -> None:
     report = await run_import(db, None, holdings)
     assert not report.failed
     assert await holdings_of(db, "C1") == [("deposit", "TD1Y", Decimal("50000"))]
+
+
+async def test_names_and_phones_never_reach_logs_or_reasons(db: Database, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    rows = [client_row(1, name="欧阳娜娜", phone="13912345678"),
+            client_row(2, name="司马相如", phone="13787654321", birthday="bad-date"),
+            client_row(3, name="Secret Person", phone="+44 20 7946 0000", risk_rating="X")]
+    # INFO everywhere (the default LOG_LEVEL), DEBUG for the project's own loggers. (At DEBUG,
+    # aiosqlite itself logs SQL parameters: never run production at LOG_LEVEL=DEBUG.)
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.DEBUG, logger="bot"):
+        report = await run_import(db, write_csv(tmp_path / "c.csv", HEADER, rows))
+    assert report.imported == 1 and len(report.failed) == 2
+    text = caplog.text + json.dumps(report.as_dict(), ensure_ascii=False)
+    for secret in ("欧阳娜娜", "司马相如", "Secret Person", "13912345678", "13787654321", "7946", "bad-date"):
+        assert secret not in text
+    assert "imported=1" in caplog.text  # the import does log its counts
