@@ -9,12 +9,16 @@ they resolve the settings, the database and the bot from a small runtime registr
   with a Telegram account which campaigns wait for review.
 - `remind_waiting_job` at REMIND_AT (13:30): tells managers again about campaigns still pending.
 
-With PostgreSQL, several instances may run a scheduler: the planning job takes a transaction
-advisory lock, so one plans and the others skip (planning is idempotent anyway).
+With PostgreSQL, several processes may be started with a scheduler: only the one holding a
+session advisory lock (on a connection it keeps open) runs the scheduler; the others retry every
+LEADER_RETRY_S seconds and take over when the leader stops or loses its connection. (APScheduler 3
+must not share a job store between running schedulers.) With SQLite there is one process.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import logging
 from dataclasses import dataclass
@@ -41,6 +45,8 @@ PLAN_JOB_REF = "scheduler.jobs:plan_day_job"
 REMIND_JOB_REF = "scheduler.jobs:remind_waiting_job"
 REMIND_AT = "13:30"
 PLAN_LOCK_KEY = 5_120_001  # pg advisory lock id of the planning job
+LEADER_LOCK_KEY = 5_120_002  # pg advisory lock id of the scheduler leader
+LEADER_RETRY_S = 15.0
 
 
 @dataclass
@@ -153,11 +159,33 @@ def _hhmm(value: str) -> tuple[int, int]:
     return int(hours), int(minutes)
 
 
+class LeaderScheduler(AsyncIOScheduler):
+    """An AsyncIOScheduler that, on PostgreSQL, runs only while it holds the leader lock."""
+
+    leader_task: asyncio.Task[None] | None = None
+    lock_conn: Any = None
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self.leader_task is not None:
+            self.leader_task.cancel()
+        if self.lock_conn is not None:
+            conn, self.lock_conn = self.lock_conn, None
+            with contextlib.suppress(RuntimeError):  # no running loop: the process exit releases it
+                asyncio.get_running_loop().create_task(_close(conn))
+        if self.running:
+            super().shutdown(wait=wait)
+
+
+async def _close(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        await conn.close()
+
+
 def build_scheduler(settings: Any) -> AsyncIOScheduler:
     """The scheduler with its SQLAlchemy job store on the project database and the daily jobs
     (replacing stored ones with the same ids, so a changed PLAN_AT takes effect). Not started."""
     store = SQLAlchemyJobStore(url=sync_url(settings.database_url), tablename=JOBSTORE_TABLE)
-    scheduler = AsyncIOScheduler(
+    scheduler = LeaderScheduler(
         jobstores={"default": store}, timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
     )
@@ -170,10 +198,56 @@ def build_scheduler(settings: Any) -> AsyncIOScheduler:
     return scheduler
 
 
-async def start_scheduler(settings: Any, db: Any, bot: Any = None) -> AsyncIOScheduler:
-    """Register the runtime and start the scheduler on the running event loop."""
+async def _try_lock(db: Any) -> Any:
+    """A connection holding the leader lock, or None."""
+    conn = await db.engine.connect()
+    try:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}):
+            return conn
+    except Exception as exc:  # noqa: BLE001 - the database may be away; try again later
+        log.warning("scheduler leader lock: %s", type(exc).__name__)
+    await _close(conn)
+    return None
+
+
+async def _lead(scheduler: LeaderScheduler, db: Any, retry_s: float) -> None:
+    """Become the leader when the lock is free; pause when the lock's connection is lost."""
+    while True:
+        conn = await _try_lock(db)
+        if conn is None:
+            await asyncio.sleep(retry_s)
+            continue
+        scheduler.lock_conn = conn
+        if scheduler.running:
+            scheduler.resume()
+        else:
+            scheduler.start()
+        log.info("scheduler leader: this process runs the scheduled jobs")
+        while True:
+            await asyncio.sleep(retry_s)
+            try:
+                await conn.scalar(text("SELECT 1"))
+            except Exception:  # noqa: BLE001 - lost the connection, and with it the lock
+                log.warning("scheduler leader lost its database connection; pausing")
+                break
+        scheduler.lock_conn = None
+        scheduler.pause()
+        await _close(conn)
+
+
+async def start_scheduler(settings: Any, db: Any, bot: Any = None, *,
+                          leader_retry_s: float = LEADER_RETRY_S) -> AsyncIOScheduler:
+    """Register the runtime and start the scheduler on the running event loop (on PostgreSQL,
+    as soon as this process holds the leader lock)."""
     register_runtime(settings, db, bot)
     scheduler = build_scheduler(settings)
-    scheduler.start()
-    log.info("scheduler started: planning daily at %s (%s)", settings.plan_at, settings.timezone)
+    assert isinstance(scheduler, LeaderScheduler)
+    if db.engine.dialect.name == "postgresql":
+        scheduler.leader_task = asyncio.create_task(_lead(scheduler, db, leader_retry_s), name="scheduler-leader")
+        await asyncio.sleep(0)  # the first attempt starts now
+        log.info("scheduler waiting for leadership (planning daily at %s, %s)", settings.plan_at, settings.timezone)
+    else:
+        scheduler.start()
+        log.info("scheduler started: planning daily at %s (%s)", settings.plan_at, settings.timezone)
     return scheduler

@@ -3,14 +3,17 @@ plain arguments; the planning job plans and notifies managers through the bot re
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import sqlite3
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import AuditLog, Draft
 from scheduler import jobs
+from tests.conftest import make_settings
 from tests.kit.fake_bot import forbidden
 from tests.planning import seed
 
@@ -77,3 +80,33 @@ def test_notice_text_is_bilingual_and_escaped() -> None:
                                                   {"occasion": "loan_due", "pending": 1}], "https://x/console")
     assert "A&lt;b&gt;" in text and "生日祝福：2条" in text and "Loan repayment due: 1" in text
     assert "共3条" in text and "3 drafted messages for 5 Feb 2027" in text and "https://x/console" in text
+
+
+@pytest.mark.postgres
+async def test_one_scheduler_leader_on_postgresql(pg_db, tmp_path) -> None:
+    from apscheduler.schedulers.base import STATE_RUNNING
+
+    settings = make_settings(tmp_path, database_url=pg_db.engine.url.render_as_string(hide_password=False))
+    first = await jobs.start_scheduler(settings, pg_db, leader_retry_s=0.1)
+    second = await jobs.start_scheduler(settings, pg_db, leader_retry_s=0.1)
+    try:
+        for _ in range(50):
+            if first.state == STATE_RUNNING or second.state == STATE_RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        states = sorted([first.state == STATE_RUNNING, second.state == STATE_RUNNING])
+        assert states == [False, True]  # exactly one leader
+        leader, follower = (first, second) if first.state == STATE_RUNNING else (second, first)
+        assert {j.id for j in leader.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID}
+        leader.shutdown(wait=False)  # the leader stops: the other takes over
+        for _ in range(100):
+            if follower.state == STATE_RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        assert follower.state == STATE_RUNNING
+        assert follower.get_job(jobs.PLAN_JOB_ID).func_ref == jobs.PLAN_JOB_REF
+    finally:
+        first.shutdown(wait=False)
+        second.shutdown(wait=False)
+        await asyncio.sleep(0.1)
