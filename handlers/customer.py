@@ -24,7 +24,7 @@ from handlers.keyboards import (
     language_keyboard,
     settings_keyboard,
 )
-from handlers.tickets import notify_ticket
+from handlers.tickets import notify_ticket, relay_to_manager
 
 
 def _settings_text(client: Client, lang: str) -> str:
@@ -44,6 +44,8 @@ async def _send_turn(message: Message, bot: Bot, session: AsyncSession, turn: Tu
         await message.answer(part, reply_markup=markup, disable_web_page_preview=True)
     if turn.ticket is not None and (turn.ticket_created or turn.ticket.notify_message_id is None):
         await notify_ticket(bot, session, turn.ticket, settings.admin_ids)
+    elif turn.relay is not None:
+        await relay_to_manager(bot, session, turn.relay, turn.customer_text, settings.admin_ids)
 
 
 def setup_router() -> Router:
@@ -57,11 +59,14 @@ def setup_router() -> Router:
         try:
             bound = await conversations.bind(session, chat_id=message.chat.id, token=command.args or "", lang=lang)
         except InviteError as exc:
-            key = {"expired": "This invite link has expired. Please ask your relationship manager for a new one.",
-                   "used": "This invite link has already been used. Please ask your relationship manager for a "
-                           "new one."}.get(exc.reason, "This invite link is not valid. Please check it, or ask your "
-                                                       "relationship manager for a new one.")
-            await message.answer(t(key))
+            if exc.reason == "expired":
+                text = t("This invite link has expired. Please ask your relationship manager for a new one.")
+            elif exc.reason == "used":
+                text = t("This invite link has already been used. Please ask your relationship manager for a new one.")
+            else:
+                text = t("This invite link is not valid. Please check it, or ask your relationship manager for a "
+                         "new one.")
+            await message.answer(text)
             await message.answer(t("You can still ask me general questions about the bank's products."))
             return
         lang = bound.lang

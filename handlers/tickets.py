@@ -51,12 +51,33 @@ async def notify_ticket(bot: Bot, session: AsyncSession, ticket: Ticket, admin_i
     return delivered
 
 
+async def relay_to_manager(bot: Bot, session: AsyncSession, ticket: Ticket, text: str,
+                           admin_ids: list[int] | tuple[int, ...]) -> int:
+    """Pass a customer's new message on an open ticket to the manager; the latest notice is the one a
+    Telegram reply answers."""
+    targets = await tickets.notify_targets(session, ticket, list(admin_ids))
+    notice = tickets.relay_text(ticket, text, MANAGER_LANG)
+    delivered = 0
+    for chat_id in targets:
+        try:
+            sent = await bot.send_message(chat_id, notice, reply_markup=ticket_keyboard(
+                ticket.id, MANAGER_LANG, taken=ticket.status == TicketStatus.TAKEN))
+        except TelegramAPIError as exc:
+            log.warning("ticket relay not delivered", extra={"ticket_id": ticket.id, "error": type(exc).__name__})
+            continue
+        if delivered == 0:
+            ticket.notify_message_id = sent.message_id
+        delivered += 1
+    await session.flush()
+    return delivered
+
+
 async def _send_reply(bot: Bot, session: AsyncSession, message: Message, manager: Manager, ticket_id: int,
                       text: str) -> None:
     try:
         out = await tickets.reply(session, ticket_id, manager, text)
     except tickets.TicketError as exc:
-        await message.answer(t(f"ticket-error:{exc.reason}", MANAGER_LANG, id=ticket_id))
+        await message.answer(tickets.error_text(exc, ticket_id, MANAGER_LANG))
         return
     try:
         await bot.send_message(out.chat_id, out.text)
@@ -74,6 +95,10 @@ async def _reply_target(message: Message, session: AsyncSession, manager: Manage
         return False
     ticket = await tickets.by_notification(session, manager, message.reply_to_message.message_id)
     return {"ticket": ticket} if ticket is not None else False
+
+
+def _is_manager(message: Message, manager: Manager | None = None) -> bool:
+    return manager is not None
 
 
 def setup_router() -> Router:
@@ -98,6 +123,11 @@ def setup_router() -> Router:
     async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, manager: Manager,
                               ticket: Ticket) -> None:
         await _send_reply(bot, session, message, manager, ticket.id, message.text or "")
+
+    @router.message(F.text, F.reply_to_message.from_user.is_bot, _is_manager)
+    async def reply_to_unlinked(message: Message) -> None:
+        await message.answer(t("This message is not linked to an open ticket. Reply to the latest ticket notice, "
+                               "or press Reply under it.", MANAGER_LANG))
 
     @router.callback_query(TicketCb.filter())
     async def on_ticket_button(query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, bot: Bot,
@@ -133,7 +163,7 @@ def setup_router() -> Router:
             else:
                 await query.answer()
         except tickets.TicketError as exc:
-            await query.answer(t(f"ticket-error:{exc.reason}", MANAGER_LANG, id=tid), show_alert=True)
+            await query.answer(tickets.error_text(exc, tid, MANAGER_LANG), show_alert=True)
 
     return router
 

@@ -32,7 +32,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
-from bot.db.models import ChatMessage, Client, Conversation, Holding, HoldingKind, Manager, Product, Ticket
+from bot.db.models import (
+    ChatMessage,
+    Client,
+    Conversation,
+    Holding,
+    HoldingKind,
+    Manager,
+    Product,
+    Ticket,
+    TicketStatus,
+)
 from bot.i18n import Html, escape, normalize_language, t
 from bot.services import consent, invites, tickets
 
@@ -207,6 +217,8 @@ class Turn:
     conversation_id: int | None = None
     prompt_id: str | None = None
     prompt_hash: str | None = None
+    relay: Ticket | None = None  # an open ticket: pass the customer's message on to the manager
+    customer_text: str = ""
 
 
 @dataclass
@@ -289,6 +301,9 @@ class Conversations:
 
         turn = await self._decide(session, conv, client, lang, text, inbound)
         turn.conversation_id = conv.id
+        turn.customer_text = text
+        if turn.outcome not in ("optout", "too_long") and not turn.ticket_created:
+            turn.relay = turn.ticket or await tickets.active_ticket(session, conv.id)
         inbound.outcome = turn.outcome
         await self._record(
             session, conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
@@ -313,6 +328,12 @@ class Conversations:
         reason = sensitive_reason(text)
         if reason is not None:
             return await self.handoff(session, conv, client, lang, reason=reason)
+        active = await tickets.active_ticket(session, conv.id)
+        if active is not None and active.status == TicketStatus.TAKEN:
+            # a person is looking after this conversation: the bot passes messages on, it does not answer
+            manager = await session.get(Manager, active.manager_id) if active.manager_id else None
+            return Turn("relayed", [t("Passed on to {manager}, who is looking after your conversation.", lang,
+                                      manager=manager.name if manager else t("our service team", lang))])
         if is_personal(text):
             return await self._personal(session, client, lang, text)
         return await self._knowledge(session, conv, client, lang, text, inbound)

@@ -94,12 +94,7 @@ async def open_ticket(
     Returns (ticket, created)."""
     now = now or utcnow()
     summary = await conversation_summary(session, conversation.id)
-    ticket = await session.scalar(
-        select(Ticket)
-        .where(Ticket.conversation_id == conversation.id, Ticket.status != TicketStatus.CLOSED)
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    )
+    ticket = await active_ticket(session, conversation.id)
     created = ticket is None
     if ticket is None:
         ticket = Ticket(
@@ -124,6 +119,16 @@ async def open_ticket(
                  details={"reason": reason, "created": created})
     await session.flush()
     return ticket, created
+
+
+async def active_ticket(session: AsyncSession, conversation_id: int) -> Ticket | None:
+    """The conversation's ticket that is not closed yet, if any."""
+    return await session.scalar(
+        select(Ticket)
+        .where(Ticket.conversation_id == conversation_id, Ticket.status != TicketStatus.CLOSED)
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
 
 
 async def get_for_manager(session: AsyncSession, ticket_id: int, manager: Manager | None) -> Ticket:
@@ -222,6 +227,12 @@ async def notify_targets(session: AsyncSession, ticket: Ticket, admin_ids: list[
     return list(dict.fromkeys(admins))
 
 
+def relay_text(ticket: Ticket, text: str, lang: str = "zh") -> str:
+    """The manager-side notice of a customer's new message on an open ticket (HTML, escaped)."""
+    return t("Ticket #{id}, the customer wrote:\n{text}\n\nReply to this message to answer.", lang, id=ticket.id,
+             text=text)
+
+
 async def notification_text(session: AsyncSession, ticket: Ticket, lang: str = "zh") -> str:
     """The manager-side notice: who, why, the last turns (HTML, escaped)."""
     client = await session.get(Client, ticket.client_id) if ticket.client_id else None
@@ -229,5 +240,26 @@ async def notification_text(session: AsyncSession, ticket: Ticket, lang: str = "
                                                                   chat=ticket.chat_id)
     return t(
         "Ticket #{id}: {who}\nReason: {reason}\n\n{summary}\n\nReply to this message to answer the customer.",
-        lang, id=ticket.id, who=who, reason=t(f"reason:{ticket.reason}", lang), summary=ticket.summary,
+        lang, id=ticket.id, who=who, reason=reason_label(ticket.reason, lang), summary=ticket.summary,
     )
+
+
+def reason_label(reason: str, lang: str | None = None) -> str:
+    labels = {
+        "request": t("reason:request", lang), "complaint": t("reason:complaint", lang),
+        "fraud": t("reason:fraud", lang), "lost_card": t("reason:lost_card", lang),
+        "transfer": t("reason:transfer", lang), "account": t("reason:account", lang),
+        "low_confidence": t("reason:low_confidence", lang),
+    }
+    return labels.get(reason, reason)
+
+
+def error_text(error: TicketError, ticket_id: int, lang: str | None = None) -> str:
+    texts = {
+        "not_found": t("ticket-error:not_found", lang, id=ticket_id),
+        "forbidden": t("ticket-error:forbidden", lang, id=ticket_id),
+        "closed": t("ticket-error:closed", lang, id=ticket_id),
+        "empty": t("ticket-error:empty", lang),
+        "too_long": t("ticket-error:too_long", lang),
+    }
+    return texts.get(error.reason, str(error))

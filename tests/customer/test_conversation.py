@@ -201,3 +201,33 @@ async def test_opt_out_words(chat, db, bank, lang, word):
         assert client.opted_out is True and client.marketing_consent is False and client.reminders_enabled
         audit = await s.scalar(select(AuditLog).where(AuditLog.action == "opt_out"))
         assert audit.client_id == bank["a"]
+
+
+async def test_messages_on_an_open_ticket_reach_the_manager(chat, db, bank):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    await chat.feed(message_update(USER_A, "转人工"))
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+    # not taken yet: the bot still answers, and the manager sees the message
+    reqs = await chat.feed(message_update(USER_A, "180天定期利率是多少?"))
+    to_a = [r["text"] for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == USER_A]
+    to_manager = [r for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == MANAGER_A_TG]
+    assert "1.45%" in to_a[0] and "180天定期利率" in to_manager[0]["text"]
+    # taken: the bot passes messages on and does not answer them itself
+    await chat.feed(callback_update(MANAGER_A_TG, TicketCb(action="take", ticket_id=ticket.id).pack()))
+    reqs = await chat.feed(message_update(USER_A, "我的卡号尾号是1234,麻烦快点"))
+    to_a = [r["text"] for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == USER_A]
+    relay = [r for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == MANAGER_A_TG][0]
+    assert len(to_a) == 1 and "王敏" in to_a[0] and "2026" not in to_a[0]
+    assert "麻烦快点" in relay["text"]
+    # a Telegram reply to the latest notice answers the customer
+    async with db.sessions() as s:
+        latest = (await s.get(Ticket, ticket.id)).notify_message_id
+    texts = await chat.texts(message_update(MANAGER_A_TG, "好的,已处理", reply_to_message_id=latest), chat_id=USER_A)
+    assert "已处理" in texts[0]
+
+
+async def test_manager_reply_to_an_unlinked_bot_message_is_not_sent_anywhere(chat, bank):
+    reqs = await chat.feed(message_update(MANAGER_A_TG, "这是给谁的?", reply_to_message_id=999))
+    sent = [r for r in reqs if r.method_name == "sendMessage"]
+    assert len(sent) == 1 and sent[0]["chat_id"] == MANAGER_A_TG and "没有对应的待处理工单" in sent[0]["text"]
