@@ -38,6 +38,16 @@ def docs_dir(tmp_path: Path) -> Path:
     return path
 
 
+async def table_rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    async with db.sessions() as session:
+        for model in (Manager, Client, Holding, Product):
+            table = model.__table__  # type: ignore[attr-defined]
+            out[table.name] = [tuple(r) for r in (await session.execute(
+                select(table).order_by(table.c.id))).all()]
+    return out
+
+
 SMALL = (
     demo.DemoManager("RM001", "王敏", "深圳分行 南山支行", 400, "D1"),
     demo.DemoManager("RM002", "陈静", "深圳分行 福田支行", 80, "D2"),
@@ -87,7 +97,9 @@ async def test_scaled_demo_builds_and_second_run_changes_nothing(
         if h.kind == "wealth" and levels[h.product_code]:
             assert int(levels[h.product_code][1:]) <= int(by_id[h.client_id].risk_rating[1:])
 
+    before = await table_rows(db)
     second = await demo.build_demo(settings, db, managers=SMALL, docs_dir=docs_dir, knowledge=False)
+    assert await table_rows(db) == before  # every row identical, timestamps included
     assert second.changes == {
         "products": 0, "clients_imported": 0, "clients_updated": 0, "clients_unchanged": 480,
         "holdings_imported": 0, "holdings_updated": 0, "holdings_unchanged": first.holdings,
