@@ -75,6 +75,11 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def bank(db: Database) -> dict[str, Any]:
+    return await seed_bank(db)
+
+
+async def seed_bank(db: Database) -> dict[str, Any]:
+    """Two managers, client A (zh, manager 王敏) and client B (en, manager Li Qiang) with holdings and invites."""
     async with db.sessions() as s:
         ma = Manager(code="M1", name="王敏", telegram_id=MANAGER_A_TG)
         mb = Manager(code="M2", name="Li Qiang", telegram_id=MANAGER_B_TG)

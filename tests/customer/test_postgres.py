@@ -1,0 +1,32 @@
+"""The main customer flow on PostgreSQL (skipped when no server is reachable)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.app import build_dispatcher
+from bot.db.models import AuditLog, Client, Ticket
+from handlers.middlewares import ThrottlingMiddleware
+from tests.customer.conftest import MANAGER_A_TG, USER_A, USER_B, Chat, FakeKnowledge, seed_bank
+from tests.kit.fake_bot import message_update
+
+
+async def test_flow_on_postgres(settings, pg_db, fake_bot, fake_session):
+    bank = await seed_bank(pg_db)
+    dp = build_dispatcher(settings, pg_db.sessions, FakeKnowledge(), throttling=ThrottlingMiddleware(limit=1000))
+    chat = Chat(dp, fake_bot, fake_session)
+    await chat.feed(message_update(USER_A, f"/start {bank['invite_a']}"))
+    await chat.feed(message_update(USER_B, f"/start {bank['invite_b']}", language_code="en"))
+    texts = await chat.texts(message_update(USER_A, "我的定期什么时候到期?"), chat_id=USER_A)
+    assert "2026-12-03" in texts[0] and "2027-03-09" not in texts[0]
+    await chat.feed(message_update(USER_A, "转人工"))
+    async with pg_db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+    texts = await chat.texts(message_update(MANAGER_A_TG, "您好", reply_to_message_id=ticket.notify_message_id),
+                             chat_id=USER_A)
+    assert "王敏" in texts[0]
+    await chat.feed(message_update(USER_A, "TD"))
+    async with pg_db.sessions() as s:
+        assert (await s.get(Client, bank["a"])).opted_out is True
+        actions = set((await s.scalars(select(AuditLog.action))).all())
+    assert {"bind", "handoff", "ticket_reply", "opt_out"} <= actions
