@@ -58,6 +58,9 @@ def import_clients(
     except ClientBookError as exc:
         console.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("Interrupted: nothing was stored (the import is one transaction).")
+        raise typer.Exit(130) from None
     if json_out:
         print_json(result)
     else:

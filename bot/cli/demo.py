@@ -68,6 +68,10 @@ def demo(
     except DemoError as exc:
         console.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("Interrupted. The client book is written in one transaction, so nothing half-done was "
+                      "kept; run [bold]rmbot demo[/bold] again to finish.")
+        raise typer.Exit(130) from None
     if json_out:
         print_json(result)
     else:
