@@ -13,6 +13,7 @@ Campaigns group drafts per (manager, plan_date, kind, occasion). The caller comm
 
 from __future__ import annotations
 
+import asyncio
 import time as _time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -115,7 +116,7 @@ class PlanResult:
     drafts: list[PlannedDraft] = field(default_factory=list)
     personalised: int = 0
     llm_fallbacks: int = 0
-    llm_seconds: float = 0.0  # wall time spent waiting for the LLM
+    llm_seconds: float = 0.0  # wall time from the first LLM request to the last answer
     seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -212,6 +213,7 @@ class Planner:
         self.signatures: dict[tuple[int, str], str] = {}
         self.campaign_ids: dict[tuple[int, str, str], int] = {}
         self.manager_codes: dict[int, str] = {}
+        self._llm_first = 0.0
         self.result = PlanResult(plan_date=plan_date, dry_run=dry_run)
         self.dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
 
@@ -348,7 +350,9 @@ class Planner:
                 skipped[client.id].add(reason)
         return chosen
 
-    async def run_batch(self, clients: Sequence[Any], managers: dict[int, Any], catalog: Catalog) -> None:
+    async def prepare_batch(self, clients: Sequence[Any], managers: dict[int, Any],
+                            catalog: Catalog) -> list[PlannedDraft]:
+        """Candidates -> rules -> rendered drafts for one batch of clients (nothing stored yet)."""
         lo, hi = clients[0].id, clients[-1].id
         holdings: dict[int, list[Any]] = defaultdict(list)
         for h in await self.session.execute(select(*HOLDING_COLUMNS).where(Holding.client_id.between(lo, hi))):
@@ -371,9 +375,7 @@ class Planner:
                     drafts.append(draft)
         for reasons in skipped.values():
             self.result.skipped.update(reasons)
-        if self.personaliser is not None:
-            await self.personalise(drafts)
-        await self.store(drafts)
+        return drafts
 
     async def personalise(self, drafts: list[PlannedDraft]) -> None:
         todo = [d for d in drafts if rules.is_marketing(d.kind)]
@@ -383,8 +385,9 @@ class Planner:
         if not todo:
             return
         started = _time.perf_counter()
+        self._llm_first = self._llm_first or started
         outcomes = await self.personaliser.personalise_many(todo)
-        self.result.llm_seconds += _time.perf_counter() - started
+        self.result.llm_seconds = _time.perf_counter() - self._llm_first
         for draft, outcome in zip(todo, outcomes, strict=True):
             draft.text = outcome.text
             draft.llm_rewritten = outcome.rewritten
@@ -432,20 +435,40 @@ class Planner:
         self.manager_codes = {m.id: m.code for m in managers.values()}
         catalog = await self.load_catalog()
         last = 0
-        while managers:
-            query = select(*CLIENT_COLUMNS).where(Client.id > last, Client.manager_id.in_(list(managers)))
-            clients = (await self.session.execute(query.order_by(Client.id).limit(batch_size))).all()
-            if not clients:
-                break
-            last = clients[-1].id
-            await self.run_batch(clients, managers, catalog)
-            self.result.clients += len(clients)
-            if progress is not None:
-                progress(len(clients))
+        # Pipeline: while one batch's drafts wait for the LLM, the next batch is prepared (batches
+        # are disjoint client ranges, so their keys and caps never overlap); stores stay in order.
+        pending: tuple[list[PlannedDraft], asyncio.Task[None] | None] | None = None
+        try:
+            while managers:
+                query = select(*CLIENT_COLUMNS).where(Client.id > last, Client.manager_id.in_(list(managers)))
+                clients = (await self.session.execute(query.order_by(Client.id).limit(batch_size))).all()
+                if not clients:
+                    break
+                last = clients[-1].id
+                drafts = await self.prepare_batch(clients, managers, catalog)
+                task = (asyncio.create_task(self.personalise(drafts))
+                        if self.personaliser is not None else None)
+                if pending is not None:
+                    await self._finish(*pending)
+                pending = (drafts, task)
+                self.result.clients += len(clients)
+                if progress is not None:
+                    progress(len(clients))
+            if pending is not None:
+                await self._finish(*pending)
+                pending = None
+        finally:
+            if pending is not None and pending[1] is not None:
+                pending[1].cancel()
         if not self.dry_run and self.collect and self.result.drafts:
             await self._attach_ids()
         self.result.seconds = _time.perf_counter() - started
         return self.result
+
+    async def _finish(self, drafts: list[PlannedDraft], task: asyncio.Task[None] | None) -> None:
+        if task is not None:
+            await task
+        await self.store(drafts)
 
     async def _attach_ids(self) -> None:
         by_key = {(d.client_id, d.dedupe_key): d for d in self.result.drafts}

@@ -100,7 +100,11 @@ class Personaliser:
 
     def __init__(self, client: Any, model: str, *, concurrency: int = 100, timeout: float = 20.0,
                  temperature: float = 0.7) -> None:
-        self.client, self.model = client, model
+        # One client, or several used in turn (small connection pools are much cheaper per request
+        # than one large pool when thousands of requests are in flight).
+        self.clients = list(client) if isinstance(client, list | tuple) else [client]
+        self.client, self.model = self.clients[0], model
+        self._turn = 0
         self.timeout, self.temperature = timeout, temperature
         self.semaphore = asyncio.Semaphore(max(1, concurrency))
         self.calls = 0
@@ -121,7 +125,8 @@ class Personaliser:
         from openai.types.chat import ChatCompletion
 
         body = {"model": self.model, "messages": messages, "temperature": self.temperature}
-        return await self.client.post("/chat/completions", cast_to=ChatCompletion, body=body)
+        self._turn = (self._turn + 1) % len(self.clients)
+        return await self.clients[self._turn].post("/chat/completions", cast_to=ChatCompletion, body=body)
 
     async def personalise(self, draft: Any) -> Outcome:
         async with self.semaphore:
@@ -151,7 +156,10 @@ def personaliser_from_settings(settings: Any, *, concurrency: int = 100) -> Pers
     import httpx
     from openai import DefaultAsyncHttpxClient
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    client = AsyncOpenAI(base_url=settings.openai_base_url or None, api_key=key, timeout=settings.llm_timeout_s,
-                         max_retries=0, http_client=DefaultAsyncHttpxClient(limits=limits))
-    return Personaliser(client, settings.openai_chat_model, concurrency=concurrency, timeout=settings.llm_timeout_s)
+    per_pool = 10
+    pools = max(1, -(-concurrency // per_pool))
+    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+    clients = [AsyncOpenAI(base_url=settings.openai_base_url or None, api_key=key, timeout=settings.llm_timeout_s,
+                           max_retries=0, http_client=DefaultAsyncHttpxClient(limits=limits))
+               for _ in range(pools)]
+    return Personaliser(clients, settings.openai_chat_model, concurrency=concurrency, timeout=settings.llm_timeout_s)
