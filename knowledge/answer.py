@@ -136,7 +136,7 @@ def extractive_answer(
         # of two sentences with the same words, the shorter one is more to the point; an FAQ row
         # is measured by its question (its answer is the point)
         length = len(unit.split(" 答:", 1)[0]) if " 答:" in unit else len(unit)
-        return sc * (1.0, 0.85, 0.7)[hi] / (1.0 + length / 400)
+        return sc * (1.0, 0.9, 0.8)[hi] / (1.0 + length / 400)
 
     scored = sorted(((unit_score(u, concepts), u) for u in units), key=lambda x: -x[0])
     if not scored or scored[0][0] <= 0:
@@ -163,6 +163,14 @@ def extractive_answer(
                 continue
             picked[(u[0], u[1])] = u[2]
             size += len(u[2])
+        # the best sentence of each other passage of the same document, when it is close: the
+        # answer may sit in a neighbouring section (a rate table next to the rules)
+        for hi, h in enumerate(pool):
+            if hi == lead_hit or h.doc != pool[lead_hit].doc:
+                continue
+            own = [(sc, u) for sc, u in scored if u[0] == hi]
+            if own and own[0][0] >= best * 0.6 and (hi, own[0][1][1]) not in picked and len(picked) < 5:
+                picked[(hi, own[0][1][1])] = own[0][1][2]
         chosen = sorted((k[0], k[1], v) for k, v in picked.items())
     lead = pool[lead_hit]
     body = "\n".join(u for _, _, u in chosen)

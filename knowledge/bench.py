@@ -35,7 +35,7 @@ def _synthetic_chunks(sources: list[Chunk], n: int, seed: int = 7) -> list[tuple
     names = ["安盈", "季享", "月月盈", "鑫悦", "聚财", "稳健", "益农", "星河", "锦程", "Premier", "Harvest", "Golden"]
     docs: list[tuple[str, list[Chunk]]] = []
     per_doc = 20
-    for d in range(max(1, n // per_doc)):
+    for d in range(max(1, -(-n // per_doc))):
         name = f"synthetic_{d:05d}.md"
         title = f"{rng.choice(names)}{rng.randint(1, 999)}号产品说明书"
         chash = f"{d:016x}" + "0" * 48

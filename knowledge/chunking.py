@@ -98,7 +98,38 @@ def _split_long(text: str, max_len: int) -> list[str]:
 
 def header(title: str, section: tuple[str, ...]) -> str:
     sec = " > ".join(section)
-    return f"《{title}》{(' ' + sec) if sec else ''}"
+    roman = romanize(title)
+    return f"《{title}》{(' ' + sec) if sec else ''}{(' [' + roman + ']') if roman else ''}"
+
+
+def romanize(title: str) -> str:
+    """Pinyin of a Chinese title's words and of adjacent word pairs ('活钱宝' -> 'huoqianbao'), so an
+    English question naming a product by its pinyin ('Huoqianbao', 'Wenying 180') finds it."""
+    if not CJK_RE.search(title):
+        return ""
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:  # pragma: no cover - optional
+        return ""
+    from knowledge.text import _get_jieba
+
+    words = []
+    for w in _get_jieba().lcut(title):
+        if CJK_RE.search(w):
+            words.append("".join(lazy_pinyin(w)))
+        elif w.strip() and w.isascii() and w.isalpha():
+            words.append(w.lower())
+        else:
+            words.append("")
+    out: list[str] = []
+    for i, w in enumerate(words):
+        if w and w not in out:
+            out.append(w)
+        if i and w and words[i - 1]:
+            pair = words[i - 1] + w
+            if pair not in out:
+                out.append(pair)
+    return " ".join(out[:40])
 
 
 def chunk_document(doc: LoadedDocument) -> list[Chunk]:

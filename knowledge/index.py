@@ -25,6 +25,7 @@ from knowledge.text import tokenize
 
 RRF_K = 60
 ADD_BATCH = 1000
+ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
 
 
 @dataclass
@@ -111,6 +112,7 @@ class KnowledgeIndex:
         self.bm25 = BM25Index()
         self.texts: dict[str, str] = {}
         self._lock = threading.RLock()
+        self.alt_weight = ALT_WEIGHT
 
     # -------------------------------------------------------------- lifecycle
 
@@ -197,10 +199,16 @@ class KnowledgeIndex:
         where: dict[str, Any] | None = None,
         fetch: int = 30,
         weights: tuple[float, float] = (1.0, 1.0),
+        alt_queries: list[str] | None = None,
     ) -> SearchResult:
         tokens = tokenize(query)
         with self._lock:
             lex = self.bm25.search(query, k=fetch, allowed_keys=allowed_keys, where=where, tokens=tokens)
+            # extra lexical channels: the query's translations and synonyms, ranked on their own so
+            # that an English question still reaches Chinese documents
+            alt_lex = [
+                self.bm25.search(q, k=fetch, allowed_keys=allowed_keys, where=where) for q in (alt_queries or [])
+            ]
         dense: list[tuple[str, float]] = []
         vec = None
         if self.dense_enabled and (allowed_keys is None or allowed_keys):
@@ -222,6 +230,15 @@ class KnowledgeIndex:
                 if meta is None:
                     continue
                 fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, w_lex / (RRF_K + rank), bm25=s, bm25_rank=rank)
+            for ranking in alt_lex:
+                for rank, (cid, _s) in enumerate(ranking, start=1):
+                    meta = self.bm25.meta.get(cid)
+                    if meta is None:
+                        continue
+                    h = fused.get(cid)
+                    if h is None:
+                        h = fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, 0.0)
+                    h.score += self.alt_weight * w_lex / (RRF_K + rank)
             for rank, (cid, sim) in enumerate(dense, start=1):
                 meta = self.bm25.meta.get(cid)
                 if meta is None:  # deleted between the two reads

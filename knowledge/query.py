@@ -60,10 +60,19 @@ def _typo_candidates(bm25: BM25Index, word: str, limit: int = 2) -> list[str]:
         if len(term) != len(word) or term.startswith("§") or term.isascii():
             continue
         diff = sum(a != b for a, b in zip(term, word, strict=True))
-        if diff == 1:
+        if diff == 1 and _sounds_alike(term, word):
             best.append((len(post), term))
     best.sort(reverse=True)
     return [t for _, t in best[:limit]]
+
+
+def _sounds_alike(a: str, b: str) -> bool:
+    """Chinese typos are mostly homophones picked from the input method ('年废' for '年费')."""
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:  # pragma: no cover - without pinyin any one-character difference counts
+        return True
+    return lazy_pinyin(a) == lazy_pinyin(b)
 
 
 def prepare(question: str) -> str:
@@ -92,7 +101,7 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
             concepts.append(c)
             seen.update(key.split())
             q = q.replace(key, " ")
-    for m in re.finditer(r"[a-z][a-z'-]*|\d+(?:\.\d+)?%?", q):
+    for m in re.finditer(r"[a-z]+\d[a-z\d]*|[a-z][a-z']*|\d+(?:\.\d+)?%?", q):
         w = m.group(0)
         if w in seen or w in EN_STOP or w in _EN_EXTRA_STOP or len(w) < 2 and not w.isdigit():
             continue
@@ -101,8 +110,9 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
         alts = [z.lower() for z in GLOSSARY.get(w, GLOSSARY.get(stem, []))]
         known = [t for t in [stem, w, *alts] if bm25.df(t)]
         weight = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
-        strict = not known and not w.isdigit() and len(w) >= 4
-        concepts.append(Concept(stem, [w, *alts], weight * (0.5 if w.isdigit() else 1.0), strict=strict))
+        # an English word no document uses and the glossary does not know: it may be the topic
+        # ('mortgage') or just a word the documents phrase differently; it weighs, it does not veto
+        concepts.append(Concept(stem, [w, *alts], weight * (0.5 if w.isdigit() else 1.0)))
     # Chinese: words with their part of speech
     import jieba.posseg as pseg
 
@@ -143,7 +153,9 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
                 # colloquial words no document uses ('咋', '停掉', '一两天') say little about the topic
                 idf = min(idf, 2.0) * 0.5
             noun = flag.startswith("n") or flag == "nz"
-            strict = noun and len(w) >= 2 and not known and flag != "vn"
+            # jieba glues a unit to the next character after a number ('180天能' -> '天能'): not a topic
+            glued = w[0] in "天年月日元万个次笔期号" and re.search(r"\d" + re.escape(w), q) is not None
+            strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued
             concepts.append(Concept(w, alts, idf * pos, parts, strict))
     return concepts
 

@@ -36,12 +36,12 @@ from knowledge.loaders import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, LoadedDocum
 from knowledge.personal import is_personal_question, mentions_other_bank
 from knowledge.query import analyze, expansion_terms, prepare
 from knowledge.registry import DocumentRecord, DocumentRegistry, utcnow
-from knowledge.text import detect_language, nfkc, normalize_query
+from knowledge.text import detect_language, nfkc, normalize_query, tokenize
 
 log = logging.getLogger(__name__)
 
 TITLE_BOOST = 0.012
-LANG_BOOST = 0.006
+LANG_BOOST = 0.004
 
 
 @dataclass
@@ -171,6 +171,8 @@ class KnowledgeService:
         does not hold (left over by an interrupted replacement)."""
         if self._started:
             return
+        # the tokeniser's dictionaries load once per process (about a second): not on a question
+        await asyncio.to_thread(tokenize, "预热 warm-up")
         await asyncio.to_thread(self.index.load)
         await self._refresh_current()
         present = await asyncio.to_thread(self.index.keys)
@@ -311,6 +313,12 @@ class KnowledgeService:
             q = q + " " + " ".join(extra)
         return q
 
+    def _alt_queries(self, question: str, history: list[Any] | None) -> list[str]:
+        """The question's Chinese translations (English words, via the glossary), as a query of its own."""
+        q = prepare(self._grounding_text(question, history))
+        zh = expand_english(q)
+        return [" ".join(zh)] if len(zh) >= 1 and detect_language(q) == "en" else []
+
     def _grounding_text(self, question: str, history: list[Any] | None) -> str:
         if history:
             last = _last_user_text(history)
@@ -332,7 +340,10 @@ class KnowledgeService:
         allowed = set(self._current.values())
         if not allowed:
             return []
-        res = await asyncio.to_thread(self.index.search, query, k=max(k, 20), allowed_keys=allowed, where=filters)
+        alt = self._alt_queries(question, history)
+        res = await asyncio.to_thread(
+            self.index.search, query, k=max(k, 20), allowed_keys=allowed, where=filters, alt_queries=alt
+        )
         hits = res.hits
         if hits:
             concepts = analyze(self._grounding_text(question, history), self.index.bm25)

@@ -120,7 +120,9 @@ DOMAIN_WORDS = [
     "托管费", "管理费", "白金卡", "金卡", "普卡", "征信", "宽限期", "临时挂失", "正式挂失", "境外",
 ]
 
-_TOKEN_SPLIT_RE = re.compile(r"[A-Za-z]+(?:[-'][A-Za-z]+)*|\d+(?:\.\d+)?%?|[\u3400-\u9fff\uf900-\ufaff]+")
+_TOKEN_SPLIT_RE = re.compile(
+    r"[A-Za-z]+\d[A-Za-z\d]*|[A-Za-z]+(?:[-'][A-Za-z]+)*|\d+(?:\.\d+)?%?|[\u3400-\u9fff\uf900-\ufaff]+"
+)
 _EN_SUFFIXES = ("ing", "ies", "es", "s", "ed")
 
 
@@ -148,7 +150,9 @@ def tokenize(text: str, *, keep_stop: bool = False) -> list[str]:
         if first.isdigit():
             out.append(piece)
         elif first.isascii():
-            if keep_stop or piece not in EN_STOP:
+            if any(c.isdigit() for c in piece):  # a code: C3, R4, HGWY180018
+                out.append(piece)
+            elif keep_stop or piece not in EN_STOP:
                 out.append(_stem(piece))
         else:
             words = _cut_cjk(piece)
