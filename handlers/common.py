@@ -3,10 +3,15 @@ anything else. Each gets a short, polite answer; nothing crashes."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.types import CallbackQuery, Message
+import logging
 
-from bot.i18n import t
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+
+from bot.i18n import normalize_language, t
+
+log = logging.getLogger(__name__)
 
 
 def setup_router() -> Router:
@@ -44,5 +49,25 @@ def setup_router() -> Router:
     @router.callback_query()
     async def on_stale_button(query: CallbackQuery) -> None:
         await query.answer(t("This button is no longer active."))
+
+    @router.errors()
+    async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+        """Whatever failed (its unit of work was rolled back), the person gets a short apology."""
+        update = event.update
+        log.error("update %s failed: %s", update.update_id, type(event.exception).__name__,
+                  exc_info=event.exception)
+        message = update.message or update.edited_message
+        query = update.callback_query
+        user = (message.from_user if message else None) or (query.from_user if query else None)
+        lang = normalize_language(user.language_code if user else None)
+        text = t("Sorry, something went wrong on our side. Please try again in a moment.", lang)
+        try:
+            if query is not None:
+                await bot.answer_callback_query(query.id, text=text)
+            elif message is not None and message.chat.type == "private":
+                await bot.send_message(message.chat.id, text)
+        except TelegramAPIError:
+            log.warning("could not tell the user about the failure")
+        return True
 
     return router

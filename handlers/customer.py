@@ -4,8 +4,9 @@ and free-text questions. Parse, call `bot.services`, render."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.chat_action import ChatActionSender
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,11 +38,16 @@ def _settings_text(client: Client, lang: str) -> str:
 
 
 async def _send_turn(message: Message, bot: Bot, session: AsyncSession, turn: Turn, lang: str,
-                     settings: Settings) -> None:
+                     settings: Settings, client: Client | None) -> None:
     for i, part in enumerate(turn.parts):
         last = i == len(turn.parts) - 1
         markup = handoff_keyboard(lang) if last and turn.offer_handoff else None
-        await message.answer(part, reply_markup=markup, disable_web_page_preview=True)
+        try:
+            await message.answer(part, reply_markup=markup, disable_web_page_preview=True)
+        except TelegramForbiddenError:  # blocked the bot meanwhile: keep the turn, send nothing more
+            if client is not None:
+                await consent.mark_blocked(session, client)
+            break
     if turn.ticket is not None and (turn.ticket_created or turn.ticket.notify_message_id is None):
         await notify_ticket(bot, session, turn.ticket, settings.admin_ids)
     elif turn.relay is not None:
@@ -166,13 +172,22 @@ def setup_router() -> Router:
         if turn.ticket is not None and (turn.ticket_created or turn.ticket.notify_message_id is None):
             await notify_ticket(bot, session, turn.ticket, settings.admin_ids)
 
+    @router.my_chat_member(F.chat.type == "private")
+    async def on_block_change(update: ChatMemberUpdated, session: AsyncSession, client: Client | None) -> None:
+        if client is None:
+            return
+        if update.new_chat_member.status == "kicked":
+            await consent.mark_blocked(session, client)
+        elif update.new_chat_member.status == "member":
+            await consent.mark_unblocked(session, client)
+
     @router.message(F.text)
     async def on_text(message: Message, bot: Bot, session: AsyncSession, conversations: Conversations,
                       client: Client | None, lang: str, settings: Settings) -> None:
         async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
             turn = await conversations.handle_text(session, chat_id=message.chat.id, client=client, lang=lang,
                                                    text=message.text or "")
-        await _send_turn(message, bot, session, turn, lang, settings)
+        await _send_turn(message, bot, session, turn, lang, settings, client)
 
     return router
 

@@ -69,3 +69,24 @@ async def set_reminders(
 async def set_language(session: AsyncSession, client: Client, language: str) -> None:
     client.language = language
     await session.flush()
+
+
+async def mark_blocked(session: AsyncSession, client: Client, *, source: str = "telegram") -> bool:
+    """The client blocked the bot: nothing at all is sent to them any more (until they write again)."""
+    if client.blocked:
+        return False
+    client.blocked = True
+    audit.record(session, actor="system", action="blocked", entity="client", entity_id=client.id,
+                 manager_id=client.manager_id, client_id=client.id, details={"source": source})
+    await session.flush()
+    return True
+
+
+async def mark_unblocked(session: AsyncSession, client: Client, *, source: str = "telegram") -> bool:
+    if not client.blocked:
+        return False
+    client.blocked = False
+    audit.record(session, actor="system", action="unblocked", entity="client", entity_id=client.id,
+                 manager_id=client.manager_id, client_id=client.id, details={"source": source})
+    await session.flush()
+    return True

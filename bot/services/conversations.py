@@ -297,6 +297,8 @@ class Conversations:
         lang = normalize_language(lang)
         text = (text or "").strip()
         conv = await self.conversation(session, chat_id, client=client, create_lang=lang)
+        if client is not None and client.blocked:  # writing to us means the bot is not blocked any more
+            await consent.mark_unblocked(session, client, source="message")
         inbound = await self._record(session, conv, client, author="customer", direction="in", text=text)
 
         turn = await self._decide(session, conv, client, lang, text, inbound)
