@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from knowledge.loaders import Block, LoadedDocument
 from knowledge.text import CJK_RE, split_sentences
@@ -102,6 +103,7 @@ def header(title: str, section: tuple[str, ...]) -> str:
     return f"《{title}》{(' ' + sec) if sec else ''}{(' [' + roman + ']') if roman else ''}"
 
 
+@lru_cache(maxsize=1024)
 def romanize(title: str) -> str:
     """Pinyin of a Chinese title's words and of adjacent word pairs ('活钱宝' -> 'huoqianbao'), so an
     English question naming a product by its pinyin ('Huoqianbao', 'Wenying 180') finds it."""

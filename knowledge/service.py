@@ -172,7 +172,7 @@ class KnowledgeService:
         if self._started:
             return
         # the tokeniser's dictionaries load once per process (about a second): not on a question
-        await asyncio.to_thread(tokenize, "预热 warm-up")
+        await asyncio.to_thread(_warm_up)
         await asyncio.to_thread(self.index.load)
         await self._refresh_current()
         present = await asyncio.to_thread(self.index.keys)
@@ -417,6 +417,13 @@ class KnowledgeService:
     async def find_contact(self, topic: str = "挂失 客服热线 电话", lang: str = "zh") -> Answer:
         """E.g. the bank's emergency / lost-card phone number, from the documents."""
         return await self.ask(topic, lang=lang)
+
+
+def _warm_up() -> None:
+    from knowledge.chunking import romanize
+
+    tokenize("预热 warm-up")
+    romanize("预热")
 
 
 def _sources(hits: list[Hit]) -> list[Source]:
