@@ -32,7 +32,6 @@ from sqlalchemy import select, text
 
 from bot.db.engine import sync_url
 from bot.db.models import Manager
-from bot.services import audit
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
 
@@ -98,8 +97,6 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
         summary = {"plan_date": day.isoformat(), "clients": result.clients, "drafted": result.drafted,
                    "campaigns": len(result.campaigns), "skipped": dict(result.skipped),
                    "seconds": round(result.seconds, 2)}
-        audit.record(session, actor="system", action="plan", entity="plan", entity_id=day.isoformat(),
-                     details=summary)
         await session.commit()
     log.info("planned %s: %s drafts for %s clients", day, result.drafted, result.clients)
     if notify:

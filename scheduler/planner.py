@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, Manager, Product
-from bot.services import rules
+from bot.services import audit, rules
 from prompts import environment, load_prompt
 from scheduler.occasions import OCCASION_LABELS, RISK_NOTICE, Candidate, Catalog, candidates, fmt_date
 
@@ -486,14 +486,22 @@ class Planner:
 async def plan_day(session: AsyncSession, settings: Any, plan_date: date, *, manager_id: int | None = None,
                    dry_run: bool = False, now: datetime | None = None, personaliser: Any = None,
                    personalise_limit: int | None = None, collect: bool = True, batch_size: int = 2000,
-                   progress: Callable[[int], None] | None = None) -> PlanResult:
+                   progress: Callable[[int], None] | None = None, actor: str = "system") -> PlanResult:
     """Plan `plan_date` for every active manager's clients (or one manager's). Without `dry_run`
-    the campaigns and drafts are added to `session` (the caller commits); re-running adds nothing
-    already planned. `personaliser` (bot.services.drafting.Personaliser) rewrites up to
-    `personalise_limit` marketing drafts; failures keep the template text with a flag."""
+    the campaigns, drafts and one audit row (by `actor`) are added to `session` (the caller
+    commits); re-running adds nothing already planned. `personaliser`
+    (bot.services.drafting.Personaliser) rewrites up to `personalise_limit` marketing drafts;
+    failures keep the template text with a flag."""
     planner = Planner(session, settings, plan_date, now=now, personaliser=personaliser,
                       personalise_limit=personalise_limit, collect=collect, dry_run=dry_run)
-    return await planner.run(manager_id=manager_id, batch_size=batch_size, progress=progress)
+    result = await planner.run(manager_id=manager_id, batch_size=batch_size, progress=progress)
+    if not dry_run and result.drafted:
+        audit.record(session, actor=actor, action="plan", entity="plan", entity_id=plan_date.isoformat(),
+                     manager_id=manager_id,
+                     details={"clients": result.clients, "drafted": result.drafted,
+                              "campaigns": len(result.campaigns), "personalised": result.personalised,
+                              "llm_fallbacks": result.llm_fallbacks, "skipped": dict(result.skipped)})
+    return result
 
 
 async def resolve_manager(session: AsyncSession, ref: str) -> Manager | None:

@@ -62,7 +62,7 @@ def plan_cmd(
                 task = bar.add_task(f"Planning {plan_date.isoformat()}", total=total)
                 result = await plan_day(session, settings, plan_date, manager_id=manager_id, dry_run=dry_run,
                                         now=datetime.now(UTC), personaliser=personaliser,
-                                        personalise_limit=personalise,
+                                        personalise_limit=personalise, actor="cli",
                                         progress=lambda n: bar.advance(task, n))
             if not dry_run:
                 await session.commit()
