@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
 from bot.db.models import Client, Manager, OutboxItem
 from bot.services import rules
 
@@ -128,3 +132,26 @@ async def test_send_problem_order_and_caps(db, settings) -> None:
         assert await rules.send_problem(s, client=c, kind="reminder", **kw) == rules.UNBOUND
         c.blocked = True
         assert await rules.send_problem(s, client=c, kind="reply", **kw) == rules.BLOCKED
+
+
+_ZONES = ["Asia/Shanghai", "Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)),
+    zone_name=st.sampled_from(_ZONES),
+    start=st.sampled_from(["21:00", "22:30", "00:00", "12:00"]),
+    end=st.sampled_from(["08:00", "07:15", "09:00", "13:00"]),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_next_send_time_is_the_earliest_allowed_instant(moment, zone_name, start, end) -> None:
+    got = rules.next_send_time(moment, zone_name, start, end)
+    assert got >= moment and got.tzinfo is not None
+    tz = rules.zone(zone_name)
+    assert not rules.in_quiet_hours(got.astimezone(tz).time(), start, end)
+    if got > moment:  # nothing earlier (minute by minute back to `moment`) was allowed
+        probe = got - timedelta(minutes=1)
+        while probe > moment:
+            assert rules.in_quiet_hours(probe.astimezone(tz).time(), start, end)
+            probe -= timedelta(minutes=37)
+        assert rules.in_quiet_hours(moment.astimezone(tz).time(), start, end)
