@@ -25,6 +25,7 @@ from handlers.keyboards import TicketCb, ticket_keyboard
 log = logging.getLogger(__name__)
 
 MANAGER_LANG = "zh"
+LIST_LIMIT = 10
 
 
 class TicketReply(StatesGroup):
@@ -109,6 +110,21 @@ def setup_router() -> Router:
     async def cancel_reply(message: Message, state: FSMContext) -> None:
         await state.clear()
         await message.answer(t("Cancelled.", MANAGER_LANG))
+
+    @router.message(Command("tickets"), _is_manager)
+    async def list_tickets(message: Message, session: AsyncSession, manager: Manager) -> None:
+        waiting = await tickets.open_tickets(session, manager)
+        if not waiting:
+            await message.answer(t("No open tickets.", MANAGER_LANG))
+            return
+        for ticket in waiting[:LIST_LIMIT]:
+            sent = await message.answer(await tickets.notification_text(session, ticket, MANAGER_LANG),
+                                        reply_markup=ticket_keyboard(ticket.id, MANAGER_LANG,
+                                                                     taken=ticket.status == TicketStatus.TAKEN))
+            ticket.notify_message_id = sent.message_id  # a reply to this notice answers the ticket
+        if len(waiting) > LIST_LIMIT:
+            await message.answer(t("{count} more open tickets: see the console.", MANAGER_LANG,
+                                   count=len(waiting) - LIST_LIMIT))
 
     @router.message(StateFilter(TicketReply.text), F.text)
     async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot,

@@ -20,6 +20,7 @@ escaped, split under Telegram's 4096 characters.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
@@ -107,6 +108,7 @@ _TOPICS: list[tuple[str, re.Pattern[str]]] = [
     (HoldingKind.DEPOSIT, re.compile(r"定期|存款|存单|\bdeposit|\bsavings", re.I)),
 ]
 _MATURITY_RE = re.compile(r"到期|\bmatur", re.I)
+_TAG_RE = re.compile(r"</?[a-z]+[^>]*>")
 
 
 def handoff_requested(text: str) -> bool:
@@ -272,7 +274,8 @@ class Conversations:
                 continue
             if row.author == "customer" and row.outcome in ("personal", "optout", "handoff"):
                 continue
-            out.append({"role": "user" if row.author == "customer" else "assistant", "content": row.text})
+            content = row.text if row.author == "customer" else html.unescape(_TAG_RE.sub("", row.text))
+            out.append({"role": "user" if row.author == "customer" else "assistant", "content": content})
         return out
 
     async def _record(

@@ -231,3 +231,16 @@ async def test_manager_reply_to_an_unlinked_bot_message_is_not_sent_anywhere(cha
     reqs = await chat.feed(message_update(MANAGER_A_TG, "这是给谁的?", reply_to_message_id=999))
     sent = [r for r in reqs if r.method_name == "sendMessage"]
     assert len(sent) == 1 and sent[0]["chat_id"] == MANAGER_A_TG and "没有对应的待处理工单" in sent[0]["text"]
+
+
+async def test_manager_lists_only_own_open_tickets(chat, db, bank):
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    await bind(chat, USER_B, bank["invite_b"], "en")
+    await chat.feed(message_update(USER_A, "转人工"))
+    await chat.feed(message_update(USER_B, "/human", language_code="en"))
+    texts = await chat.texts(message_update(MANAGER_A_TG, "/tickets"), chat_id=MANAGER_A_TG)
+    assert len(texts) == 1 and "张伟" in texts[0] and "Emily" not in texts[0]
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket).where(Ticket.manager_id == bank["ma"]))
+    await chat.feed(callback_update(MANAGER_A_TG, TicketCb(action="close", ticket_id=ticket.id).pack()))
+    assert await chat.texts(message_update(MANAGER_A_TG, "/tickets"), chat_id=MANAGER_A_TG) == ["没有待处理的工单。"]
