@@ -530,3 +530,37 @@ async def waiting_campaigns(session: AsyncSession, plan_date: date) -> dict[int,
         out[manager_id].append({"id": cid, "kind": kind, "occasion": occasion, "title": title,
                                 "pending": int(pending)})
     return dict(out)
+
+
+async def campaign_overview(session: AsyncSession, campaign_id: int, *, sample: int = 5) -> dict[str, Any] | None:
+    """What a manager needs to review a campaign at a glance: counts by status, flagged drafts,
+    the most common reasons, and a sample (flagged drafts first)."""
+    camp = await session.get(Campaign, campaign_id)
+    if camp is None:
+        return None
+    statuses = dict((await session.execute(
+        select(Draft.status, func.count(Draft.id)).where(Draft.campaign_id == campaign_id)
+        .group_by(Draft.status))).all())
+    rows = (await session.execute(
+        select(Draft.id, Draft.reasons, Draft.flags, Draft.text, Draft.language)
+        .where(Draft.campaign_id == campaign_id).order_by(Draft.id))).all()
+    reasons: Counter[str] = Counter()
+    flagged = []
+    for row in rows:
+        reasons.update(row.reasons or [])
+        if row.flags and any(f != "llm" for f in row.flags):
+            flagged.append(row)
+    picks = flagged[:sample]
+    if len(picks) < sample:  # then evenly spread over the rest
+        chosen = {r.id for r in picks}
+        rest = [r for r in rows if r.id not in chosen]
+        want = sample - len(picks)
+        step = max(1, len(rest) // want)
+        picks += rest[::step][:want]
+    return {
+        "id": camp.id, "manager_id": camp.manager_id, "plan_date": camp.plan_date.isoformat(), "kind": camp.kind,
+        "occasion": camp.occasion, "title": camp.title, "count": sum(statuses.values()),
+        "by_status": {str(k): int(v) for k, v in statuses.items()}, "flagged": len(flagged),
+        "top_reasons": [{"reason": r, "count": n} for r, n in reasons.most_common(5)],
+        "sample": [{"id": r.id, "language": r.language, "text": r.text, "flags": r.flags or []} for r in picks],
+    }

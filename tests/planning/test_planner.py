@@ -283,3 +283,23 @@ async def test_plan_on_postgresql(pg_db, tmp_path) -> None:
         await session.commit()
         assert first.drafted == 2 and second.drafted == 0  # reminder + birthday; the cap holds the rest
         assert await session.scalar(select(func.count(Draft.id))) == 2
+
+
+async def test_campaign_overview(book, settings) -> None:
+    from scheduler.planner import campaign_overview
+
+    session, m = book
+    for i in range(12):
+        await seed.add_client(session, m, [seed.deposit(f"{i + 1}000.00", D + timedelta(days=7))])
+    result = await plan_day(session, settings, D)
+    await session.commit()
+    camp = next(c for c in result.campaigns.values() if c["occasion"] == "deposit_maturity_7d")
+    draft = (await session.scalars(select(Draft).where(Draft.campaign_id == camp["id"]).limit(1))).one()
+    draft.flags = ["llm_rejected", "llm_rejected:promise_words"]
+    await session.commit()
+    view = await campaign_overview(session, camp["id"], sample=4)
+    assert view["count"] == 12 and view["by_status"] == {"pending": 12} and view["flagged"] == 1
+    assert view["sample"][0]["id"] == draft.id and len(view["sample"]) == 4
+    assert len({s["id"] for s in view["sample"]}) == 4
+    assert view["top_reasons"][0]["count"] == 1 and "matures on 8 Mar 2027" in view["top_reasons"][0]["reason"]
+    assert await campaign_overview(session, 999_999) is None
