@@ -152,6 +152,7 @@ class KnowledgeService:
         top_k: int = 5,
         grounding_threshold: float = 0.45,
         llm_timeout_s: float = 20.0,
+        refresh_interval_s: float = 30.0,
     ) -> None:
         self.index = index
         self.registry = registry
@@ -161,6 +162,8 @@ class KnowledgeService:
         self.grounding_threshold = grounding_threshold
         self.llm_timeout_s = llm_timeout_s
         self._current: dict[str, str] = {}  # document name -> doc_key of its current version
+        self.refresh_interval_s = refresh_interval_s
+        self._refreshed_at = 0.0
         self._write_lock = asyncio.Lock()
         self._started = False
 
@@ -189,6 +192,28 @@ class KnowledgeService:
     async def _refresh_current(self) -> None:
         records = await self.registry.all()
         self._current = {r.name: doc_key(r.name, r.content_hash) for r in records}
+        self._refreshed_at = time.monotonic()
+
+    async def refresh(self) -> bool:
+        """Pick up documents another process loaded, replaced or removed (several bot instances
+        sharing a Chroma server and the database): re-read the registry, and when it changed,
+        rebuild the lexical channel from the store. Returns whether anything changed."""
+        records = await self.registry.all()
+        current = {r.name: doc_key(r.name, r.content_hash) for r in records}
+        self._refreshed_at = time.monotonic()
+        if current == self._current:
+            return False
+        async with self._write_lock:
+            await asyncio.to_thread(self.index.load)
+            self._current = current
+        return True
+
+    async def _maybe_refresh(self) -> None:
+        if self.refresh_interval_s and time.monotonic() - self._refreshed_at > self.refresh_interval_s:
+            try:
+                await self.refresh()
+            except Exception:  # noqa: BLE001 - a failed refresh keeps the last known state
+                log.exception("knowledge: refresh from the registry failed")
 
     # ------------------------------------------------------------------ documents
 
@@ -336,6 +361,7 @@ class KnowledgeService:
         lang: str | None = None,
     ) -> list[Hit]:
         await self.start()
+        await self._maybe_refresh()
         query = self._search_query(question, history)
         allowed = set(self._current.values())
         if not allowed:

@@ -123,13 +123,19 @@ DOMAIN_WORDS = [
 _TOKEN_SPLIT_RE = re.compile(
     r"[A-Za-z]+\d[A-Za-z\d]*|[A-Za-z]+(?:[-'][A-Za-z]+)*|\d+(?:\.\d+)?%?|[\u3400-\u9fff\uf900-\ufaff]+"
 )
-_EN_SUFFIXES = ("ing", "ies", "es", "s", "ed")
 
 
 def _stem(word: str) -> str:
-    for suf in _EN_SUFFIXES:
+    """A light English stemmer: plurals and -ing/-ed ('fees' -> 'fee', 'transfers' -> 'transfer')."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    for suf in ("ing", "ed"):
         if len(word) > len(suf) + 3 and word.endswith(suf):
-            return word[: -len(suf)] + ("y" if suf == "ies" else "")
+            return word[: -len(suf)]
     return word
 
 

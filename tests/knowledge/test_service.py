@@ -170,3 +170,24 @@ async def test_metadata_filters(service, docs: Path):
     assert hits and all(h.meta["lang"] == "en" for h in hits)
     hits = await service.retrieve("挂失", filters={"doc": "faq.csv"})
     assert all(h.doc == "faq.csv" for h in hits)
+
+
+async def test_a_second_process_sees_documents_loaded_by_the_first(tmp_path: Path, docs: Path):
+    registry = MemoryRegistry()
+    from knowledge.index import make_chroma_client
+
+    client = make_chroma_client(tmp_path / "shared-chroma")
+
+    def build():
+        return build_knowledge_service(None, registry, client=client, embedding=HashEmbeddings(), use_llm=False)
+
+    reader, writer = build(), build()
+    await reader.start()
+    assert (await reader.ask("借记卡丢了打哪个电话")).handoff
+    await writer.ingest([docs / "card_loss.txt"])
+    assert await reader.refresh() is True
+    assert "400-800-1234" in (await reader.ask("借记卡丢了打哪个电话")).text
+    await writer.remove("card_loss.txt")
+    assert await reader.refresh() is True
+    assert await reader.refresh() is False
+    assert (await reader.ask("借记卡丢了打哪个电话")).handoff
