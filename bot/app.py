@@ -98,6 +98,12 @@ def build_dispatcher(
         conversations=services.pop("conversations", None) or Conversations(knowledge),
         **services,
     )
+    if throttling is None and settings.redis_url:
+        from redis.asyncio import Redis
+
+        from handlers.middlewares import RedisThrottlingMiddleware
+
+        throttling = RedisThrottlingMiddleware(Redis.from_url(settings.redis_url))
     setup_middlewares(dp, sessions=sessions, i18n=get_i18n(), admin_ids=settings.admin_ids, throttling=throttling)
     dp.include_router(setup_routers())
     return dp

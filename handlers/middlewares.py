@@ -112,6 +112,10 @@ class ThrottlingMiddleware(BaseMiddleware):
         self._warned[user_id] = now
         return False, True
 
+    async def check(self, user_id: int) -> tuple[bool, bool]:
+        self._forget_idle()
+        return self._allow(user_id)
+
     def _forget_idle(self) -> None:
         if len(self._hits) > 10_000:
             now = self.clock()
@@ -121,8 +125,7 @@ class ThrottlingMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or not isinstance(event, Update) or not (event.message or event.callback_query):
             return await handler(event, data)
-        self._forget_idle()
-        allowed, warn = self._allow(user.id)
+        allowed, warn = await self.check(user.id)
         if allowed:
             return await handler(event, data)
         log.info("throttled", extra={"user_id": user.id})
@@ -135,6 +138,27 @@ class ThrottlingMiddleware(BaseMiddleware):
             elif event.callback_query is not None:
                 await bot.answer_callback_query(event.callback_query.id, text=text)
         return None
+
+
+class RedisThrottlingMiddleware(ThrottlingMiddleware):
+    """The same limit shared by every bot instance (fixed windows counted in Redis)."""
+
+    def __init__(self, redis: Any, limit: int = 8, window: float = 10.0, clock: Callable[[], float] = time.time,
+                 prefix: str = "rmbot:throttle") -> None:
+        super().__init__(limit, window, clock)
+        self.redis = redis
+        self.prefix = prefix
+
+    async def check(self, user_id: int) -> tuple[bool, bool]:
+        slot = int(self.clock() // self.window)
+        key = f"{self.prefix}:{user_id}:{slot}"
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                count, _ = await pipe.incr(key).expire(key, int(self.window) + 1).execute()
+        except Exception:  # noqa: BLE001 - Redis down: fall back to this instance's own count
+            log.warning("throttling: Redis unavailable, counting locally")
+            return await super().check(user_id)
+        return count <= self.limit, count == self.limit + 1
 
 
 def setup_middlewares(

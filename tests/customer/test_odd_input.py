@@ -96,3 +96,31 @@ async def test_admin_document_in_chinese(chat, knowledge):
     update = document_update(ADMIN_TG, file_name="挂失.txt", file_size=20, language_code="zh")
     chat.session.add_file(update.message.document.file_id, "挂失热线 95599".encode())
     assert await chat.texts(update) == ["已加载 挂失.txt：3 个段落现在可以检索。"]
+
+
+async def test_redis_throttling_is_shared_between_instances(settings, db, knowledge, fake_bot, fake_session):
+    import uuid
+
+    from redis.asyncio import Redis
+
+    from handlers.middlewares import RedisThrottlingMiddleware
+
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        await redis.ping()
+    except Exception:  # noqa: BLE001
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    clock = Clock()
+    prefix = f"rmbot:test:{uuid.uuid4().hex}"
+    instances = [build_dispatcher(settings, db.sessions, knowledge, throttling=RedisThrottlingMiddleware(
+        redis, limit=2, window=10.0, clock=clock, prefix=prefix)) for _ in range(2)]
+    answered = []
+    for i in range(4):  # alternate between two bot instances
+        chat = Chat(instances[i % 2], fake_bot, fake_session)
+        answered.append(await chat.texts(message_update(STRANGER, f"180天定期 {i}", language_code="en")))
+    assert [len(a) for a in answered] == [1, 1, 1, 0]
+    assert "very quickly" in answered[2][0]
+    clock.now += 10
+    chat = Chat(instances[0], fake_bot, fake_session)
+    assert "1.45%" in (await chat.texts(message_update(STRANGER, "180天定期 again", language_code="en")))[0]
+    await redis.aclose()
