@@ -217,7 +217,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             log.warning("BOT_TOKEN is not set: no Telegram bot. Try the customer side with "
                         "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
 
-        if "scheduler" in want and bot is not None:
+        if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
             jobs = _optional("scheduler.jobs")
             if jobs is not None and hasattr(jobs, "start_scheduler"):
                 result = jobs.start_scheduler(settings, db, bot)
@@ -225,9 +225,13 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                 running.append("scheduler")
                 if scheduler is not None and hasattr(scheduler, "shutdown"):
                     async def _stop_scheduler(s: Any = scheduler) -> None:
-                        r = s.shutdown()
-                        if asyncio.iscoroutine(r):
-                            await r
+                        leader = getattr(s, "leader_task", None)
+                        if leader is not None:
+                            leader.cancel()
+                        if getattr(s, "running", True):
+                            r = s.shutdown(wait=False)
+                            if asyncio.iscoroutine(r):
+                                await r
                     cleanups.append(_stop_scheduler)
 
         if "worker" in want and bot is not None:

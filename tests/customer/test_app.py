@@ -70,3 +70,22 @@ async def test_run_talks_to_the_bot_api(emulator, db, bank, tmp_path, mode):  # 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_run_starts_the_scheduler_when_present(settings, db):
+    pytest.importorskip("scheduler.jobs")
+    started = asyncio.Event()
+    info = {}
+
+    async def ready(parts):
+        info.update(parts)
+        started.set()
+
+    task = asyncio.create_task(run(settings, "scheduler", ready=ready))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        assert info["running"] == ["scheduler"]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
