@@ -239,7 +239,12 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             if sender is not None:
                 for name in ("run_sender", "run_forever", "run"):
                     if hasattr(sender, name):
-                        tasks.append(asyncio.create_task(getattr(sender, name)(settings, db, bot), name="sender"))
+                        try:
+                            coro = getattr(sender, name)(settings, db, bot)
+                        except TypeError as exc:
+                            log.warning("sender not started: scheduler.sender.%s(settings, db, bot): %s", name, exc)
+                            break
+                        tasks.append(asyncio.create_task(coro, name="sender"))
                         running.append("sender")
                         break
 
