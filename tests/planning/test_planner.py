@@ -303,3 +303,51 @@ async def test_campaign_overview(book, settings) -> None:
     assert len({s["id"] for s in view["sample"]}) == 4
     assert view["top_reasons"][0]["count"] == 1 and "matures on 8 Mar 2027" in view["top_reasons"][0]["reason"]
     assert await campaign_overview(session, 999_999) is None
+
+
+@pytest.mark.parametrize(("day", "occasion", "zh_word", "en_word"), [
+    (date(2027, 1, 1), "new_year", "元旦快乐", "Happy New Year"),
+    (date(2027, 2, 5), "spring_festival", "春节快乐", "Spring Festival"),
+    (date(2027, 2, 20), "lantern", "元宵节快乐", "Lantern Festival"),
+    (date(2027, 4, 5), "qingming", "清明安康", "peace"),
+    (date(2027, 6, 9), "dragon_boat", "端午安康", "Dragon Boat"),
+    (date(2027, 9, 15), "mid_autumn", "中秋快乐", "Mid-Autumn"),
+    (date(2027, 10, 1), "national_day", "国庆快乐", "National Day"),
+])
+async def test_each_festival_greeting(book, settings, day, occasion, zh_word, en_word) -> None:
+    session, m = book
+    zh = await seed.add_client(session, m, [seed.pension()])
+    en = await seed.add_client(session, m, [seed.pension()], language="en", salutation="Mr Smith")
+    result = await plan_day(session, settings, day)
+    assert zh_word in by_client(result, zh)[occasion].text
+    en_text = by_client(result, en)[occasion].text
+    assert en_word in en_text and en_text.startswith("Dear Mr Smith")
+    assert by_client(result, zh)[occasion].dedupe_key == f"greeting:{occasion}:{day.year}"
+    # the day after is no occasion
+    assert occasion not in by_client(await plan_day(session, settings, day + timedelta(days=2)), zh)
+
+
+async def test_qingming_off_by_setting(tmp_path, db) -> None:
+    settings = make_settings(tmp_path, qingming_greeting=False)
+    async with db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session)
+        c = await seed.add_client(session, m, [seed.pension()])
+        assert "qingming" not in by_client(await plan_day(session, settings, date(2027, 4, 5)), c)
+
+
+async def test_december_pension_contribution_and_wealth_7d(book, settings) -> None:
+    session, m = book
+    day = date(2026, 12, 1)
+    c = await seed.add_client(session, m, [
+        seed.pension("6000.00"),
+        {"kind": "wealth", "product_code": "WM-R2", "amount": Decimal("30000.00"), "maturity_date": date(2026, 12, 6)}],
+        risk_assessed_on=date(2026, 6, 1))
+    got = by_client(await plan_day(session, settings, day), c)
+    assert "2026年12月31日" in got["pension_contribution"].text and "2026年度" in got["pension_contribution"].text
+    w = got["wealth_maturity_7d"]
+    assert "稳享90天理财" in w.text and "¥30,000.00" in w.text and "2026年12月6日" in w.text
+    assert "理财非存款,产品有风险,投资须谨慎" in w.text
+    c2 = await seed.add_client(session, m, [seed.pension("6000.00")])
+    assert "pension_contribution" not in by_client(await plan_day(session, settings, date(2026, 11, 30)), c2)
+    assert "pension_contribution" in by_client(await plan_day(session, settings, date(2026, 12, 31)), c2)
