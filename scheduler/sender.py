@@ -1,0 +1,223 @@
+"""The sending loop: take due outbox rows, re-check the bank's rules, send within Telegram's limits.
+
+Per message: the rules are checked again right before the send (`bot.services.rules.send_problem`):
+an opt-out, a withdrawn consent, a block or a cap since approval cancels the message with the
+reason; quiet hours postpone it to the client's next allowed time (an approved reminder is not
+dropped because the sender was late). Telegram's answers:
+
+- 429: every sender pauses for `retry_after` (shared through the limiter); the row is re-queued
+  without counting an attempt;
+- 5xx, network errors, timeouts: retried with exponential backoff and jitter, up to MAX_ATTEMPTS;
+- 403 (the user blocked the bot): the client is marked blocked and every waiting message to them
+  is cancelled;
+- 400 (chat not found, bad text...): failed with Telegram's description.
+
+Crash safety: rows are leased, not deleted; a killed sender's rows return to the queue when their
+lease expires. A message whose request was in flight at the kill may be sent twice (Telegram has
+no idempotency key); that window is the requests in flight, at most `concurrency` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections import defaultdict
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import metrics
+from bot.db.base import utcnow
+from bot.db.models import Client
+from bot.services import outbox, rules
+from bot.services.outbox import MAX_ATTEMPTS, Claimed
+from scheduler.ratelimit import Limiter, build_limiter
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    def __init__(
+        self,
+        settings: Any,
+        sessions: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        limiter: Limiter,
+        *,
+        worker: str | None = None,
+        batch: int = 100,
+        concurrency: int = 40,
+        lease_s: float = 60.0,
+        idle_s: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.bot = bot
+        self.limiter = limiter
+        self.worker = worker or f"{socket.gethostname()}-{os.getpid()}"
+        self.batch = batch
+        self.lease_s = lease_s
+        self.idle_s = idle_s
+        self._slots = asyncio.Semaphore(concurrency)
+        self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._chat_last: dict[int, float] = {}
+        self.stats: dict[str, int] = defaultdict(int)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; then finish the messages in hand and return."""
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        last_recovery = 0.0
+        while not stop.is_set():
+            if loop.time() - last_recovery > 5:
+                last_recovery = loop.time()
+                async with self.sessions() as session:
+                    recovered = await outbox.recover_expired(session)
+                    waiting, age = await outbox.depth(session)
+                    await session.commit()
+                metrics.OUTBOX_DEPTH.set(waiting)
+                metrics.OUTBOX_AGE.set(age)
+                if recovered:
+                    log.info("outbox: %d expired leases returned to the queue", recovered)
+            free = self.batch - len(tasks)
+            claimed: list[Claimed] = []
+            if free > 0:
+                async with self.sessions() as session:
+                    claimed = await outbox.claim(session, worker=self.worker, limit=free, lease_s=self.lease_s)
+                    await session.commit()
+            for item in claimed:
+                task = asyncio.create_task(self._deliver(item))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if not claimed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.idle_s)
+            elif len(tasks) >= self.batch:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def _deliver(self, item: Claimed) -> None:
+        async with self._slots:
+            try:
+                await self._deliver_one(item)
+            except Exception as exc:  # never lose a row to an unexpected error: put it back
+                log.exception("outbox %s: unexpected error", item.id)
+                async with self.sessions() as session:
+                    await outbox.retry_later(session, item.id, delay_s=outbox.backoff(item.attempts),
+                                             error=f"internal: {type(exc).__name__}", worker=self.worker)
+                    await session.commit()
+
+    async def _deliver_one(self, item: Claimed) -> None:
+        async with self.sessions() as session:
+            client = await session.get(Client, item.client_id) if item.client_id else None
+            if client is not None:
+                problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=utcnow(),
+                                                   settings=self.settings, outbox_id=item.id)
+                if problem == rules.QUIET_HOURS:
+                    when = rules.next_send_time(utcnow(), client.timezone or self.settings.timezone,
+                                                self.settings.quiet_hours_start, self.settings.quiet_hours_end)
+                    await outbox.retry_later(session, item.id, delay_s=(when - utcnow()).total_seconds(),
+                                             error=problem, worker=self.worker, count_attempt=False)
+                    await session.commit()
+                    self.stats["postponed"] += 1
+                    return
+                if problem is not None:
+                    await outbox.mark_cancelled(session, item.id, problem, worker=self.worker)
+                    await session.commit()
+                    metrics.MESSAGES_SENT.labels("cancelled").inc()
+                    self.stats["cancelled"] += 1
+                    return
+            if item.chat_id is None:
+                await outbox.mark_cancelled(session, item.id, rules.UNBOUND, worker=self.worker)
+                await session.commit()
+                self.stats["cancelled"] += 1
+                return
+
+        chat_id = item.chat_id
+        async with self._chat_locks[chat_id]:
+            # Spacing per chat: Telegram allows about one message a second in one chat.
+            loop = asyncio.get_running_loop()
+            wait = self._chat_last.get(chat_id, 0.0) + self.settings.chat_interval_s - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.limiter.acquire()
+            try:
+                message = await self.bot.send_message(chat_id, item.text, parse_mode=None)
+            except TelegramRetryAfter as exc:
+                metrics.TELEGRAM_429.inc()
+                self.stats["429"] += 1
+                await self.limiter.pause(exc.retry_after)
+                await self._requeue(item, exc.retry_after, f"429 retry after {exc.retry_after}s", count=False)
+                return
+            except TelegramForbiddenError as exc:
+                await self._blocked(item, str(exc.message))
+                return
+            except TelegramBadRequest as exc:
+                await self._fail(item, f"400: {exc.message}")
+                return
+            except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
+                self.stats["retries"] += 1
+                metrics.SEND_RETRIES.inc()
+                reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+                if item.attempts >= MAX_ATTEMPTS:
+                    await self._fail(item, f"gave up after {item.attempts} attempts: {reason}")
+                else:
+                    await self._requeue(item, outbox.backoff(item.attempts), reason)
+                return
+            finally:
+                self._chat_last[chat_id] = loop.time()
+        async with self.sessions() as session:
+            await outbox.mark_sent(session, item.id, message.message_id, worker=self.worker)
+            await session.commit()
+        metrics.MESSAGES_SENT.labels("sent").inc()
+        self.stats["sent"] += 1
+        log.info("sent", extra={"outbox_id": item.id, "kind": item.kind, "chat_id": chat_id})
+
+    async def _requeue(self, item: Claimed, delay: float, reason: str, count: bool = True) -> None:
+        async with self.sessions() as session:
+            await outbox.retry_later(session, item.id, delay_s=delay, error=reason, worker=self.worker,
+                                     count_attempt=count)
+            await session.commit()
+
+    async def _fail(self, item: Claimed, reason: str) -> None:
+        async with self.sessions() as session:
+            await outbox.mark_failed(session, item.id, reason, worker=self.worker)
+            await session.commit()
+        metrics.MESSAGES_SENT.labels("failed").inc()
+        self.stats["failed"] += 1
+        log.warning("send failed", extra={"outbox_id": item.id, "reason": reason})
+
+    async def _blocked(self, item: Claimed, reason: str) -> None:
+        async with self.sessions() as session:
+            await outbox.mark_failed(session, item.id, f"403: {reason}", worker=self.worker)
+            if item.client_id is not None:
+                await session.execute(update(Client).where(Client.id == item.client_id).values(blocked=True))
+                await outbox.cancel_client(session, item.client_id, rules.BLOCKED)
+            await session.commit()
+        metrics.MESSAGES_SENT.labels("failed").inc()
+        self.stats["blocked"] += 1
+
+
+async def run_sender(settings: Any, db: Any, bot: Bot, stop: asyncio.Event | None = None) -> None:
+    """Entry point for `rmbot run` / `rmbot worker`: run until cancelled or `stop` is set."""
+    limiter = build_limiter(settings.redis_url, settings.send_rate_per_s)
+    stop = stop or asyncio.Event()
+    sender = Sender(settings, db.sessions, bot, limiter)
+    try:
+        await sender.run(stop)
+    finally:
+        await limiter.close()
+
