@@ -252,7 +252,7 @@ async def test_redis_limiter_is_shared_between_workers() -> None:
         assert await b._charge(wait=True) == 0  # within the burst tolerance
         assert await a._charge(wait=True) > 0.5  # the shared budget is spent: wait about a second
         await b.pause(5)
-        assert await a._charge(wait=True) > 4  # a 429 seen by one pauses the other
+        assert await a._charge(wait=True) >= 3.5  # a 429 seen by one pauses the other (5 s less the tolerance)
     finally:
         await a._redis.delete(*a._keys)
         await a.close()
