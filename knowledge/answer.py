@@ -154,10 +154,19 @@ def extractive_answer(
             if part and part[0][0] > 0:
                 picked[(part[0][1][0], part[0][1][1])] = part[0][1][2]
         size = sum(len(t) for t in picked.values())
+        # a question naming a number ('1年', '90天') wants the lines about that number only
+        best_unit = scored[0][1]
+        lead_title = nfkc(str(pool[best_unit[0]].meta.get("title", ""))).lower()
+        numbers = [
+            c for c in concepts
+            if c.pattern is not None and c.found_in(best_unit[3], set()) and not c.found_in(lead_title, set())
+        ]
         for sc, u in scored:
             if len(picked) >= 4 or sc < best * 0.5:
                 break
             if u[0] != lead_hit or (u[0], u[1]) in picked:
+                continue
+            if picked and numbers and not all(c.found_in(u[3], set()) for c in numbers):
                 continue
             if size + len(u[2]) > max_chars and picked:
                 continue
