@@ -111,6 +111,21 @@ _MATURITY_RE = re.compile(r"到期|\bmatur", re.I)
 _TAG_RE = re.compile(r"</?[a-z]+[^>]*>")
 
 
+_GREETING_RE = re.compile(r"^(你好|您好|嗨|哈喽|在吗|在不在|早上好|下午好|晚上好|hi|hello|hey|"
+                          r"good (morning|afternoon|evening))[\s!！。.,，~?？]*$", re.I)
+_THANKS_RE = re.compile(r"^(谢谢|多谢|感谢|好的谢谢|好的|ok|okay|thanks|thank you|thx|明白了|知道了)"
+                        r"[\s!！。.,，~]*$", re.I)
+
+
+def small_talk(text: str) -> str | None:
+    """'greeting' | 'thanks' for a message that is only that, else None."""
+    if _GREETING_RE.match(text.strip()):
+        return "greeting"
+    if _THANKS_RE.match(text.strip()):
+        return "thanks"
+    return None
+
+
 def handoff_requested(text: str) -> bool:
     return bool(_HANDOFF_RE.search(text.strip()))
 
@@ -334,6 +349,12 @@ class Conversations:
         if reason is not None:
             return await self.handoff(session, conv, client, lang, reason=reason)
         active = await tickets.active_ticket(session, conv.id)
+        chat_kind = small_talk(text)
+        if chat_kind is not None and (active is None or active.status != TicketStatus.TAKEN):
+            if chat_kind == "greeting":
+                return Turn("smalltalk", [t("Hello! How can I help you? Ask me about deposits, wealth products, cards "
+                                            "or loans, or about your own accounts.", lang)])
+            return Turn("smalltalk", [t("You're welcome! If there is anything else, just ask.", lang)])
         if active is not None and active.status == TicketStatus.TAKEN:
             # a person is looking after this conversation: the bot passes messages on, it does not answer
             manager = await session.get(Manager, active.manager_id) if active.manager_id else None

@@ -244,3 +244,11 @@ async def test_manager_lists_only_own_open_tickets(chat, db, bank):
         ticket = await s.scalar(select(Ticket).where(Ticket.manager_id == bank["ma"]))
     await chat.feed(callback_update(MANAGER_A_TG, TicketCb(action="close", ticket_id=ticket.id).pack()))
     assert await chat.texts(message_update(MANAGER_A_TG, "/tickets"), chat_id=MANAGER_A_TG) == ["没有待处理的工单。"]
+
+
+@pytest.mark.parametrize(("lang", "text", "expect"), [("zh", "你好", "有什么可以帮您"), ("en", "hi", "How can I help"),
+                                                      ("zh", "谢谢", "不客气"), ("en", "thanks!", "welcome")])
+async def test_small_talk_is_answered_politely(chat, db, bank, knowledge, lang, text, expect):
+    texts = await chat.texts(message_update(STRANGER, text, language_code=lang))
+    assert len(texts) == 1 and expect in texts[0]
+    assert knowledge.calls == []

@@ -70,3 +70,12 @@ def test_split_message_hard_splits_one_huge_line_outside_entities():
     assert all(len(p) <= 97 for p in parts)
     assert all(p.count("&amp;") == p.count("&") for p in parts)
     assert "".join(parts) == text
+
+
+@pytest.mark.parametrize(("text", "kind"), [("你好", "greeting"), ("您好!", "greeting"), ("Hello", "greeting"),
+                                            ("谢谢", "thanks"), ("thank you!", "thanks"),
+                                            ("你好,180天定期利率多少", None), ("thanks, and the 90 day one?", None)])
+def test_small_talk(text, kind):
+    from bot.services.conversations import small_talk
+
+    assert small_talk(text) == kind
