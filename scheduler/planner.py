@@ -185,7 +185,10 @@ class _Caps:
         self.dates: dict[int, list[date]] = defaultdict(list)
 
     def problem(self, client_id: int) -> str | None:
-        dates = self.dates.get(client_id, [])
+        dates = self.dates.get(client_id)
+        if not dates:
+            return None if self.daily >= 1 and self.weekly >= 1 else (
+                rules.DAILY_CAP if self.daily < 1 else rules.WEEKLY_CAP)
         if sum(1 for d in dates if d == self.plan_date) + 1 > self.daily:
             return rules.DAILY_CAP
         for offset in range(7):  # every 7-day window containing plan_date

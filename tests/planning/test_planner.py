@@ -351,3 +351,14 @@ async def test_december_pension_contribution_and_wealth_7d(book, settings) -> No
     c2 = await seed.add_client(session, m, [seed.pension("6000.00")])
     assert "pension_contribution" not in by_client(await plan_day(session, settings, date(2026, 11, 30)), c2)
     assert "pension_contribution" in by_client(await plan_day(session, settings, date(2026, 12, 31)), c2)
+
+
+async def test_caps_from_settings(tmp_path, db) -> None:
+    async with db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session)
+        c = await seed.add_client(session, m, [seed.deposit("5.00", D + timedelta(days=2))], birthday=date(1990, 3, 1))
+        none = await plan_day(session, make_settings(tmp_path, marketing_daily_cap=0), D, dry_run=True)
+        assert {d.kind for d in none.drafts} == {"reminder"} and none.skipped[rules.DAILY_CAP] == 1
+        two = await plan_day(session, make_settings(tmp_path, marketing_daily_cap=2), D, dry_run=True)
+        assert set(by_client(two, c)) == {"deposit_maturity_7d", "birthday", "maturity_product"}
