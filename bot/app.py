@@ -56,15 +56,17 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def build_bot(settings: Settings, *, session: Any = None) -> Bot | None:
-    """The Bot, or None without BOT_TOKEN. TELEGRAM_API_BASE points it at any Bot API server."""
+def build_bot(settings: Settings, *, session: Any = None, retry_429: bool = True) -> Bot | None:
+    """The Bot, or None without BOT_TOKEN. TELEGRAM_API_BASE points it at any Bot API server.
+    The sender passes `retry_429=False`: it handles 429s itself (a pause shared by all senders)."""
     if not settings.token:
         return None
     if session is None:
         session = (AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
                    if settings.telegram_api_base else AiohttpSession())
     bot = Bot(settings.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
-    bot.session.middleware(RetryAfterMiddleware())
+    if retry_429:
+        bot.session.middleware(RetryAfterMiddleware())
     return bot
 
 

@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "bot.cli.demo",
     "bot.cli.ops",
     "bot.cli.report",
+    "bot.cli.delivery",
     "bot.cli.bench",
     "bot.cli.plan",
     "bot.cli.knowledge",
