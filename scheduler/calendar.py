@@ -90,43 +90,42 @@ def _calendar_dates(year: int) -> dict[str, date]:
     return found
 
 
-def _lunar_new_year(year: int) -> date:
-    found = _calendar_dates(year).get("lunar_new_year")
-    if found:
-        return found
+def _lunar(year: int, method: str) -> date | None:
+    """A lunar festival's date from the package's lunisolar tables (None outside their range)."""
     from holidays.calendars.chinese import _ChineseLunisolar
 
-    return _ChineseLunisolar().lunar_new_year_date(year)[0]
-
-
-def _lunar(year: int, method: str) -> date:
-    from holidays.calendars.chinese import _ChineseLunisolar
-
-    return getattr(_ChineseLunisolar(), method)(year)[0]
+    found = getattr(_ChineseLunisolar(), method)(year)[0]
+    return found if isinstance(found, date) else None
 
 
 @lru_cache(maxsize=64)
 def festivals(year: int, *, qingming_greeting: bool = True) -> tuple[Festival, ...]:
-    """The festivals of one Gregorian year, in date order."""
+    """The festivals of one Gregorian year, in date order. Outside the calendar's range (after
+    2100) the lunar festivals are unknown and left out rather than guessed."""
     cal = _calendar_dates(year)
-    new_year_day = _lunar_new_year(year)
-    eve = cal.get("eve") or new_year_day - timedelta(days=1)
-    if eve.year != year or eve >= new_year_day:
-        eve = new_year_day - timedelta(days=1)
-    out = [
-        Festival(NEW_YEAR, year, cal.get(NEW_YEAR, date(year, 1, 1))),
-        Festival(SPRING_FESTIVAL, year, eve, window_days=(new_year_day - eve).days + 1, day=new_year_day),
-        Festival(LANTERN, year, new_year_day + timedelta(days=14)),
-        Festival(DRAGON_BOAT, year, cal.get(DRAGON_BOAT) or _lunar(year, "dragon_boat_date")),
-    ]
+    out = [Festival(NEW_YEAR, year, cal.get(NEW_YEAR, date(year, 1, 1)))]
+    new_year_day = cal.get("lunar_new_year") or _lunar(year, "lunar_new_year_date")
+    if new_year_day is not None:
+        eve = cal.get("eve")
+        if eve is None or eve.year != year or eve >= new_year_day:
+            eve = new_year_day - timedelta(days=1)
+        out.append(Festival(SPRING_FESTIVAL, year, eve, window_days=(new_year_day - eve).days + 1,
+                            day=new_year_day))
+        out.append(Festival(LANTERN, year, new_year_day + timedelta(days=14)))
+    dragon = cal.get(DRAGON_BOAT) or _lunar(year, "dragon_boat_date")
+    if dragon is not None:
+        out.append(Festival(DRAGON_BOAT, year, dragon))
     if qingming_greeting:
-        out.append(Festival(QINGMING, year, cal.get(QINGMING) or _lunar(year, "qingming_date")))
+        qingming = cal.get(QINGMING) or _lunar(year, "qingming_date")
+        if qingming is not None:
+            out.append(Festival(QINGMING, year, qingming))
     mid_autumn = cal.get(MID_AUTUMN) or _lunar(year, "mid_autumn_date")
     national = date(year, 10, 1)
     if mid_autumn == national:
         out.append(Festival(MID_AUTUMN_NATIONAL_DAY, year, national))
     else:
-        out.append(Festival(MID_AUTUMN, year, mid_autumn))
+        if mid_autumn is not None:
+            out.append(Festival(MID_AUTUMN, year, mid_autumn))
         out.append(Festival(NATIONAL_DAY, year, national))
     return tuple(sorted(out, key=lambda f: f.date))
 

@@ -67,3 +67,9 @@ def test_qingming_by_setting_and_never_happy() -> None:
 def test_mid_autumn_on_national_day_is_one_greeting() -> None:
     keys = [f.key for f in festivals(2020)]
     assert "mid_autumn_national_day" in keys and "mid_autumn" not in keys and "national_day" not in keys
+
+
+def test_beyond_the_lunar_tables_nothing_is_guessed() -> None:
+    keys = [f.key for f in festivals(2150)]
+    assert "new_year" in keys and "national_day" in keys and "spring_festival" not in keys
+    assert festival_on(date(2150, 10, 1)).key == "national_day"
