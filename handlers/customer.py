@@ -18,9 +18,11 @@ from bot.services.invites import InviteError
 from bot.settings import Settings
 from handlers.keyboards import (
     ConsentCb,
+    FeedbackCb,
     HandoffCb,
     SettingsCb,
     consent_keyboard,
+    feedback_keyboard,
     handoff_keyboard,
     language_keyboard,
     settings_keyboard,
@@ -41,7 +43,11 @@ async def _send_turn(message: Message, bot: Bot, session: AsyncSession, turn: Tu
                      settings: Settings, client: Client | None) -> None:
     for i, part in enumerate(turn.parts):
         last = i == len(turn.parts) - 1
-        markup = handoff_keyboard(lang) if last and turn.offer_handoff else None
+        markup = None
+        if last and turn.offer_handoff:
+            markup = handoff_keyboard(lang)
+        elif last and turn.outcome == "grounded" and turn.answer_id is not None:
+            markup = feedback_keyboard(turn.answer_id)
         try:
             await message.answer(part, reply_markup=markup, disable_web_page_preview=True)
         except TelegramForbiddenError:  # blocked the bot meanwhile: keep the turn, send nothing more
@@ -157,6 +163,18 @@ def setup_router() -> Router:
                 _settings_text(client, lang),
                 reply_markup=settings_keyboard(lang, marketing=client.marketing_consent and not client.opted_out,
                                                reminders=client.reminders_enabled))
+
+    @router.callback_query(FeedbackCb.filter())
+    async def on_feedback(query: CallbackQuery, callback_data: FeedbackCb, session: AsyncSession,
+                          conversations: Conversations) -> None:
+        if query.message is None:
+            await query.answer()
+            return
+        saved = await conversations.feedback(session, chat_id=query.message.chat.id,
+                                             message_id=callback_data.message_id, value=1 if callback_data.up else -1)
+        await query.answer(t("Thank you for your feedback!") if saved else t("This button is no longer active."))
+        if saved:
+            await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
 
     @router.callback_query(HandoffCb.filter())
     async def on_handoff(query: CallbackQuery, session: AsyncSession, bot: Bot, conversations: Conversations,

@@ -25,6 +25,11 @@ class HandoffCb(CallbackData, prefix="ho"):
     pass
 
 
+class FeedbackCb(CallbackData, prefix="fb"):
+    message_id: int  # the bot's ChatMessage id; checked against the chat the button is pressed in
+    up: bool
+
+
 class TicketCb(CallbackData, prefix="tk"):
     action: str  # take | reply | close
     ticket_id: int
@@ -52,6 +57,13 @@ def settings_keyboard(lang: str, *, marketing: bool, reminders: bool) -> InlineK
 def language_keyboard(lang: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text="English" if lang == "zh" else "中文", callback_data=SettingsCb(action="lang"))
+    return kb.as_markup()
+
+
+def feedback_keyboard(message_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text="👍", callback_data=FeedbackCb(message_id=message_id, up=True))
+    kb.button(text="👎", callback_data=FeedbackCb(message_id=message_id, up=False))
     return kb.as_markup()
 
 

@@ -236,6 +236,7 @@ class Turn:
     prompt_hash: str | None = None
     relay: Ticket | None = None  # an open ticket: pass the customer's message on to the manager
     customer_text: str = ""
+    answer_id: int | None = None  # the bot's ChatMessage (for feedback buttons)
 
 
 @dataclass
@@ -325,11 +326,12 @@ class Conversations:
         if turn.outcome not in ("optout", "too_long") and not turn.ticket_created:
             turn.relay = turn.ticket or await tickets.active_ticket(session, conv.id)
         inbound.outcome = turn.outcome
-        await self._record(
+        answer = await self._record(
             session, conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
             sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
+        turn.answer_id = answer.id
         log.info("customer turn", extra={"outcome": turn.outcome, "conversation_id": conv.id,
                                          "bound": client is not None})
         return turn
@@ -483,6 +485,20 @@ class Conversations:
         turn.prompt_id = getattr(answer, "prompt_id", None)
         turn.prompt_hash = getattr(answer, "prompt_hash", None)
         return turn
+
+    # -- feedback ----------------------------------------------------------------------------
+
+    async def feedback(self, session: AsyncSession, *, chat_id: int, message_id: int, value: int) -> bool:
+        """+1 / -1 on one of the bot's answers *in this chat* (a forged id from another chat changes nothing)."""
+        row = await session.get(ChatMessage, message_id)
+        if row is None or row.author != "bot":
+            return False
+        conv = await session.get(Conversation, row.conversation_id)
+        if conv is None or conv.chat_id != chat_id:
+            return False
+        row.feedback = 1 if value > 0 else -1
+        await session.flush()
+        return True
 
     # -- binding -----------------------------------------------------------------------------
 

@@ -252,3 +252,20 @@ async def test_small_talk_is_answered_politely(chat, db, bank, knowledge, lang, 
     texts = await chat.texts(message_update(STRANGER, text, language_code=lang))
     assert len(texts) == 1 and expect in texts[0]
     assert knowledge.calls == []
+
+
+async def test_feedback_on_answers_only_from_the_same_chat(chat, db, bank):
+    from handlers.keyboards import FeedbackCb
+
+    reqs = await chat.feed(message_update(USER_A, "180天定期利率是多少?"))
+    markup = [r for r in reqs if r.method_name == "sendMessage"][-1]["reply_markup"]
+    down = FeedbackCb.unpack(markup["inline_keyboard"][0][1]["callback_data"])
+    assert down.up is False
+    # another chat forging the same button changes nothing
+    await chat.feed(callback_update(USER_B, down.pack()))
+    async with db.sessions() as s:
+        assert (await s.get(ChatMessage, down.message_id)).feedback is None
+    reqs = await chat.feed(callback_update(USER_A, down.pack()))
+    assert any(r.method_name == "editMessageReplyMarkup" for r in reqs)
+    async with db.sessions() as s:
+        assert (await s.get(ChatMessage, down.message_id)).feedback == -1
