@@ -36,3 +36,22 @@ async def test_demo_spring_festival_week(db, settings) -> None:
             Client.marketing_consent.is_(True), Client.opted_out.is_(False), Client.blocked.is_(False)))
         assert len(greeted) == consenting <= clients  # every consenting client greeted exactly once
         assert await rule_violations(session, settings) == []
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (date(2027, 9, 10), date(2027, 10, 8)),  # Mid-Autumn and National Day
+    (date(2026, 12, 26), date(2027, 1, 3)),  # New Year, December pension reminders
+    (date(2027, 3, 30), date(2027, 4, 8)),  # Qingming
+])
+async def test_demo_other_dates(db, settings, start: date, end: date) -> None:
+    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.01), knowledge=False)
+    async with db.sessions() as session:
+        day = start
+        while day <= end:
+            await plan_day(session, settings, day)
+            await session.commit()
+            day += timedelta(days=1)
+        assert await rule_violations(session, settings) == []
+        per_client = (await session.execute(select(Draft.client_id, Draft.occasion, func.count(Draft.id)).where(
+            Draft.kind == "greeting").group_by(Draft.client_id, Draft.occasion))).all()
+        assert per_client and all(n == 1 for _, _, n in per_client)  # one greeting per client per occasion
