@@ -269,3 +269,17 @@ async def test_feedback_on_answers_only_from_the_same_chat(chat, db, bank):
     assert any(r.method_name == "editMessageReplyMarkup" for r in reqs)
     async with db.sessions() as s:
         assert (await s.get(ChatMessage, down.message_id)).feedback == -1
+
+
+async def test_personal_data_never_reaches_the_logs(chat, bank, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)  # the production level (library DEBUG output is not for production)
+    for name in ("bot", "handlers"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    for text in ("我的定期什么时候到期?", "下个月要还多少?", "我的卡丢了", "转人工"):
+        await chat.feed(message_update(USER_A, text))
+    logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
+    for secret in ("2026-12-03", "50,000", "3,456.78", "张伟", "卡丢了", "1234"):
+        assert secret not in logged, secret
