@@ -103,3 +103,21 @@ async def test_llm_server_error_falls_back(db, tmp_path, openai_stub) -> None:
     rec = drafts["maturity_product"]
     assert not rec.llm_rewritten and rec.text == rec.template_text and "llm_failed" in rec.flags
     assert len(openai_stub.chat_requests) == 1  # no silent retry storm
+
+
+async def test_many_requests_in_flight(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from scheduler.bench import LLMStubServer
+
+    stub = await LLMStubServer(2.0).start()
+    try:
+        settings = make_settings(tmp_path, openai_base_url=stub.base_url, openai_api_key="x", llm_timeout_s=30)
+        personaliser = personaliser_from_settings(settings, concurrency=60)
+        draft = SimpleNamespace(language="zh", kind="greeting", occasion="new_year", product_message=False,
+                                context={}, template_text="张先生，您好！祝您元旦快乐。\n王敏")
+        outcomes = await personaliser.personalise_many([draft] * 60)
+    finally:
+        await stub.stop()
+    assert all(o.rewritten for o in outcomes) and stub.calls == 60
+    assert stub.max_in_flight >= 50
