@@ -170,6 +170,7 @@ GLOSSARY: dict[str, list[str]] = {
     "maturity": ["到期", "到期日"],
     "matures": ["到期"],
     "e-loan": ["e贷"],
+    "e loan": ["e贷"],
     "eloan": ["e贷"],
     "cash advance": ["预借现金", "取现"],
     "withdraw cash": ["取现"],
@@ -215,10 +216,14 @@ _KEYS = sorted(GLOSSARY, key=len, reverse=True)
 _KEY_RE = re.compile(r"(?<![a-z])(" + "|".join(re.escape(k) for k in _KEYS) + r")(?![a-z])", re.I)
 
 
+def _dehyphen(text: str) -> str:
+    return re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text.lower())
+
+
 def expand_english(text: str) -> list[str]:
     """Chinese terms for the English banking words found in the text (deduplicated)."""
     out: list[str] = []
-    for m in _KEY_RE.finditer(text.lower()):
+    for m in _KEY_RE.finditer(_dehyphen(text)):
         for w in GLOSSARY[m.group(1).lower()]:
             if w not in out:
                 out.append(w)
@@ -228,7 +233,7 @@ def expand_english(text: str) -> list[str]:
 def english_terms_covered(text: str) -> dict[str, list[str]]:
     """English word -> its Chinese equivalents, for the words of `text` the glossary knows."""
     out: dict[str, list[str]] = {}
-    for m in _KEY_RE.finditer(text.lower()):
+    for m in _KEY_RE.finditer(_dehyphen(text)):
         key = m.group(1).lower()
         for part in key.split():
             out.setdefault(part, []).extend(GLOSSARY[key])

@@ -37,6 +37,7 @@ _EN_PERSONAL_RES = [
         r"\b(how much|when) (?:do|did|does|will|is|am) (?:i|my)\b.{0,30}\b(owe|pay back|matur|due|have|earn|left)", re.I
     ),
     re.compile(r"\b(check|look up|show me|tell me) (?:my|how much i)\b", re.I),
+    re.compile(r"\b(left|remaining|outstanding|owe|owing)\b.{0,30}\bmy\b|\bmy\b.{0,40}\b(left|remaining)\b", re.I),
     re.compile(r"\bam i (?:owing|overdue)\b", re.I),
 ]
 # "my card was lost / stolen / swallowed" is a question for the documents, not for the records

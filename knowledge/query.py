@@ -80,7 +80,7 @@ def prepare(question: str) -> str:
 
 
 def analyze(question: str, bm25: BM25Index) -> list[Concept]:
-    q = prepare(question).lower()
+    q = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", prepare(question).lower())
     concepts: list[Concept] = []
     seen: set[str] = set()
     # numbers with their unit ('1年', '90天', '5000元') are precise concepts
@@ -91,7 +91,7 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
         rx = r"(?<![\d.])" + re.escape(num) + r"\s*" + units
         if num == "1":  # '一年' often means 'per year' ('每年')
             rx += r"|[每一单]" + units
-        concepts.append(Concept(num + unit, [], 2.5 if num != "1" else 1.0, pattern=re.compile(rx)))
+        concepts.append(Concept(num + unit, [], 2.5 if num != "1" else 0.5, pattern=re.compile(rx)))
         seen.add(num)
     # English: glossary phrases first, then remaining words
     for key in sorted(GLOSSARY, key=len, reverse=True):
