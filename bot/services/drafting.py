@@ -50,6 +50,18 @@ LLM_REJECTED = "llm_rejected"
 LLM = "llm"
 
 
+def is_product_message(kind: str, occasion: str, product_code: str | None = None) -> bool:
+    """Drafts that must carry the risk notice: every recommendation and every wealth-product message."""
+    return kind == "recommendation" or bool(product_code) or occasion.startswith("wealth_")
+
+
+def check_stored_draft(draft: Any, text: str | None = None) -> list[str]:
+    """`check_draft` for a stored Draft (e.g. a manager's edit: pass the new `text`)."""
+    return check_draft(draft.text if text is None else text, template_text=draft.template_text or draft.text,
+                       context=draft.context, language=draft.language,
+                       product_message=is_product_message(draft.kind, draft.occasion, draft.product_code))
+
+
 def promise_words(text: str) -> list[str]:
     lowered = text.lower()
     return [w for w in PROMISE_WORDS if w.lower() in lowered]

@@ -121,3 +121,19 @@ async def test_many_requests_in_flight(tmp_path) -> None:
         await stub.stop()
     assert all(o.rewritten for o in outcomes) and stub.calls == 60
     assert stub.max_in_flight >= 50
+
+
+async def test_check_stored_draft_for_a_managers_edit(db, settings) -> None:
+    from bot.services.drafting import check_stored_draft
+
+    async with db.sessions() as session:
+        seed.add_products(session)
+        m = await seed.add_manager(session)
+        c = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=7)), seed.pension()])
+        await plan_day(session, settings, D)
+        await session.commit()
+        drafts = {d.occasion: d for d in (await session.scalars(select(Draft).where(Draft.client_id == c.id)))}
+    rec, reminder = drafts["maturity_product"], drafts["deposit_maturity_7d"]
+    assert check_stored_draft(rec) == [] and check_stored_draft(reminder) == []
+    assert drafting.RISK_NOTICE_MISSING in check_stored_draft(rec, rec.text.replace("理财非存款", ""))
+    assert check_stored_draft(reminder, reminder.text + "稳赚") == [drafting.PROMISE]
