@@ -7,11 +7,11 @@ environment at import time. A wrong value becomes one clear line naming the sett
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 class SettingsError(Exception):
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     qingming_greeting: bool = Field(True, description="Send a quiet 安康 wish on Qingming (never 快乐)")
 
     # Delivery
-    send_rate_per_s: float = Field(28.0, gt=0, description="Deployment-wide sending rate (Telegram ~30/s)")
+    send_rate_per_s: float = Field(29.0, gt=0, description="Deployment-wide sending rate (Telegram ~30/s)")
     chat_interval_s: float = Field(1.05, ge=0, description="Minimum spacing between sends to one chat")
 
     # Knowledge

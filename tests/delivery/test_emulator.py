@@ -1,0 +1,45 @@
+"""Delivery through ../shared/tg_emulator (skipped when it is absent): nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.bench_delivery import run_bench
+from tests.conftest import shared_path
+
+
+@pytest.fixture
+def emulator():  # type: ignore[no-untyped-def]
+    server = shared_path("tg_emulator", "server.py")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(server), "--port", str(port), "--fail-rate", "0.05"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/_emu/stats", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.emulator
+async def test_delivery_through_emulator_with_faults(emulator: str, tmp_path: Path) -> None:
+    result = await run_bench(messages=40, api_base=emulator, workers=1, database_url="", redis_url="",
+                             kill_after=None, workdir=tmp_path, timeout_s=120)
+    assert result.sent == 40
+    assert result.lost == 0
+    assert result.emulator["duplicates"] == 0
+    assert result.emulator["chats_reached"] == 40
