@@ -70,13 +70,14 @@ class DemoSummary:
     anchor: str = ""
     changes: dict[str, int] = field(default_factory=dict)
     knowledge: str = ""  # what happened to the knowledge base, in one line
+    sample_client: str = ""  # a client worth trying the customer side with (`rmbot chat --client`)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "managers": self.managers, "clients": self.clients, "holdings": self.holdings,
             "products": self.products, "documents": self.documents, "chunks": self.chunks,
             "seconds": round(self.seconds, 2), "anchor": self.anchor, "changes": dict(self.changes),
-            "knowledge": self.knowledge,
+            "knowledge": self.knowledge, "sample_client": self.sample_client,
         }
 
 
@@ -175,8 +176,10 @@ def make_holdings(
                 "maturity_date": maturity, "next_due_date": due, "next_due_amount": due_amount,
                 "account_tail": f"{rng.randint(0, 9999):04d}"}
 
-    def maturity(rng: random.Random) -> date:
-        days = rng.randint(0, 90) if rng.random() < 0.75 else rng.randint(91, 365)
+    def maturity(rng: random.Random, term: int) -> date:
+        """Mostly within the next 90 days, never further than the product's term (so every holding
+        started on or before the anchor day)."""
+        days = rng.randint(0, min(90, term)) if rng.random() < 0.75 else rng.randint(0, term)
         return anchor + timedelta(days=days)
 
     for record in records:
@@ -185,15 +188,17 @@ def make_holdings(
         rich = {"mass": 1, "affluent": 4, "wealth": 15}[record["segment"]]
         if rng.random() < 0.60:
             code, term = pick("deposit", rng)
-            due = maturity(rng)
+            term = term or 365
+            due = maturity(rng, term)
             rows.append(holding("deposit", code, _money(rng, 10_000, 200_000 * rich), rng,
-                                start=due - timedelta(days=term or 365), maturity=due))
+                                start=due - timedelta(days=term), maturity=due))
         level = int(record["risk_rating"][1:])
         if rng.random() < 0.35 and record["risk_assessed_on"] > anchor - timedelta(days=365):
             code, term = pick("wealth", rng, level)
-            due = maturity(rng)
+            term = term or 180
+            due = maturity(rng, term)
             rows.append(holding("wealth", code, _money(rng, 10_000, 300_000 * rich), rng,
-                                start=due - timedelta(days=term or 180), maturity=due))
+                                start=due - timedelta(days=term), maturity=due))
         valid = record["risk_assessed_on"] > anchor - timedelta(days=365)
         if rng.random() < 0.20 and valid:  # cash management (日日金): no maturity
             code, _ = pick("cash", rng, level)
@@ -380,8 +385,19 @@ async def build_demo(
         summary.documents = int(await session.scalar(select(func.count()).select_from(KnowledgeDocument)) or 0)
         summary.chunks = int(await session.scalar(
             select(func.coalesce(func.sum(KnowledgeDocument.chunk_count), 0))) or 0)
+        summary.sample_client = await _sample_client(session, manager_ids[managers[0].code], anchor) or ""
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+async def _sample_client(session: AsyncSession, manager_id: int, anchor: date) -> str | None:
+    """A Chinese-speaking, consenting client of the first manager with the soonest maturing deposit."""
+    return await session.scalar(
+        select(Client.client_no).join(Holding, Holding.client_id == Client.id).where(
+            Client.manager_id == manager_id, Client.language == "zh", Client.marketing_consent.is_(True),
+            Client.opted_out.is_(False), Holding.kind == "deposit", Holding.maturity_date >= anchor + timedelta(days=1),
+        ).order_by(Holding.maturity_date, Client.client_no).limit(1)
+    )
 
 
 def scaled_managers(factor: float) -> tuple[DemoManager, ...]:

@@ -88,6 +88,11 @@ async def test_scaled_demo_builds_and_second_run_changes_nothing(
                 and anchor <= h.maturity_date <= anchor + timedelta(days=90)]
     assert len({h.maturity_date for h in upcoming}) > 30  # spread over the next 90 days
     assert all(h.next_due_date and h.next_due_amount for h in holdings if h.kind == "loan")
+    assert all(h.start_date <= anchor for h in holdings)  # nothing starts in the future
+    assert all(h.maturity_date is None or h.maturity_date >= anchor for h in holdings if h.kind != "loan")
+    sample = next(c for c in clients if c.client_no == first.sample_client)
+    assert sample.language == "zh" and sample.marketing_consent and not sample.opted_out
+    assert any(h.client_id == sample.id and h.kind == "deposit" for h in holdings)
     assert {h.product_code for h in holdings} <= product_codes
     by_id = {c.id: c for c in clients}
     levels = {p: None for p in product_codes}

@@ -77,7 +77,7 @@ def demo(
     else:
         _print_summary(result, settings)
     if not no_serve:
-        _serve(settings)
+        _serve(settings, str(result.get("sample_client") or ""))
 
 
 def _print_summary(result: dict[str, object], settings: Settings) -> None:
@@ -94,13 +94,16 @@ def _print_summary(result: dict[str, object], settings: Settings) -> None:
         f"{'Built' if fresh else 'Already up to date, nothing changed'} in "
         f"[bold green]{result['seconds']:.1f} s[/bold green]."
     )
+    if result.get("sample_client"):
+        console.print(f"Try the customer side: [bold]rmbot chat --client {result['sample_client']}[/bold] "
+                      "(ask 我的定期什么时候到期?).")
     console.print(
         "Managers: RM001 王敏 (clients D1000001-D1010000), RM002 陈静 (D2000001-D2002000). Bind your own "
         "Telegram account to one: [bold]rmbot manager add RM001 --name 王敏 --telegram-id YOUR_ID[/bold]."
     )
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, sample_client: str = "") -> None:
     bot_app = _optional_module("bot.app")
     if bot_app is None:
         console.print("The bot and console are not in this checkout yet (bot/app.py). When they are, run "
@@ -110,8 +113,8 @@ def _serve(settings: Settings) -> None:
         console.print(
             "No BOT_TOKEN set: starting without a Telegram bot (the web console, when this build has it, is at "
             f"http://{settings.web_host}:{settings.web_port}/). To try the customer side, run in another "
-            "terminal: [bold]rmbot chat --client D1000001[/bold]. To connect a real bot, set BOT_TOKEN "
-            "(and TELEGRAM_API_BASE for a local Bot API server) in .env."
+            f"terminal: [bold]rmbot chat --client {sample_client or 'D1000001'}[/bold]. To connect a real bot, "
+            "set BOT_TOKEN (and TELEGRAM_API_BASE for a local Bot API server) in .env."
         )
     try:
         run_async(bot_app.run(settings))
