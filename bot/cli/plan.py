@@ -21,6 +21,18 @@ def _parse_date(value: str, option: str = "--date") -> date:
         raise typer.Exit(2) from None
 
 
+def _run_or_exit(coro: Any) -> Any:
+    """Run; a database that cannot be reached or used is one clear line, not a traceback."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        return run_async(coro)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        detail = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        console.print(f"[red]Error:[/red] the database (DATABASE_URL) cannot be used: {detail}")
+        raise typer.Exit(1) from None
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=True)
@@ -70,7 +82,7 @@ def plan_cmd(
             out["seconds"] = round(result.seconds, 3)
             return out
 
-    result = run_async(_run())
+    result = _run_or_exit(_run())
     if isinstance(result, str):
         console.print(f"[red]Error:[/red] {result}")
         raise typer.Exit(1)
@@ -113,7 +125,7 @@ def bench_plan(
                 personalised=personalised, concurrency=concurrency, database_url=database_url,
                 seed_progress=lambda n: bar.advance(seed_task, n), plan_progress=lambda n: bar.advance(plan_task, n))
 
-    figures = run_async(_run())
+    figures = _run_or_exit(_run())
     print(f"clients:        {figures.clients}")
     print(f"seed time:      {figures.seed_s:.1f} s")
     print(f"drafts:         {figures.drafts}")

@@ -91,3 +91,12 @@ def test_bench_plan_prints_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     llm = run("bench", "plan", "--clients", "100", "--llm-stub-ms", "10", "--personalised", "20")
     assert llm.exit_code == 0, llm.output
     assert "personalised:   20 rewritten, 0 fell back" in llm.stdout
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load_commands()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = run("plan", "--date", D.isoformat())
+    assert result.exit_code == 1 and "the database (DATABASE_URL) cannot be used" in result.output
+    assert "Traceback" not in result.output
