@@ -56,7 +56,7 @@ def _typo_candidates(bm25: BM25Index, word: str, limit: int = 2) -> list[str]:
     if jieba.dt.FREQ.get(word):  # a real word, not a typo
         return []
     best: list[tuple[int, str]] = []
-    for term, post in bm25._postings.items():  # noqa: SLF001 - same package
+    for term, post in list(bm25._postings.items()):  # noqa: SLF001 - same package; a copy: writers run meanwhile
         if len(term) != len(word) or term.startswith("§") or term.isascii():
             continue
         diff = sum(a != b for a, b in zip(term, word, strict=True))

@@ -362,15 +362,24 @@ class KnowledgeService:
     ) -> list[Hit]:
         await self.start()
         await self._maybe_refresh()
-        query = self._search_query(question, history)
         allowed = set(self._current.values())
         if not allowed:
             return []
+        # query analysis, both lexical channels, the dense channel and the re-ranking: one worker thread
+        return await asyncio.to_thread(self._retrieve_sync, question, k, filters, history, lang, allowed)
+
+    def _retrieve_sync(
+        self,
+        question: str,
+        k: int,
+        filters: dict[str, Any] | None,
+        history: list[Any] | None,
+        lang: str | None,
+        allowed: set[str],
+    ) -> list[Hit]:
+        query = self._search_query(question, history)
         alt = self._alt_queries(question, history)
-        res = await asyncio.to_thread(
-            self.index.search, query, k=max(k, 20), allowed_keys=allowed, where=filters, alt_queries=alt
-        )
-        hits = res.hits
+        hits = self.index.search(query, k=max(k, 20), allowed_keys=allowed, where=filters, alt_queries=alt).hits
         if hits:
             concepts = analyze(self._grounding_text(question, history), self.index.bm25)
             total = sum(c.weight for c in concepts) or 1.0
@@ -404,7 +413,7 @@ class KnowledgeService:
             return Answer(decline_text(lang), [], False, True, mode="declined", reason="other bank",
                           retrieved=retrieved)
         asked = self._grounding_text(question, history)
-        g = grounding(asked, hits, self.index.bm25, threshold=self.grounding_threshold)
+        g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=self.grounding_threshold)
         if not g.grounded:
             return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
         top = hits[: self.top_k]
