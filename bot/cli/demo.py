@@ -83,7 +83,9 @@ def demo(
 def _print_summary(result: dict[str, object], settings: Settings) -> None:
     changes = result["changes"]
     assert isinstance(changes, dict)
-    fresh = changes.get("clients_imported", 0) or changes.get("clients_updated", 0)
+    changed = any(v for k, v in changes.items() if not k.endswith("_unchanged"))
+    verb = ("Built" if changes.get("clients_imported") else "Updated" if changed
+            else "Already up to date, nothing changed")
     console.print(
         f"[bold]Demo workspace[/bold] in {settings.data_dir}/: {result['managers']} managers, "
         f"{result['clients']:,} clients, {result['holdings']:,} holdings, {result['products']} products, "
@@ -91,7 +93,7 @@ def _print_summary(result: dict[str, object], settings: Settings) -> None:
     )
     console.print(f"Knowledge base: {result['knowledge']}")
     console.print(
-        f"{'Built' if fresh else 'Already up to date, nothing changed'} in "
+        f"{verb} in "
         f"[bold green]{result['seconds']:.1f} s[/bold green]."
     )
     if result.get("sample_client"):
