@@ -30,6 +30,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -262,10 +264,18 @@ class Conversations:
         changes the language of an existing one."""
         conv = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
         if conv is None:
-            conv = Conversation(chat_id=chat_id, client_id=client.id if client else None,
-                                language=normalize_language(lang or create_lang))
-            session.add(conv)
-            await session.flush()
+            # two updates of one chat may arrive at once: insert-if-absent, then read whichever row won
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            now = utcnow()
+            await session.execute(
+                insert(Conversation)
+                .values(chat_id=chat_id, client_id=client.id if client else None,
+                        language=normalize_language(lang or create_lang), started_at=now, last_message_at=now)
+                .on_conflict_do_nothing(index_elements=["chat_id"])
+            )
+            conv = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
+            assert conv is not None
         else:
             if client is not None and conv.client_id != client.id:
                 conv.client_id = client.id

@@ -30,3 +30,20 @@ async def test_flow_on_postgres(settings, pg_db, fake_bot, fake_session):
         assert (await s.get(Client, bank["a"])).opted_out is True
         actions = set((await s.scalars(select(AuditLog.action))).all())
     assert {"bind", "handoff", "ticket_reply", "opt_out"} <= actions
+
+
+async def test_concurrent_updates_on_postgres(settings, pg_db, fake_bot, fake_session):
+    import asyncio
+
+    from sqlalchemy import func
+
+    from bot.db.models import ChatMessage, Conversation
+
+    await seed_bank(pg_db)
+    dp = build_dispatcher(settings, pg_db.sessions, FakeKnowledge(), throttling=ThrottlingMiddleware(limit=1000))
+    users = list(range(30_000, 30_015))
+    updates = [message_update(u, text) for u in users for text in ("180天定期利率是多少?", "下个月要还多少?")]
+    await asyncio.gather(*(dp.feed_update(fake_bot, u) for u in updates))
+    async with pg_db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Conversation)) == len(users)
+        assert await s.scalar(select(func.count()).select_from(ChatMessage)) == 2 * len(updates)
