@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import DraftKind, OutboxItem, OutboxStatus
+from bot.db.models import Draft, DraftKind, OutboxItem, OutboxStatus
 
 # Reason codes (send_problem, planner skips, suitability). Stable strings: they are stored,
 # counted and shown to managers.
@@ -35,6 +35,7 @@ QUIET_HOURS = "quiet_hours"
 DAILY_CAP = "daily_cap"
 WEEKLY_CAP = "weekly_cap"
 REMINDERS_OFF = "reminders_off"
+STALE = "stale"  # a greeting whose day has passed (approved or retried too late)
 
 # Suitability problems
 NO_RISK_RATING = "no_risk_rating"
@@ -44,6 +45,8 @@ PRODUCT_INACTIVE = "product_inactive"
 
 MARKETING_KINDS = frozenset({DraftKind.GREETING.value, DraftKind.RECOMMENDATION.value})
 SERVICE_KINDS = frozenset({DraftKind.REMINDER.value})
+# A greeting may still go out this many days after the day it was planned for (client's local date).
+GREETING_GRACE_DAYS = 1
 # A risk assessment (风险测评) is valid for 12 months from the day it was taken.
 ASSESSMENT_VALID_MONTHS = 12
 # Product types that are investments even when the row lacks a risk level.
@@ -221,8 +224,10 @@ async def send_problem(
     message may be sent now.
 
     Order: blocked, unbound, consent/opt-out (marketing) or reminders off (reminders), quiet
-    hours, then the daily and weekly marketing caps (marketing OutboxItems already SENT to the
-    client in the client's local day / the 7 local days ending today; `outbox_id` is excluded).
+    hours, a greeting whose day has passed (more than GREETING_GRACE_DAYS after its plan date, in
+    the client's local date; needs `outbox_id`), then the daily and weekly marketing caps
+    (marketing OutboxItems already SENT to the client in the client's local day / the 7 local
+    days ending today; `outbox_id` is excluded).
     Manager replies (kind "reply") are only stopped by a block or a missing chat."""
     if getattr(client, "blocked", False):
         return BLOCKED
@@ -239,6 +244,11 @@ async def send_problem(
         return QUIET_HOURS
     if not is_marketing(kind):
         return None
+    if str(kind) == DraftKind.GREETING.value and outbox_id is not None:
+        planned_for = await session.scalar(
+            select(Draft.plan_date).join(OutboxItem, OutboxItem.draft_id == Draft.id).where(OutboxItem.id == outbox_id))
+        if planned_for is not None and local.date() > planned_for + timedelta(days=GREETING_GRACE_DAYS):
+            return STALE
     client_id = client.id
     day_start, day_end = local_day_bounds(when_utc, tz_name)
     sent_today = await _sent_marketing(session, client_id, day_start, day_end, outbox_id)

@@ -155,3 +155,34 @@ def test_next_send_time_is_the_earliest_allowed_instant(moment, zone_name, start
             assert rules.in_quiet_hours(probe.astimezone(tz).time(), start, end)
             probe -= timedelta(minutes=37)
         assert rules.in_quiet_hours(moment.astimezone(tz).time(), start, end)
+
+
+async def test_stale_greeting_is_not_sent(db, settings) -> None:
+    from bot.db.models import Campaign, Draft
+
+    async with db.sessions() as s:
+        m = Manager(code="M1", name="王敏")
+        s.add(m)
+        await s.flush()
+        c = Client(client_no="C1", manager_id=m.id, name="张三", marketing_consent=True, telegram_chat_id=555)
+        s.add(c)
+        await s.flush()
+        camp = Campaign(manager_id=m.id, plan_date=date(2027, 2, 5), kind="greeting", occasion="spring_festival")
+        s.add(camp)
+        await s.flush()
+        d = Draft(campaign_id=camp.id, client_id=c.id, manager_id=m.id, plan_date=date(2027, 2, 5), kind="greeting",
+                  occasion="spring_festival", dedupe_key="greeting:spring_festival:2027", language="zh", text="x",
+                  scheduled_at=datetime(2027, 2, 5, 1, 30, tzinfo=UTC))
+        s.add(d)
+        await s.flush()
+        item = OutboxItem(idempotency_key="d1", draft_id=d.id, client_id=c.id, kind="greeting", text="x")
+        s.add(item)
+        await s.flush()
+        on_day_one = datetime(2027, 2, 6, 4, 0, tzinfo=UTC)  # 12:00 Shanghai, the festival day
+        assert await rules.send_problem(s, client=c, kind="greeting", when_utc=on_day_one, settings=settings,
+                                        outbox_id=item.id) is None
+        later = datetime(2027, 2, 7, 4, 0, tzinfo=UTC)
+        assert await rules.send_problem(s, client=c, kind="greeting", when_utc=later, settings=settings,
+                                        outbox_id=item.id) == rules.STALE
+        # without an outbox item (no draft to look at) the greeting is not judged stale
+        assert await rules.send_problem(s, client=c, kind="greeting", when_utc=later, settings=settings) is None
