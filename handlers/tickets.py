@@ -11,7 +11,7 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Manager, Ticket, TicketStatus
 from bot.i18n import t
-from bot.services import tickets
+from bot.services import invites, tickets
 from handlers.keyboards import TicketCb, ticket_keyboard
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,27 @@ def setup_router() -> Router:
         if len(waiting) > LIST_LIMIT:
             await message.answer(t("{count} more open tickets: see the console.", MANAGER_LANG,
                                    count=len(waiting) - LIST_LIMIT))
+
+    @router.message(Command("invite"), _is_manager)
+    async def invite(message: Message, command: CommandObject, session: AsyncSession, bot: Bot,
+                     manager: Manager) -> None:
+        client_no = (command.args or "").strip()
+        if not client_no:
+            await message.answer(t("Usage: /invite CLIENT_NO", MANAGER_LANG))
+            return
+        me = await bot.me()
+        try:
+            created = await invites.create_invite(session, client_no, bot_username=me.username or "bot",
+                                                  created_by=manager)
+        except invites.InviteError as exc:
+            text = (t("Client {client} is not in your book.", MANAGER_LANG, client=client_no)
+                    if exc.reason == "forbidden" else t("There is no client {client}.", MANAGER_LANG,
+                                                        client=client_no))
+            await message.answer(text)
+            return
+        await message.answer(t("Invite link for {client} (single use, valid until {until}):\n{link}", MANAGER_LANG,
+                               client=created.client_no, until=created.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                               link=created.link), disable_web_page_preview=True)
 
     @router.message(StateFilter(TicketReply.text), F.text)
     async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot,

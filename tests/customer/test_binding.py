@@ -109,3 +109,21 @@ async def test_language_switch_is_remembered(chat, db, bank):
     # Telegram still says zh, but the chosen language wins
     texts = await chat.texts(message_update(USER_A, "/help", language_code="zh"))
     assert "/settings" in texts[0] and "documents" in texts[0]
+
+
+async def test_manager_invites_own_client_in_telegram(chat, db, bank):
+    from tests.customer.conftest import MANAGER_A_TG
+    from tests.kit.fake_bot import BOT_USERNAME
+
+    texts = await chat.texts(message_update(MANAGER_A_TG, "/invite C0001"), chat_id=MANAGER_A_TG)
+    assert f"https://t.me/{BOT_USERNAME}?start=" in texts[0]
+    token = texts[0].rsplit("start=", 1)[1].strip()
+    await chat.feed(message_update(USER_A, f"/start {token}"))
+    assert (await _client(db, bank["a"])).telegram_chat_id == USER_A
+    # another manager's client: refused, no invite created
+    async with db.sessions() as s:
+        before = len((await s.scalars(select(InviteToken))).all())
+    texts = await chat.texts(message_update(MANAGER_A_TG, "/invite C0002"), chat_id=MANAGER_A_TG)
+    assert "不在您的名下" in texts[0]
+    async with db.sessions() as s:
+        assert len((await s.scalars(select(InviteToken))).all()) == before
