@@ -20,6 +20,26 @@ def test_every_setting_is_in_the_readme_table() -> None:
     assert not unknown, f"README.md documents settings that do not exist: {unknown}"
 
 
+def _shown(default: object) -> str:
+    if default is None or default == [] or default == "":
+        return "(empty)"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, Path):
+        return f"`{default.as_posix()}`"
+    return f"`{default}`"
+
+
+def test_readme_table_shows_the_defaults() -> None:
+    rows = dict(re.findall(r"^\| `([A-Z0-9_]+)` \| ([^|]+?) \|", README, flags=re.MULTILINE))
+    wrong = {}
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+        if rows.get(name.upper()) != _shown(default):
+            wrong[name.upper()] = (rows.get(name.upper()), _shown(default))
+    assert not wrong, f"README.md table defaults differ from the settings (shown, actual): {wrong}"
+
+
 def test_every_setting_is_in_env_example_with_its_default() -> None:
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
     names = set(re.findall(r"^#? ?([A-Z0-9_]+)=", text, flags=re.MULTILINE))
