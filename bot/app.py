@@ -157,17 +157,30 @@ async def _call_first(module: Any, names: tuple[str, ...], *args: Any, **kwargs:
     raise AttributeError(f"{module.__name__} has none of {names}")
 
 
-async def _serve_webhook_aiohttp(settings: Settings, dp: Dispatcher, bot: Bot) -> Callable[[], Awaitable[Any]]:
-    """The webhook on aiogram's own aiohttp server (used when the web console is not available)."""
+async def _serve_webhook_aiohttp(settings: Settings, accept: Callable[[dict[str, Any]], Awaitable[None]]
+                                 ) -> Callable[[], Awaitable[Any]]:
+    """The webhook on a bare aiohttp server (when the web console is not available): each update
+    goes to the durable inbox and the answer is 200 at once."""
+    import hmac
     from urllib.parse import urlparse
 
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
     from aiohttp import web
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret and not hmac.compare_digest(given, secret):
+            return web.Response(status=401)
+        await accept(await request.json())
+        return web.json_response({})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
-        app, path=urlparse(settings.webhook_url).path or "/telegram/webhook")
+    app.router.add_post(urlparse(settings.webhook_url).path or "/telegram/webhook", handle)
+    app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.web_port).start()
@@ -201,8 +214,15 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             with contextlib.suppress(Exception):
                 await set_commands(bot)
             if settings.webhook_url:
+                from bot.webhook import WebhookInbox
+
+                inbox = WebhookInbox(settings.redis_url, dp, bot)
+                tasks.append(asyncio.create_task(inbox.consume(), name="inbox"))
+                cleanups.append(inbox.close)
                 if web_app is None:
-                    cleanups.append(await _serve_webhook_aiohttp(settings, dp, bot))
+                    cleanups.append(await _serve_webhook_aiohttp(settings, inbox.accept))
+                else:
+                    web_app.state.accept_update = inbox.accept
                 secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
                 await bot.set_webhook(settings.webhook_url, secret_token=secret,
                                       allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
