@@ -48,6 +48,7 @@ class DeliveryResult:
     ratio_to_30: float = 0.0
     emulator: dict[str, Any] = field(default_factory=dict)
     killed: int = 0
+    leased_at_kill: int = 0  # rows the killed worker held: an upper bound of its requests in flight
 
 
 def scratch_database(base_url: str) -> tuple[str, str | None]:
@@ -104,6 +105,12 @@ async def _span(settings: Settings) -> float:
     async with open_database(settings, upgrade=False) as db, db.sessions() as session:
         first, last = (await session.execute(select(func.min(OutboxItem.sent_at), func.max(OutboxItem.sent_at)))).one()
     return (last - first).total_seconds() if first and last else 0.0
+
+
+async def _leased_by_pid(settings: Settings, pid: int) -> int:
+    async with open_database(settings, upgrade=False) as db, db.sessions() as session:
+        return int(await session.scalar(select(func.count()).where(
+            OutboxItem.status == "sending", OutboxItem.leased_by.like(f"%-{pid}"))) or 0)
 
 
 def _emulator(api_base: str) -> bool:
@@ -181,6 +188,7 @@ async def run_bench(*, messages: int, api_base: str, workers: int, database_url:
             if kill_after is not None and not killed and time.monotonic() - t0 >= kill_after:
                 procs[0].send_signal(signal.SIGKILL)
                 procs[0].wait()
+                result.leased_at_kill = await _leased_by_pid(settings, procs[0].pid)
                 procs[0] = _start_worker(env, log)
                 killed = True
                 result.killed = 1

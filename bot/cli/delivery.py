@@ -73,7 +73,7 @@ def bench_delivery(
         f"sent {result.sent}/{result.messages}, failed {result.failed}, cancelled {result.cancelled}, "
         f"lost {result.lost} in {result.seconds} s = {result.per_second} msg/s "
         f"({result.ratio_to_30:.0%} of 30/s); 429s {result.served_429} of {result.requests} requests"
-        + (f"; worker killed {result.killed}x" if result.killed else "")
+        + (f"; worker killed {result.killed}x holding {result.leased_at_kill} rows" if result.killed else "")
     )
     if result.emulator:
         console.print(f"emulator: {result.emulator}")
