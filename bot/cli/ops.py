@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from bot.backup import BackupError, create_backup, restore_backup
-from bot.cli.app import app, console, print_json, settings_or_exit
+from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.bench import bench_app
 
 
 def _sqlite_path(database_url: str) -> Path:
@@ -58,3 +59,57 @@ def restore_cmd(
         console.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"Restored {archive} into {db_path.parent}.")
+
+
+@bench_app.command("load")
+def bench_load(
+    customers: int = typer.Option(500, "--customers", help="Emulated customers"),
+    rate: float = typer.Option(50.0, "--rate", help="Questions per second"),
+    seconds: float = typer.Option(120.0, "--seconds", help="Duration of the load"),
+    api_base: str = typer.Option(..., "--api-base", help="Bot API server (tg_emulator started with --global-rate 200)"),
+    instances: int = typer.Option(2, "--instances", help="Bot instances in webhook mode"),
+    workers: int = typer.Option(2, "--workers", help="Sending workers"),
+    database_url: str = typer.Option("", "--database-url", help="PostgreSQL server (a scratch database is made)"),
+    redis_url: str = typer.Option("", "--redis-url", help="Redis (required; rmbot:* keys are cleared)"),
+    chaos: bool = typer.Option(False, "--chaos", help="SIGKILL one bot instance and one worker halfway"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run the scale-out topology and drive customer questions through it; print latency and losses."""
+    import tempfile
+
+    from rich.progress import Progress
+
+    from bot.bench_load import run_load
+
+    settings = settings_or_exit()
+    database_url = database_url or settings.database_url
+    redis_url = redis_url or settings.redis_url
+    if not redis_url:
+        console.print("[red]Error:[/red] --redis-url (or REDIS_URL) is required for several bot instances")
+        raise typer.Exit(2)
+    docs = Path(__file__).resolve().parent.parent.parent / "knowledge" / "demo_docs"
+    with tempfile.TemporaryDirectory() as tmp, Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Asking", total=int(rate * seconds))
+        try:
+            result = run_async(run_load(
+                customers=customers, rate=rate, seconds=seconds, api_base=api_base.rstrip("/"),
+                database_url=database_url if database_url.startswith("postgres") else "", redis_url=redis_url,
+                instances=instances, workers=workers, chaos=chaos, workdir=Path(tmp), docs=docs,
+                progress=lambda n: progress.update(task, completed=n)))
+        except (RuntimeError, ValueError) as exc:
+            console.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(1) from None
+    if json_out:
+        from dataclasses import asdict
+
+        print_json(asdict(result))
+        return
+    lat = result.latency_ms
+    console.print(
+        f"{result.asked} questions in {seconds:.0f} s, {result.answered} answered ({result.throughput}/s), "
+        f"lost {result.lost}, errors {result.errors}; latency p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, "
+        f"p99 {lat.get('p99')} ms; scheduler leaders {result.scheduler_leaders}"
+    )
+    if result.chaos:
+        console.print(f"chaos: {result.chaos}")
+    console.print(f"emulator: {result.emulator}")

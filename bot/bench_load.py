@@ -1,0 +1,328 @@
+"""`rmbot bench load`: the scale-out topology under customer load, on this machine.
+
+Starts what compose.yaml describes, without Docker: a Chroma server (`chroma run`), a webhook
+proxy (round robin, fails over to the other instance), `--instances` bot processes in webhook
+mode (`rmbot run --role bot`), `--workers` senders (`rmbot worker`) and two schedulers (only the
+advisory-lock holder runs jobs), all on the PostgreSQL and Redis given. Then emulated customers
+ask questions through the Bot API server (../shared/tg_emulator, started with `--global-rate 200`)
+at a fixed rate; each customer waits for the answer before asking again. The latency of an answer
+is measured from the customer's message to the bot's reply appearing in the emulator.
+`--chaos` kills (SIGKILL) one bot instance and one worker halfway through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import ClientSession, ClientTimeout, web
+from sqlalchemy import insert, select, text
+
+from bot.bench_delivery import drop_database, scratch_database
+from bot.db.models import Client, Holding, Manager
+from bot.settings import Settings, load_settings
+from bot.workspace import open_database
+
+TOKEN = "700000002:LOADloadLOADloadLOADloadLOADload"
+SECRET = "bench-load-secret"
+CHAT_BASE = 8_000_000
+MANAGER_CHAT = 7_999_999
+QUESTIONS = [
+    "信用卡年费怎么免？", "大额存单起存金额是多少？", "活期利率是多少", "手机银行密码忘了怎么办？",
+    "个人养老金每年最多存多少？", "客服电话是多少？", "What is the annual fee of the gold card?",
+    "How do I report a lost card?", "定期存款提前支取怎么算利息？", "ATM吞卡了怎么办？",
+    "我的定期什么时候到期？", "消费贷款利率多少？",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LoadResult:
+    customers: int
+    rate: float
+    seconds: float
+    asked: int = 0
+    answered: int = 0
+    lost: int = 0
+    errors: int = 0
+    throughput: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    chaos: dict[str, Any] = field(default_factory=dict)
+    scheduler_leaders: int = 0
+    emulator: dict[str, Any] = field(default_factory=dict)
+
+
+class Proxy:
+    """Round-robin HTTP proxy in front of the bot instances (what nginx does in compose.yaml)."""
+
+    def __init__(self, upstreams: list[str]) -> None:
+        self.upstreams = upstreams
+        self._next = itertools.cycle(range(len(upstreams)))
+        self.failovers = 0
+        self._session: ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, port: int) -> None:
+        self._session = ClientSession(timeout=ClientTimeout(total=5))
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        first = next(self._next)
+        assert self._session is not None
+        for i in range(len(self.upstreams)):
+            upstream = self.upstreams[(first + i) % len(self.upstreams)]
+            try:
+                async with self._session.request(request.method, upstream + request.path_qs, data=body,
+                                                 headers=headers) as resp:
+                    payload = await resp.read()
+                    if resp.status >= 500:
+                        raise OSError(f"upstream {resp.status}")
+                    return web.Response(status=resp.status, body=payload, content_type=resp.content_type)
+            except (OSError, asyncio.TimeoutError):  # noqa: UP041 - aiohttp raises both
+                self.failovers += 1
+                continue
+        return web.Response(status=502)
+
+    async def stop(self) -> None:
+        if self._session:
+            await self._session.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+
+def _doc_files(docs: Path) -> list[Path]:
+    wanted = {".md", ".html", ".txt", ".csv"}
+    return sorted(p for p in docs.iterdir() if p.suffix in wanted and p.name != "products.csv")
+
+
+async def _seed(settings: Settings, customers: int, docs: Path) -> None:
+    from bot.services.documents import SqlDocumentRegistry
+    from knowledge import build_knowledge_service
+
+    async with open_database(settings) as db, db.sessions() as session:
+        manager = Manager(code="LOAD", name="压测经理", telegram_id=MANAGER_CHAT)
+        session.add(manager)
+        await session.flush()
+        await session.execute(insert(Client), [
+            {"client_no": f"L{i:06d}", "name": f"客户{i}", "salutation": "客户", "manager_id": manager.id,
+             "telegram_chat_id": CHAT_BASE + i, "marketing_consent": True, "language": "zh",
+             "timezone": "Asia/Shanghai"} for i in range(customers)])
+        ids = (await session.scalars(select(Client.id))).all()
+        from datetime import date, timedelta
+        from decimal import Decimal
+
+        await session.execute(insert(Holding), [
+            {"client_id": cid, "kind": "deposit", "product_code": "TD1Y", "amount": Decimal("50000.00"),
+             "currency": "CNY", "start_date": date(2025, 12, 3),
+             "maturity_date": date(2026, 12, 3) + timedelta(days=i % 60)}
+            for i, cid in enumerate(ids)])
+        await session.commit()
+        service = build_knowledge_service(settings, SqlDocumentRegistry(db.sessions))
+        files = _doc_files(docs)
+        await service.ingest(files, loaded_by="bench")
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url, "CHROMA_URL": settings.chroma_url,
+        "DATA_DIR": str(settings.data_dir), "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": settings.telegram_api_base,
+        "WEBHOOK_SECRET": SECRET, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+    })
+    env.update(extra)
+    return env
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def _wait_http(url: str, within_s: float = 90) -> None:
+    async with httpx.AsyncClient(timeout=2) as client:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up within {within_s:.0f} s")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def run_load(*, customers: int, rate: float, seconds: float, api_base: str, database_url: str,
+                   redis_url: str, instances: int, workers: int, chaos: bool, workdir: Path,
+                   docs: Path, progress: Any = None) -> LoadResult:
+    if not redis_url:
+        raise ValueError("--redis-url is required: the bot instances share their inbox and state through Redis")
+    url, admin = scratch_database(database_url) if database_url else ("", None)
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    for key in await redis.keys("rmbot:*"):
+        await redis.delete(key)  # a scratch run: forget earlier runs' inbox and limiter state
+    chroma_port, proxy_port = free_port(), free_port()
+    chroma = subprocess.Popen([  # noqa: ASYNC220 - started once, before the event loop has workstr(Path(sys.executable).parent / "chroma"), "run", "--path", str(workdir / "chroma"),
+                               "--host", "127.0.0.1", "--port", str(chroma_port)],
+                              stdout=(workdir / "chroma.log").open("ab"), stderr=subprocess.STDOUT)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    proxy: Proxy | None = None
+    result = LoadResult(customers=customers, rate=rate, seconds=seconds)
+    try:
+        await _wait_http(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat")
+        settings = load_settings(_env_file=None, data_dir=workdir, database_url=url or "", redis_url=redis_url,
+                                 chroma_url=f"http://127.0.0.1:{chroma_port}", bot_token=TOKEN,
+                                 telegram_api_base=api_base)
+        await _seed(settings, customers, docs)
+        async with httpx.AsyncClient(base_url=api_base, timeout=30) as control:
+            await control.post("/_emu/reset", json={})
+            users = [{"id": CHAT_BASE + i, "first_name": f"客户{i}", "language_code": "zh"} for i in range(customers)]
+            users.append({"id": MANAGER_CHAT, "first_name": "经理", "language_code": "zh"})
+            for start in range(0, len(users), 1000):
+                await control.post("/_emu/users", json=users[start:start + 1000])
+
+        ports = [free_port() for _ in range(instances)]
+        proxy = Proxy([f"http://127.0.0.1:{p}" for p in ports])
+        await proxy.start(proxy_port)
+        hook = f"http://127.0.0.1:{proxy_port}/telegram/webhook"
+        log = workdir / "processes.log"
+        for i, port in enumerate(ports):
+            env = _env(settings, WEB_PORT=str(port), WEBHOOK_URL=hook)
+            procs[f"bot{i}"] = _spawn(["run", "--role", "bot"], env, log)
+        for i in range(workers):
+            procs[f"worker{i}"] = _spawn(["worker"], _env(settings), log)
+        for i in range(2):
+            procs[f"scheduler{i}"] = _spawn(["run", "--role", "scheduler"], _env(settings), log)
+        for port in ports:
+            await _wait_http(f"http://127.0.0.1:{port}/healthz", within_s=180)
+        await asyncio.sleep(2)  # the webhook is set by each instance on start
+
+        result = await _drive(api_base, customers, rate, seconds, procs if chaos else None, result, progress)
+        result.chaos["proxy_failovers"] = proxy.failovers
+        async with open_database(settings, upgrade=False) as db, db.sessions() as session:
+            if settings.database_url.startswith("postgresql"):
+                result.scheduler_leaders = int(await session.scalar(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")) or 0)
+        async with httpx.AsyncClient(base_url=api_base, timeout=30) as control:
+            stats = (await control.get("/_emu/stats")).json()
+        result.emulator = {k: stats.get(k) for k in ("requests", "bad_requests", "served_429", "served_5xx",
+                                                      "peak_per_second", "pending_updates")}
+        return result
+    finally:
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if proxy is not None:
+            await proxy.stop()
+        chroma.terminate()
+        chroma.wait(15)
+        await redis.aclose()
+        if admin is not None:
+            drop_database(url, admin)
+
+
+async def _drive(api_base: str, customers: int, rate: float, seconds: float,
+                 chaos_procs: dict[str, subprocess.Popen[bytes]] | None, result: LoadResult,
+                 progress: Any) -> LoadResult:
+    rng = random.Random(7)
+    idle = list(range(customers))
+    rng.shuffle(idle)
+    outstanding: dict[int, tuple[float, int]] = {}
+    latencies: list[float] = []
+    errors = 0
+    stop_polling = asyncio.Event()
+    async with httpx.AsyncClient(base_url=api_base, timeout=10,
+                                 limits=httpx.Limits(max_connections=64)) as client:
+
+        async def poll() -> None:
+            nonlocal errors
+            while not stop_polling.is_set() or outstanding:
+                for chat, (sent_at, before) in list(outstanding.items()):
+                    try:
+                        msgs = (await client.get("/_emu/sent", params={"chat_id": chat})).json()["messages"]
+                    except (httpx.HTTPError, ValueError):
+                        errors += 1
+                        continue
+                    if len(msgs) > before:
+                        latencies.append(time.monotonic() - sent_at)
+                        outstanding.pop(chat, None)
+                        idle.append(chat - CHAT_BASE)
+                await asyncio.sleep(0.02)
+                if stop_polling.is_set() and time.monotonic() > drain_deadline:
+                    return
+
+        drain_deadline = float("inf")
+        poller = asyncio.create_task(poll())
+        t0 = time.monotonic()
+        total = int(rate * seconds)
+        killed = False
+        for i in range(total):
+            due = t0 + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if chaos_procs is not None and not killed and time.monotonic() - t0 >= seconds / 2:
+                for name in ("bot0", "worker0"):
+                    os.killpg(chaos_procs[name].pid, signal.SIGKILL)
+                result.chaos = {"killed": ["bot0", "worker0"], "at_s": round(time.monotonic() - t0, 1)}
+                killed = True
+            if not idle:
+                errors += 1  # every customer is still waiting: the bot is not keeping up
+                continue
+            customer = idle.pop(0)
+            chat = CHAT_BASE + customer
+            try:
+                before = len((await client.get("/_emu/sent", params={"chat_id": chat})).json()["messages"])
+                outstanding[chat] = (time.monotonic(), before)
+                await client.post("/_emu/message", json={"chat_id": chat, "text": rng.choice(QUESTIONS)})
+                result.asked += 1
+            except httpx.HTTPError:
+                errors += 1
+            if progress is not None and i % 50 == 0:
+                progress(i)
+        elapsed = time.monotonic() - t0
+        drain_deadline = time.monotonic() + 30
+        stop_polling.set()
+        await poller
+    result.answered = len(latencies)
+    result.lost = len(outstanding)
+    result.errors = errors
+    result.throughput = round(result.answered / elapsed, 2)
+    result.latency_ms = {f"p{int(q * 100)}": round(_percentile(latencies, q) * 1000, 1) for q in (0.5, 0.95, 0.99)}
+    result.latency_ms["mean"] = round(statistics.fmean(latencies) * 1000, 1) if latencies else 0.0
+    return result
