@@ -2,6 +2,9 @@
 
 The manager gets a notice per ticket with Take / Reply / Close buttons. A Telegram reply to that
 notice (or the text sent after pressing Reply) goes to the customer as from the manager, by name.
+While a ticket is open, the customer's new messages are passed on as new notices (the latest one
+is the one a reply answers). `/tickets` lists the manager's open tickets; `/invite CLIENT_NO`
+makes an invite link for one of their clients.
 """
 
 from __future__ import annotations

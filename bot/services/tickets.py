@@ -93,6 +93,9 @@ async def open_ticket(
     """Open a ticket for the conversation, or return the one still open (summary refreshed).
     Returns (ticket, created)."""
     now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":  # one open ticket per conversation, even under races
+        await session.execute(select(Conversation.id).where(Conversation.id == conversation.id)
+                              .with_for_update(key_share=True))  # FOR NO KEY UPDATE: no clash with FK checks
     summary = await conversation_summary(session, conversation.id)
     ticket = await active_ticket(session, conversation.id)
     created = ticket is None

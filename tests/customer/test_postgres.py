@@ -47,3 +47,17 @@ async def test_concurrent_updates_on_postgres(settings, pg_db, fake_bot, fake_se
     async with pg_db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Conversation)) == len(users)
         assert await s.scalar(select(func.count()).select_from(ChatMessage)) == 2 * len(updates)
+
+
+async def test_concurrent_handoffs_open_one_ticket(settings, pg_db, fake_bot, fake_session):
+    import asyncio
+
+    bank = await seed_bank(pg_db)
+    dp = build_dispatcher(settings, pg_db.sessions, FakeKnowledge(), throttling=ThrottlingMiddleware(limit=1000))
+    await dp.feed_update(fake_bot, message_update(USER_A, f"/start {bank['invite_a']}"))
+    await dp.feed_update(fake_bot, message_update(USER_A, "180天定期利率是多少?"))
+    await asyncio.gather(*(dp.feed_update(fake_bot, message_update(USER_A, text))
+                           for text in ("转人工", "人工客服", "/human", "我要投诉") * 4))
+    async with pg_db.sessions() as s:
+        assert len((await s.scalars(select(Ticket))).all()) == 1
+    assert not [t for t in fake_session.sent_texts(USER_A) if "出了点问题" in t]  # no deadlock, no failed update
