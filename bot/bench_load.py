@@ -192,9 +192,10 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
     for key in await redis.keys("rmbot:*"):
         await redis.delete(key)  # a scratch run: forget earlier runs' inbox and limiter state
     chroma_port, proxy_port = free_port(), free_port()
-    chroma = subprocess.Popen([  # noqa: ASYNC220 - started once, before the event loop has workstr(Path(sys.executable).parent / "chroma"), "run", "--path", str(workdir / "chroma"),
-                               "--host", "127.0.0.1", "--port", str(chroma_port)],
-                              stdout=(workdir / "chroma.log").open("ab"), stderr=subprocess.STDOUT)
+    chroma_cmd = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(workdir / "chroma"),
+                  "--host", "127.0.0.1", "--port", str(chroma_port)]
+    chroma = subprocess.Popen(chroma_cmd, stdout=(workdir / "chroma.log").open("ab"),  # noqa: ASYNC220
+                              stderr=subprocess.STDOUT)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     proxy: Proxy | None = None
     result = LoadResult(customers=customers, rate=rate, seconds=seconds)
