@@ -79,12 +79,10 @@ async def relay_to_manager(bot: Bot, session: AsyncSession, ticket: Ticket, text
 async def _send_reply(bot: Bot, session: AsyncSession, message: Message, manager: Manager, ticket_id: int,
                       text: str) -> None:
     try:
-        out = await tickets.reply(session, ticket_id, manager, text)
+        await tickets.reply_and_send(session, ticket_id, manager, text, bot.send_message)
     except tickets.TicketError as exc:
         await message.answer(tickets.error_text(exc, ticket_id, MANAGER_LANG))
         return
-    try:
-        await bot.send_message(out.chat_id, out.text)
     except TelegramAPIError as exc:
         await session.rollback()
         await message.answer(t("Could not deliver your reply to the customer ({error}). Nothing was recorded.",

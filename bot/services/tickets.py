@@ -7,6 +7,7 @@ audit row in the caller's transaction; the caller commits.
     await take(session, ticket_id, manager)
     out = await reply(session, ticket_id, manager, "您好,已为您处理")   # -> ReplyToSend
     await bot.send_message(out.chat_id, out.text)                      # HTML, already escaped
+    # or both at once (the console): await reply_and_send(session, ticket_id, manager, text, bot.send_message)
     await close(session, ticket_id, manager)
 
 Access: a manager only their own clients' tickets; admins (Manager.is_admin) all of them.
@@ -14,8 +15,10 @@ Access: a manager only their own clients' tickets; admins (Manager.is_admin) all
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -186,6 +189,17 @@ async def reply(
     await session.flush()
     message = t("<b>{manager}</b>, your relationship manager:\n{text}", language, manager=manager.name, text=body)
     return ReplyToSend(ticket.id, ticket.chat_id, ticket.client_id, language, manager.name, message)
+
+
+async def reply_and_send(
+    session: AsyncSession, ticket_id: int, manager: Manager, text: str,
+    send: Callable[[int, str], Awaitable[Any]],
+) -> ReplyToSend:
+    """`reply`, then `send(chat_id, html_text)` (e.g. `bot.send_message`). When sending raises, the
+    caller rolls back: a reply is recorded only if it reached the customer."""
+    out = await reply(session, ticket_id, manager, text)
+    await send(out.chat_id, out.text)
+    return out
 
 
 async def close(session: AsyncSession, ticket_id: int, manager: Manager, *, now: datetime | None = None) -> Ticket:

@@ -283,3 +283,27 @@ async def test_personal_data_never_reaches_the_logs(chat, bank, caplog):
     logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
     for secret in ("2026-12-03", "50,000", "3,456.78", "张伟", "卡丢了", "1234"):
         assert secret not in logged, secret
+
+
+async def test_console_style_reply_service(db, bank, chat):
+    """What the web console calls: access checked, the reply recorded only if sending worked."""
+    from bot.db.models import Manager
+    from bot.services import tickets as ticket_service
+
+    await bind(chat, USER_A, bank["invite_a"], "zh")
+    await chat.feed(message_update(USER_A, "转人工"))
+    async with db.sessions() as s:
+        ticket = await s.scalar(select(Ticket))
+        other = await s.get(Manager, bank["mb"])
+        with pytest.raises(ticket_service.TicketError) as err:
+            await ticket_service.reply(s, ticket.id, other, "hi")
+        assert err.value.reason == "forbidden"
+        owner = await s.get(Manager, bank["ma"])
+        sent = []
+
+        async def send(chat_id, text):
+            sent.append((chat_id, text))
+
+        out = await ticket_service.reply_and_send(s, ticket.id, owner, "您好 & 欢迎", send)
+        await s.commit()
+    assert sent == [(USER_A, out.text)] and "您好 &amp; 欢迎" in out.text and "<b>王敏</b>" in out.text
