@@ -80,6 +80,27 @@ class HashEmbeddings(Embeddings):
         return self._vec(text)
 
 
+class StoreOnlyEmbeddings(Embeddings):
+    """Vectors for a store that is never searched densely (the lexical default): a few numbers
+    from a hash of the text, nothing to compute. Chroma needs a vector per record."""
+
+    name = "store-only"
+
+    def __init__(self, dim: int = 8) -> None:
+        self.dim = dim
+
+    def _vec(self, text: str) -> list[float]:
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=self.dim).digest()
+        v = np.frombuffer(digest, dtype=np.uint8).astype(np.float64) + 1.0
+        return (v / np.linalg.norm(v)).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)
+
+
 def openai_embeddings(model: str, api_key: str | None, base_url: str | None, timeout: float = 20.0) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
 

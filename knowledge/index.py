@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.bm25 import BM25Index
 from knowledge.chunking import Chunk
-from knowledge.embeddings import HashEmbeddings, embedding_name
+from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
 from knowledge.text import tokenize
 
 RRF_K = 60
@@ -100,7 +100,7 @@ class KnowledgeIndex:
         self.embeddings = embeddings
         self.dense_enabled = embeddings is not None
         # with the dense channel off, Chroma still stores the chunks (a small hash vector)
-        store_emb = embeddings if embeddings is not None else HashEmbeddings(dim=16)
+        store_emb = embeddings if embeddings is not None else StoreOnlyEmbeddings()
         self.collection_name = f"{collection}_{_slug(embedding_name(embeddings))}"
         self.store = Chroma(
             collection_name=self.collection_name,
@@ -148,7 +148,9 @@ class KnowledgeIndex:
         with self._lock:
             return bool(self.bm25.ids_for_key(key))
 
-    def add_chunks(self, chunks: list[Chunk], vectors: list[list[float]] | None = None) -> None:
+    def add_chunks(
+        self, chunks: list[Chunk], vectors: list[list[float]] | None = None, tokens: list[list[str]] | None = None
+    ) -> None:
         """Embed (unless vectors are given) and store; idempotent thanks to deterministic ids."""
         if not chunks:
             return
@@ -164,7 +166,8 @@ class KnowledgeIndex:
                 embeddings=vectors[i : i + ADD_BATCH],
                 metadatas=[dict(c.metadata) for c in part],
             )
-        tokens = [tokenize(t) for t in texts]
+        if tokens is None:
+            tokens = [tokenize(t) for t in texts]
         with self._lock:
             for c, toks in zip(chunks, tokens, strict=True):
                 self.texts[c.id] = c.text

@@ -41,6 +41,7 @@ from knowledge.text import detect_language, nfkc, normalize_query, tokenize
 log = logging.getLogger(__name__)
 
 TITLE_BOOST = 0.012
+INGEST_GROUP = 16  # documents whose chunks are written to the store in one call
 LANG_BOOST = 0.004
 
 
@@ -163,6 +164,7 @@ class KnowledgeService:
         self.llm_timeout_s = llm_timeout_s
         self._current: dict[str, str] = {}  # document name -> doc_key of its current version
         self.refresh_interval_s = refresh_interval_s
+        self._prepared: dict[str, tuple[list[Any], list[list[str]]]] = {}
         self._refreshed_at = 0.0
         self._write_lock = asyncio.Lock()
         self._started = False
@@ -225,79 +227,136 @@ class KnowledgeService:
     ) -> IngestReport:
         await self.start()
         report = IngestReport()
-        for path in expand_paths(paths):
-            item = await self.ingest_file(path, loaded_by=loaded_by)
-            report.items.append(item)
-            if progress is not None:
-                progress(item)
+        files = expand_paths(paths)
+        groups = [files[i : i + INGEST_GROUP] for i in range(0, len(files), INGEST_GROUP)]
+        # reading and parsing the next group overlaps with indexing this one
+        pending = asyncio.ensure_future(self._load_group(groups[0])) if groups else None
+        for gi in range(len(groups)):
+            assert pending is not None
+            loaded = await pending
+            pending = asyncio.ensure_future(self._load_group(groups[gi + 1])) if gi + 1 < len(groups) else None
+            for item in await self._index_group(loaded, loaded_by):
+                report.items.append(item)
+                if progress is not None:
+                    progress(item)
         return report
+
+    async def _load_group(self, group: list[Path]) -> list[tuple[LoadedDocument | IngestItem, float]]:
+        return [await self._load(p) for p in group]
 
     async def ingest_file(
         self, path: str | Path, *, name: str | None = None, loaded_by: str | None = None
     ) -> IngestItem:
         await self.start()
-        path = Path(path)
+        return (await self._index_group([await self._load(Path(path), name)], loaded_by))[0]
+
+    async def _load(self, path: Path, name: str | None = None) -> tuple[LoadedDocument | IngestItem, float]:
+        """The document, or a failed item naming the file and the reason."""
         name = name or path.name
         t0 = time.perf_counter()
         try:
-            doc = await asyncio.to_thread(load_path, path, max_bytes=self.max_bytes, name=name)
+            return await asyncio.to_thread(self._prepare, path, name), t0
         except LoadError as exc:
-            return IngestItem(name, "failed", exc.reason)
+            return IngestItem(name, "failed", exc.reason), t0
         except Exception as exc:  # noqa: BLE001 - one file never stops the batch
             log.exception("knowledge: unexpected error loading %s", name)
-            return IngestItem(name, "failed", f"unexpected error ({type(exc).__name__}: {exc})")
-        item = await self._index_document(doc, loaded_by)
-        item.seconds = time.perf_counter() - t0
-        return item
+            return IngestItem(name, "failed", f"unexpected error ({type(exc).__name__}: {exc})"), t0
 
-    async def _index_document(self, doc: LoadedDocument, loaded_by: str | None) -> IngestItem:
+    def _prepare(self, path: Path, name: str) -> LoadedDocument:
+        """Load, chunk and tokenise (CPU work that needs no lock); the chunks ride on the document."""
+        doc = load_path(path, max_bytes=self.max_bytes, name=name)
+        chunks = chunk_document(doc)
+        self._prepared[doc.content_hash + doc.name] = (chunks, [tokenize(c.text) for c in chunks])
+        return doc
+
+    async def _index_group(
+        self, loaded: list[tuple[LoadedDocument | IngestItem, float]], loaded_by: str | None
+    ) -> list[IngestItem]:
+        """Index a group of loaded documents: all new chunks are written in one go (the store's
+        per-write cost is the bottleneck of small files), then each document is switched to its
+        new version in the registry and its old chunks are deleted, one document at a time."""
+        results: dict[int, IngestItem] = {}
+        plan: list[tuple[int, LoadedDocument, str, list[Any], list[list[str]] | None]] = []
         async with self._write_lock:
-            existing = await self.registry.get(doc.name)
-            new_key = doc_key(doc.name, doc.content_hash)
-            same = existing is not None and existing.content_hash == doc.content_hash
-            if same and existing is not None and await asyncio.to_thread(self.index.has_key, new_key):
-                return IngestItem(doc.name, "unchanged", chunks=existing.chunk_count, pages=existing.pages,
-                                  version=existing.version)
-            chunks = await asyncio.to_thread(chunk_document, doc)
-            if not chunks:
-                return IngestItem(doc.name, "failed", "no text to index")
-            try:
-                await asyncio.to_thread(self.index.add_chunks, chunks)
-            except Exception as exc:  # noqa: BLE001
-                log.exception("knowledge: indexing %s failed", doc.name)
-                await self._discard(new_key, existing)
-                return IngestItem(doc.name, "failed", f"indexing failed ({type(exc).__name__}: {exc})")
-            now = utcnow()
-            record = DocumentRecord(
-                name=doc.name,
-                title=doc.title,
-                content_hash=doc.content_hash,
-                version=(existing.version + 1) if existing else 1,
-                chunk_count=len(chunks),
-                pages=doc.pages,
-                language=doc.language,
-                size_bytes=doc.size_bytes,
-                loaded_by=loaded_by,
-                loaded_at=existing.loaded_at if existing else now,
-                updated_at=now,
-            )
-            try:
-                await self.registry.save(record)  # the switch: from here on, searches see the new version
-            except Exception as exc:  # noqa: BLE001
-                log.exception("knowledge: registry update for %s failed", doc.name)
-                await self._discard(new_key, existing)
-                return IngestItem(doc.name, "failed", f"registry update failed ({type(exc).__name__})")
-            self._current[doc.name] = new_key
-            status = "loaded"
-            if existing is not None:
-                old_key = doc_key(existing.name, existing.content_hash)
-                if old_key != new_key:
-                    status = "replaced"
-                    await asyncio.to_thread(self.index.delete_key, old_key)
-            return IngestItem(doc.name, status, chunks=len(chunks), pages=doc.pages, version=record.version)
+            for i, (doc, _t0) in enumerate(loaded):
+                if isinstance(doc, IngestItem):
+                    results[i] = doc
+                    continue
+                prepared = self._prepared.pop(doc.content_hash + doc.name, None)
+                existing = await self.registry.get(doc.name)
+                new_key = doc_key(doc.name, doc.content_hash)
+                same = existing is not None and existing.content_hash == doc.content_hash
+                if same and existing is not None and await asyncio.to_thread(self.index.has_key, new_key):
+                    results[i] = IngestItem(doc.name, "unchanged", chunks=existing.chunk_count,
+                                            pages=existing.pages, version=existing.version)
+                    continue
+                chunks, tokens = prepared if prepared else (await asyncio.to_thread(chunk_document, doc), None)
+                if not chunks:
+                    results[i] = IngestItem(doc.name, "failed", "no text to index")
+                    continue
+                plan.append((i, doc, new_key, chunks, tokens))
+            if plan:
+                try:
+                    await asyncio.to_thread(
+                        self.index.add_chunks,
+                        [c for p in plan for c in p[3]],
+                        None,
+                        [t for p in plan for t in p[4]] if all(p[4] is not None for p in plan) else None,
+                    )
+                except Exception:  # noqa: BLE001 - retry one by one to find the document at fault
+                    log.exception("knowledge: indexing a group failed; retrying document by document")
+                    kept = []
+                    for p in plan:
+                        try:
+                            await asyncio.to_thread(self.index.add_chunks, p[3], None, p[4])
+                            kept.append(p)
+                        except Exception as exc:  # noqa: BLE001
+                            log.exception("knowledge: indexing %s failed", p[1].name)
+                            await self._discard(p[2])
+                            results[p[0]] = IngestItem(p[1].name, "failed",
+                                                       f"indexing failed ({type(exc).__name__}: {exc})")
+                    plan = kept
+            for i, doc, new_key, chunks, _tokens in plan:
+                results[i] = await self._switch(doc, new_key, len(chunks), loaded_by)
+        for i, (_doc, t0) in enumerate(loaded):
+            results[i].seconds = time.perf_counter() - t0
+        return [results[i] for i in range(len(loaded))]
 
-    async def _discard(self, new_key: str, existing: DocumentRecord | None) -> None:
-        if existing is not None and doc_key(existing.name, existing.content_hash) == new_key:
+    async def _switch(self, doc: LoadedDocument, new_key: str, n_chunks: int, loaded_by: str | None) -> IngestItem:
+        """Make the new version current (registry first), then delete the old version's chunks."""
+        existing = await self.registry.get(doc.name)
+        if existing is not None and existing.content_hash == doc.content_hash:
+            return IngestItem(doc.name, "unchanged", chunks=existing.chunk_count, pages=existing.pages,
+                              version=existing.version)
+        now = utcnow()
+        record = DocumentRecord(
+            name=doc.name,
+            title=doc.title,
+            content_hash=doc.content_hash,
+            version=(existing.version + 1) if existing else 1,
+            chunk_count=n_chunks,
+            pages=doc.pages,
+            language=doc.language,
+            size_bytes=doc.size_bytes,
+            loaded_by=loaded_by,
+            loaded_at=existing.loaded_at if existing else now,
+            updated_at=now,
+        )
+        try:
+            await self.registry.save(record)  # the switch: from here on, searches see the new version
+        except Exception as exc:  # noqa: BLE001
+            log.exception("knowledge: registry update for %s failed", doc.name)
+            await self._discard(new_key)
+            return IngestItem(doc.name, "failed", f"registry update failed ({type(exc).__name__})")
+        self._current[doc.name] = new_key
+        status = "loaded"
+        if existing is not None:
+            status = "replaced"
+            await asyncio.to_thread(self.index.delete_key, doc_key(existing.name, existing.content_hash))
+        return IngestItem(doc.name, status, chunks=n_chunks, pages=doc.pages, version=record.version)
+
+    async def _discard(self, new_key: str) -> None:
+        if new_key in self._current.values():
             return
         try:
             await asyncio.to_thread(self.index.delete_key, new_key)
@@ -455,10 +514,18 @@ class KnowledgeService:
 
 
 def _warm_up() -> None:
+    """Once per process: the tokeniser's and pinyin dictionaries, the parsers' modules."""
+    import importlib
+
     from knowledge.chunking import romanize
 
     tokenize("预热 warm-up")
     romanize("预热")
+    for module in ("pypdf", "docx", "openpyxl", "bs4"):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # pragma: no cover - reported when such a file is loaded
+            pass
 
 
 def _sources(hits: list[Hit]) -> list[Source]:

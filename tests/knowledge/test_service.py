@@ -72,8 +72,8 @@ async def test_no_query_sees_a_document_missing_or_twice_during_replacement(serv
     def probe_from_thread(stage: str) -> None:
         asyncio.run_coroutine_threadsafe(probe(stage), loop).result()
 
-    def add_then_probe(chunks, vectors=None):
-        real_add(chunks, vectors)
+    def add_then_probe(chunks, vectors=None, tokens=None):
+        real_add(chunks, vectors, tokens)
         probe_from_thread("new version stored, registry not switched yet")
 
     def probe_then_delete(key):
