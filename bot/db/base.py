@@ -21,8 +21,8 @@ NAMING = {
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (so SQLite primary keys stay rowid aliases).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-# JSONB on PostgreSQL, JSON text elsewhere.
-Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+# JSONB on PostgreSQL, JSON text elsewhere; Python None is SQL NULL (so `IS NULL` filters work).
+Json = JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

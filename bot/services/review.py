@@ -1,0 +1,280 @@
+"""Manager review: campaigns, their drafts, and the decisions on them.
+
+A manager sees and decides only the drafts of their own clients; an admin sees all. Every
+approve, edit and reject writes an audit row in the same transaction; approved drafts go to the
+outbox at once (they wait there until their scheduled time). Flagged drafts (a failed check, an
+LLM rewrite) are never approved by "approve all" unless the manager says so explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from jinja2 import TemplateError
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import metrics
+from bot.db.base import utcnow
+from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager
+from bot.services import audit, outbox
+from bot.services.drafting import check_stored_draft
+from prompts import render_string
+
+MAX_TEXT = 4000
+
+
+class NotFound(LookupError):
+    """The object does not exist or belongs to another manager (never say which)."""
+
+
+class InvalidInput(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who is acting: a manager (their own book) or an admin (everything)."""
+
+    manager_id: int
+    is_admin: bool = False
+
+    @property
+    def actor(self) -> str:
+        return audit.actor_for_manager(self.manager_id, admin=self.is_admin)
+
+
+def is_flagged(flags: Sequence[str] | None) -> bool:
+    return bool(flags)
+
+
+def _own(stmt: Select[Any], reviewer: Reviewer, column: Any) -> Select[Any]:
+    return stmt if reviewer.is_admin else stmt.where(column == reviewer.manager_id)
+
+
+async def get_campaign(session: AsyncSession, reviewer: Reviewer, campaign_id: int) -> Campaign:
+    camp = await session.scalar(_own(select(Campaign).where(Campaign.id == campaign_id), reviewer, Campaign.manager_id))
+    if camp is None:
+        raise NotFound(f"campaign {campaign_id}")
+    return camp
+
+
+async def get_draft(session: AsyncSession, reviewer: Reviewer, draft_id: int) -> Draft:
+    draft = await session.scalar(_own(select(Draft).where(Draft.id == draft_id), reviewer, Draft.manager_id))
+    if draft is None:
+        raise NotFound(f"draft {draft_id}")
+    return draft
+
+
+async def list_campaigns(session: AsyncSession, reviewer: Reviewer, plan_date: date | None = None,
+                         *, only_waiting: bool = False) -> list[dict[str, Any]]:
+    """Campaigns of a day (or every day when None) with counts: total, pending, flagged pending."""
+    stmt = select(Campaign).order_by(Campaign.plan_date.desc(), Campaign.kind, Campaign.occasion)
+    if plan_date is not None:
+        stmt = stmt.where(Campaign.plan_date == plan_date)
+    camps = (await session.scalars(_own(stmt, reviewer, Campaign.manager_id).limit(500))).all()
+    if not camps:
+        return []
+    ids = [c.id for c in camps]
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for cid, status, n in (await session.execute(
+            select(Draft.campaign_id, Draft.status, func.count()).where(Draft.campaign_id.in_(ids))
+            .group_by(Draft.campaign_id, Draft.status))).all():
+        counts[cid][str(status)] = int(n)
+    flagged_pending: dict[int, int] = dict.fromkeys(ids, 0)
+    for cid, flags in (await session.execute(
+            select(Draft.campaign_id, Draft.flags).where(Draft.campaign_id.in_(ids),
+                                                         Draft.status == DraftStatus.PENDING,
+                                                         Draft.flags.is_not(None)))).all():
+        if is_flagged(flags):
+            flagged_pending[cid] += 1
+    out = []
+    for c in camps:
+        total = sum(counts[c.id].values())
+        pending = counts[c.id].get(DraftStatus.PENDING, 0)
+        if only_waiting and not pending:
+            continue
+        out.append({"id": c.id, "manager_id": c.manager_id, "plan_date": c.plan_date.isoformat(), "kind": c.kind,
+                    "occasion": c.occasion, "title": c.title or c.occasion, "count": total, "pending": pending,
+                    "flagged": flagged_pending[c.id], "by_status": counts[c.id]})
+    return out
+
+
+async def open_campaign(session: AsyncSession, reviewer: Reviewer, campaign_id: int) -> Campaign:
+    """The manager opened the campaign (the start of review time, for reports)."""
+    camp = await get_campaign(session, reviewer, campaign_id)
+    if camp.first_opened_at is None and not reviewer.is_admin:
+        camp.first_opened_at = utcnow()
+    return camp
+
+
+async def list_drafts(
+    session: AsyncSession, reviewer: Reviewer, campaign_id: int, *, q: str = "", status: str | None = None,
+    kind: str | None = None, flagged: bool | None = None, offset: int = 0, limit: int = 50,
+) -> dict[str, Any]:
+    """A page of a campaign's drafts, flagged first; search in text, client number or name."""
+    await get_campaign(session, reviewer, campaign_id)
+    stmt = select(Draft, Client.client_no, Client.name).join(Client, Client.id == Draft.client_id) \
+        .where(Draft.campaign_id == campaign_id)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(Draft.text.like(like), Client.client_no.like(like), Client.name.like(like)))
+    if status:
+        stmt = stmt.where(Draft.status == status)
+    if kind:
+        stmt = stmt.where(Draft.kind == kind)
+    if flagged is True:
+        stmt = stmt.where(Draft.flags.is_not(None))
+    elif flagged is False:
+        stmt = stmt.where(Draft.flags.is_(None))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.execute(stmt.order_by(Draft.flags.is_(None), Draft.id).offset(offset).limit(limit))).all()
+    return {
+        "total": total, "offset": offset, "limit": limit,
+        "items": [_draft_view(d, client_no, name) for d, client_no, name in rows],
+    }
+
+
+def _draft_view(d: Draft, client_no: str, name: str) -> dict[str, Any]:
+    return {"id": d.id, "client_no": client_no, "client_name": name, "kind": d.kind, "occasion": d.occasion,
+            "language": d.language, "text": d.text, "status": d.status, "flags": d.flags or [],
+            "reasons": d.reasons or [], "edited": d.edited, "scheduled_at": d.scheduled_at.isoformat(),
+            "reject_reason": d.reject_reason}
+
+
+async def _decide(session: AsyncSession, reviewer: Reviewer, drafts: Sequence[Draft], status: str,
+                  reason: str | None = None) -> int:
+    now = utcnow()
+    for d in drafts:
+        d.status = status
+        d.decided_by = reviewer.actor
+        d.decided_at = now
+        if reason is not None:
+            d.reject_reason = reason[:200]
+    campaigns = {d.campaign_id for d in drafts}
+    for cid in campaigns:
+        camp = await session.get(Campaign, cid)
+        if camp is not None:
+            camp.last_decided_at = now
+    action = "approve" if status == DraftStatus.APPROVED else "reject"
+    for d in drafts:
+        audit.record(session, actor=reviewer.actor, action=action, entity="draft", entity_id=d.id,
+                     manager_id=d.manager_id, client_id=d.client_id,
+                     details={"reason": reason} if reason else None)
+    metrics.APPROVALS.labels(action).inc(len(drafts))
+    if status == DraftStatus.APPROVED:
+        await session.flush()
+        await outbox.enqueue_drafts(session, drafts, actor=reviewer.actor)
+    return len(drafts)
+
+
+async def approve_all(session: AsyncSession, reviewer: Reviewer, campaign_id: int, *,
+                      include_flagged: bool = False, expected: int | None = None) -> int:
+    """Approve every pending draft of the campaign (flagged ones only if asked). `expected` is the
+    count the manager confirmed: if drafts changed meanwhile, nothing is approved."""
+    await get_campaign(session, reviewer, campaign_id)
+    drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
+                                                        Draft.status == DraftStatus.PENDING))).all()
+    chosen = [d for d in drafts if include_flagged or not is_flagged(d.flags)]
+    if expected is not None and expected != len(chosen):
+        raise InvalidInput(f"the campaign now has {len(chosen)} drafts to approve, not {expected}; reload and confirm")
+    return await _decide(session, reviewer, chosen, DraftStatus.APPROVED)
+
+
+async def reject_all(session: AsyncSession, reviewer: Reviewer, campaign_id: int, reason: str, *,
+                     expected: int | None = None) -> int:
+    await get_campaign(session, reviewer, campaign_id)
+    reason = _reason(reason)
+    drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
+                                                        Draft.status == DraftStatus.PENDING))).all()
+    if expected is not None and expected != len(drafts):
+        raise InvalidInput(f"the campaign now has {len(drafts)} pending drafts, not {expected}; reload and confirm")
+    return await _decide(session, reviewer, list(drafts), DraftStatus.REJECTED, reason)
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to reject")
+    return reason
+
+
+async def approve_one(session: AsyncSession, reviewer: Reviewer, draft_id: int) -> Draft:
+    draft = await get_draft(session, reviewer, draft_id)
+    if draft.status != DraftStatus.PENDING:
+        raise InvalidInput(f"draft {draft_id} is {draft.status}, not pending")
+    await _decide(session, reviewer, [draft], DraftStatus.APPROVED)
+    return draft
+
+
+async def reject_one(session: AsyncSession, reviewer: Reviewer, draft_id: int, reason: str) -> Draft:
+    draft = await get_draft(session, reviewer, draft_id)
+    if draft.status != DraftStatus.PENDING:
+        raise InvalidInput(f"draft {draft_id} is {draft.status}, not pending")
+    await _decide(session, reviewer, [draft], DraftStatus.REJECTED, _reason(reason))
+    return draft
+
+
+async def edit_draft(session: AsyncSession, reviewer: Reviewer, draft_id: int, text: str) -> Draft:
+    """The manager's own words replace the draft; it is sent exactly as edited. The bank's checks
+    run on the new text and their findings are shown as flags."""
+    draft = await get_draft(session, reviewer, draft_id)
+    if draft.status != DraftStatus.PENDING:
+        raise InvalidInput(f"draft {draft_id} is {draft.status}; only pending drafts can be edited")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("the text is empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"the text is {len(text)} characters; at most {MAX_TEXT}")
+    before = draft.text
+    draft.text = text
+    draft.edited = True
+    problems = check_stored_draft(draft, text)
+    draft.flags = [p for p in problems if p] or None
+    audit.record(session, actor=reviewer.actor, action="edit", entity="draft", entity_id=draft.id,
+                 manager_id=draft.manager_id, client_id=draft.client_id,
+                 details={"chars_before": len(before), "chars_after": len(text), "flags": draft.flags})
+    metrics.APPROVALS.labels("edit").inc()
+    return draft
+
+
+async def edit_template(session: AsyncSession, reviewer: Reviewer, campaign_id: int, template: str) -> int:
+    """Replace the campaign's template and re-render every pending, unedited draft from its stored
+    values. Returns how many drafts were re-rendered."""
+    camp = await get_campaign(session, reviewer, campaign_id)
+    template = (template or "").strip()
+    if not template:
+        raise InvalidInput("the template is empty")
+    drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
+                                                        Draft.status == DraftStatus.PENDING,
+                                                        Draft.edited.is_(False)))).all()
+    rendered: list[tuple[Draft, str]] = []
+    for d in drafts:
+        try:
+            rendered.append((d, render_string(template, **(d.context or {}))))
+        except TemplateError as exc:
+            raise InvalidInput(f"the template does not render for draft {d.id}: {exc}") from None
+    camp.template_override = template
+    for d, text in rendered:
+        d.text = text
+        d.flags = check_stored_draft(d, text) or None
+    audit.record(session, actor=reviewer.actor, action="edit_template", entity="campaign", entity_id=camp.id,
+                 manager_id=camp.manager_id, details={"rerendered": len(rendered)})
+    return len(rendered)
+
+
+async def auto_approve(session: AsyncSession, plan_date: date) -> int:
+    """Managers who chose it get their clean service reminders approved without a look: only
+    reminders with no flags that no LLM rewrote."""
+    managers = (await session.scalars(select(Manager.id).where(Manager.auto_approve_reminders.is_(True)))).all()
+    total = 0
+    for manager_id in managers:
+        drafts = (await session.scalars(select(Draft).where(
+            Draft.manager_id == manager_id, Draft.plan_date == plan_date, Draft.kind == DraftKind.REMINDER,
+            Draft.status == DraftStatus.PENDING, Draft.flags.is_(None), Draft.llm_rewritten.is_(False)))).all()
+        if drafts:
+            total += await _decide(session, Reviewer(manager_id=manager_id), list(drafts), DraftStatus.APPROVED)
+    return total
