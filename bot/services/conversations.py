@@ -95,7 +95,7 @@ _EMERGENCY_QUERIES = {
 _PERSONAL_EXTRA = [
     re.compile(r"(要还|应还|还款金额|还款日|月供).{0,6}(多少|哪天|几号|什么时候|何时)"),
     re.compile(r"(下个月|这个月|本月|下期|这期|下一期).{0,6}还"),
-    re.compile(r"我.{0,4}(卡|信用卡|定期|存款|理财|贷款|养老金).{0,8}(到期|过期|有效期|余额|多少)"),
+    re.compile(r"我.{0,4}(卡|信用卡|定期|存款|理财|贷款|养老金).{0,8}(到期|过期|有效期|余额)"),
     re.compile(r"\bmy\b.{0,30}\b(card|deposit|loan|wealth|pension|savings)\b.{0,30}\b(expire|expiry|expires|"
                r"mature|matures|maturity|due|balance|owe|repay|payment)", re.I),
     re.compile(r"\bwhen (does|do|will) my\b", re.I),
@@ -139,9 +139,28 @@ def sensitive_reason(text: str) -> str | None:
     return None
 
 
+# questions about how a product works ("我的信用卡年费是多少?") belong to the documents, unless they also
+# ask for something only the customer's records hold
+_PRODUCT_RULE_RE = re.compile(r"年费|利率|手续费|费率|收益率|起存|起购|门槛|规则|条件|怎么|如何|能不能|可不可以|"
+                              r"\b(fee|fees|rate|rates|how (do|can|to)|can i|rules?)\b", re.I)
+_RECORD_RE = re.compile(r"到期|过期|有效期|余额|欠|还多少|要还|应还|账单|持有|\b(balance|due|owe|expir\w*|matur\w*|"
+                        r"statement|outstanding)\b", re.I)
+
+
+def question_for_documents(text: str) -> str:
+    """A product-rule question asked about "my" product, put impersonally for the document search
+    ("我的信用卡年费是多少?" -> "信用卡年费是多少?"), so it is not mistaken for a records lookup."""
+    if _PRODUCT_RULE_RE.search(text) and not _RECORD_RE.search(text):
+        text = re.sub(r"(我的|我家的|本人的)", "", text)
+        text = re.sub(r"\bmy\b", "the", text, flags=re.I)
+    return text
+
+
 def is_personal(text: str) -> bool:
     from knowledge.personal import is_personal_question
 
+    if _PRODUCT_RULE_RE.search(text) and not _RECORD_RE.search(text):
+        return False
     if is_personal_question(text, None):
         return True
     return any(p.search(text) for p in _PERSONAL_EXTRA)
@@ -470,7 +489,7 @@ class Conversations:
                                     "/human to reach a person.", lang)])
         history = await self.history(session, conv.id, before_id=inbound.id)
         try:
-            answer = await self.knowledge.ask(text, lang=lang, history=history)
+            answer = await self.knowledge.ask(question_for_documents(text), lang=lang, history=history)
         except Exception:  # noqa: BLE001 - one failed answer never loses the conversation
             log.exception("knowledge answer failed")
             return Turn("error", [t("Sorry, something went wrong while I looked this up. Please try again in a "

@@ -47,6 +47,10 @@ def test_sensitive_reason(text, reason):
     ("180天定期利率多少", False, None),
     ("信用卡年费怎么免?", False, None),
     ("提前还款要多少违约金", False, None),
+    ("我的信用卡年费是多少?", False, None),
+    ("我的卡什么时候过期", True, {"card"}),
+    ("What is the annual fee of my card?", False, None),
+    ("我的定期利率是多少,什么时候到期?", True, {"deposit"}),
 ])
 def test_personal_questions(text, personal, topics):
     assert is_personal(text) is personal
@@ -79,3 +83,14 @@ def test_small_talk(text, kind):
     from bot.services.conversations import small_talk
 
     assert small_talk(text) == kind
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("我的信用卡年费是多少?", "信用卡年费是多少?"),
+    ("What is the annual fee of my card?", "What is the annual fee of the card?"),
+    ("我的定期什么时候到期?", "我的定期什么时候到期?"),
+])
+def test_question_for_documents(text, expected):
+    from bot.services.conversations import question_for_documents
+
+    assert question_for_documents(text) == expected
