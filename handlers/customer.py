@@ -199,6 +199,10 @@ def setup_router() -> Router:
         elif update.new_chat_member.status == "member":
             await consent.mark_unblocked(session, client)
 
+    @router.message(F.text.regexp(r"^/[A-Za-z0-9_]+"), ~Command("human", "stop"))
+    async def unknown_command(message: Message) -> None:
+        await message.answer(t("I do not know that command. /help lists what I can do."))
+
     @router.message(F.text)
     async def on_text(message: Message, bot: Bot, session: AsyncSession, conversations: Conversations,
                       client: Client | None, lang: str, settings: Settings) -> None:

@@ -124,3 +124,9 @@ async def test_redis_throttling_is_shared_between_instances(settings, db, knowle
     chat = Chat(instances[0], fake_bot, fake_session)
     assert "1.45%" in (await chat.texts(message_update(STRANGER, "180天定期 again", language_code="en")))[0]
     await redis.aclose()
+
+
+@pytest.mark.parametrize(("lang", "expect"), [("zh", "不认识这个命令"), ("en", "do not know that command")])
+async def test_unknown_command(chat, knowledge, lang, expect):
+    texts = await chat.texts(message_update(STRANGER, "/frobnicate", language_code=lang))
+    assert len(texts) == 1 and expect in texts[0] and knowledge.calls == []
