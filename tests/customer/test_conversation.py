@@ -307,3 +307,24 @@ async def test_console_style_reply_service(db, bank, chat):
         out = await ticket_service.reply_and_send(s, ticket.id, owner, "您好 & 欢迎", send)
         await s.commit()
     assert sent == [(USER_A, out.text)] and "您好 &amp; 欢迎" in out.text and "<b>王敏</b>" in out.text
+
+
+async def test_long_answers_are_split_under_telegrams_limit(settings, db, bank, fake_bot, fake_session):
+    from bot.app import build_dispatcher
+    from handlers.middlewares import ThrottlingMiddleware
+    from knowledge import Answer, Source
+    from tests.customer.conftest import Chat
+
+    class Verbose:
+        async def ask(self, question, lang=None, history=None):
+            body = "\n".join(f"第{i}条:利率 & 费用说明" + "很长" * 40 for i in range(100))
+            return Answer(body, [Source("long.md", "长文档", "第一节", 0.9)], True, False)
+
+    chat = Chat(build_dispatcher(settings, db.sessions, Verbose(), throttling=ThrottlingMiddleware(limit=100)),
+                fake_bot, fake_session)
+    reqs = [r for r in await chat.feed(message_update(STRANGER, "利率说明")) if r.method_name == "sendMessage"]
+    assert len(reqs) >= 3 and all(len(r["text"]) <= 4096 for r in reqs)
+    assert "长文档 — 第一节" in reqs[-1]["text"] and "reply_markup" in reqs[-1].params
+    assert all("reply_markup" not in r.params for r in reqs[:-1])
+    joined = "\n".join(r["text"] for r in reqs)
+    assert joined.count("第99条") == 1 and "&amp;" in joined
