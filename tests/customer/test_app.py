@@ -56,6 +56,12 @@ async def test_run_talks_to_the_bot_api(emulator, db, bank, tmp_path, mode):  # 
     try:
         await asyncio.wait_for(started.wait(), 60)
         assert any(p.startswith("bot (" + mode) for p in info["running"]), info["running"]
+        if mode == "webhook":  # a caller without the secret token is turned away
+            import aiohttp
+
+            async with aiohttp.ClientSession() as http:
+                resp = await http.post(extra["webhook_url"], json={"update_id": 1})
+                assert resp.status == 401
         await asyncio.to_thread(emu.say, USER_A, f"/start {bank['invite_a']}")
         welcome = await asyncio.to_thread(emu.wait_reply, USER_A, 20)
         assert welcome is not None and "王敏" in welcome["text"]
