@@ -167,6 +167,7 @@ class KnowledgeService:
         self._prepared: dict[str, tuple[list[Any], list[list[str]]]] = {}
         self._refreshed_at = 0.0
         self._write_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
         self._started = False
 
     # ------------------------------------------------------------------ start
@@ -176,6 +177,11 @@ class KnowledgeService:
         does not hold (left over by an interrupted replacement)."""
         if self._started:
             return
+        async with self._start_lock:
+            if not self._started:
+                await self._start()
+
+    async def _start(self) -> None:
         # the tokeniser's dictionaries load once per process (about a second): not on a question
         await asyncio.to_thread(_warm_up)
         await asyncio.to_thread(self.index.load)
