@@ -246,7 +246,8 @@ def _source_dicts(answer: Any) -> list[dict[str, Any]]:
 class Turn:
     """What to send back for one customer message."""
 
-    outcome: str  # grounded | declined | handoff | personal | unbound | optout | error | too_long
+    # grounded | declined | handoff | personal | unbound | optout | smalltalk | relayed | error | too_long
+    outcome: str
     parts: list[str]  # Telegram HTML messages, in order
     sources: list[dict[str, Any]] = field(default_factory=list)
     ticket: Ticket | None = None
@@ -317,8 +318,8 @@ class Conversations:
         for row in rows:
             if row.author == "bot" and row.outcome != "grounded":
                 continue
-            if row.author == "customer" and row.outcome in ("personal", "optout", "handoff"):
-                continue
+            if row.author == "customer" and row.outcome not in ("grounded", "declined"):
+                continue  # personal lookups, opt-outs, handoffs, messages for the manager stay out
             content = row.text if row.author == "customer" else html.unescape(_TAG_RE.sub("", row.text))
             out.append({"role": "user" if row.author == "customer" else "assistant", "content": content})
         return out
