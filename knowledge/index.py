@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,17 @@ class KnowledgeIndex:
                 out[k] = out.get(k, 0) + 1
             return out
 
+    def key_ages(self) -> dict[str, float]:
+        """doc_key -> seconds since its newest chunk was written (unknown: infinitely old)."""
+        now = time.time()
+        with self._lock:
+            newest: dict[str, float] = {}
+            for meta in self.bm25.meta.values():
+                k = str(meta.get("doc_key", ""))
+                at = float(meta.get("indexed_at") or 0.0)
+                newest[k] = max(newest.get(k, 0.0), at)
+        return {k: (now - at if at else float("inf")) for k, at in newest.items()}
+
     def has_key(self, key: str) -> bool:
         with self._lock:
             return bool(self.bm25.ids_for_key(key))
@@ -157,6 +169,9 @@ class KnowledgeIndex:
         texts = [c.text for c in chunks]
         if vectors is None:
             vectors = self._store_emb.embed_documents(texts)
+        now = time.time()
+        for c in chunks:
+            c.metadata.setdefault("indexed_at", now)
         col = self.store._collection
         for i in range(0, len(chunks), ADD_BATCH):
             part = chunks[i : i + ADD_BATCH]

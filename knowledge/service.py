@@ -41,7 +41,9 @@ from knowledge.text import detect_language, nfkc, normalize_query, tokenize
 log = logging.getLogger(__name__)
 
 TITLE_BOOST = 0.012
-INGEST_GROUP = 16  # documents whose chunks are written to the store in one call
+INGEST_GROUP = 16
+# chunks of a version the registry does not hold are dropped at start once they are this old
+STALE_AFTER_S = 3600.0
 LANG_BOOST = 0.004
 
 
@@ -186,10 +188,11 @@ class KnowledgeService:
         await asyncio.to_thread(_warm_up)
         await asyncio.to_thread(self.index.load)
         await self._refresh_current()
-        present = await asyncio.to_thread(self.index.keys)
+        present = await asyncio.to_thread(self.index.key_ages)
         current = set(self._current.values())
-        for key in present:
-            if key not in current:
+        for key, age in present.items():
+            # another process may be half-way through a replacement: only old leftovers go
+            if key not in current and age > STALE_AFTER_S:
                 log.info("knowledge: dropping stale chunks of %s", key)
                 await asyncio.to_thread(self.index.delete_key, key)
         for name, key in self._current.items():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -156,10 +157,16 @@ async def test_restart_rebuilds_the_lexical_channel_and_drops_stale_chunks(tmp_p
     for c in orphan:
         c.id = "orphan-" + c.id
         c.metadata["doc_key"] = "rates.md#deadbeefdeadbeef"
-    svc.index.add_chunks(orphan)
+        c.metadata["indexed_at"] = time.time() - 2 * 3600  # left two hours ago
+    fresh = chunk_document(load_path(docs / "faq.csv"))
+    for c in fresh:
+        c.id = "fresh-" + c.id
+        c.metadata["doc_key"] = "faq.csv#0123456789abcdef"  # another process is replacing it right now
+    svc.index.add_chunks(orphan + fresh)
     svc2 = build()
     await svc2.start()
     assert "rates.md#deadbeefdeadbeef" not in set(svc2.index.keys())
+    assert "faq.csv#0123456789abcdef" in set(svc2.index.keys())
     answer = await svc2.ask("借记卡丢了打什么电话")
     assert "400-800-1234" in answer.text
 
