@@ -118,23 +118,27 @@ class KnowledgeIndex:
     # -------------------------------------------------------------- lifecycle
 
     def load(self) -> int:
-        """Rebuild the BM25 channel from the chunks stored in Chroma (at start)."""
+        """Rebuild the BM25 channel from the chunks stored in Chroma (at start, and when another
+        process changed the knowledge base). Built aside, then swapped in: searches meanwhile
+        use the previous one."""
         col = self.store._collection
         total = col.count()
         offset = 0
+        bm25 = BM25Index()
+        texts: dict[str, str] = {}
+        while offset < total:
+            got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            if not got["ids"]:
+                break
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                meta = dict(meta or {})
+                texts[cid] = text or ""
+                bm25.add(cid, text or "", str(meta.get("doc_key", "")), meta)
+            offset += len(got["ids"])
         with self._lock:
-            self.bm25 = BM25Index()
-            self.texts.clear()
-            while offset < total:
-                got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
-                if not got["ids"]:
-                    break
-                for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                    meta = dict(meta or {})
-                    self.texts[cid] = text or ""
-                    self.bm25.add(cid, text or "", str(meta.get("doc_key", "")), meta)
-                offset += len(got["ids"])
-        return len(self.bm25)
+            self.bm25 = bm25
+            self.texts = texts
+        return len(bm25)
 
     def keys(self) -> dict[str, int]:
         """doc_key -> number of chunks present."""
