@@ -99,6 +99,8 @@ _PERSONAL_EXTRA = [
     re.compile(r"\bmy\b.{0,30}\b(card|deposit|loan|wealth|pension|savings)\b.{0,30}\b(expire|expiry|expires|"
                r"mature|matures|maturity|due|balance|owe|repay|payment)", re.I),
     re.compile(r"\bwhen (does|do|will) my\b", re.I),
+    re.compile(r"我的?(风险评估|风险测评|风评|风险等级|身份证|证件).{0,8}(什么时候|哪天|到期|过期|有效期|是什么|是多少|多少)"),
+    re.compile(r"\bmy\b.{0,20}\b(risk (assessment|rating|profile|level)|ID|identity (card|document))\b", re.I),
     re.compile(r"\bhow much (do|will) i (owe|need to (re)?pay|pay)\b", re.I),
 ]
 
@@ -108,6 +110,10 @@ _TOPICS: list[tuple[str, re.Pattern[str]]] = [
     (HoldingKind.PENSION, re.compile(r"养老金|\bpension", re.I)),
     (HoldingKind.WEALTH, re.compile(r"理财|\bwealth|\binvestment", re.I)),
     (HoldingKind.DEPOSIT, re.compile(r"定期|存款|存单|\bdeposit|\bsavings", re.I)),
+]
+_PROFILE_TOPICS: list[tuple[str, re.Pattern[str]]] = [
+    ("assessment", re.compile(r"风险评估|风险测评|风评|风险等级|\brisk (assessment|rating|profile|level)", re.I)),
+    ("id", re.compile(r"身份证|证件|\bID\b|\bidentity (card|document)", re.I)),
 ]
 _MATURITY_RE = re.compile(r"到期|\bmatur", re.I)
 _TAG_RE = re.compile(r"</?[a-z]+[^>]*>")
@@ -167,6 +173,10 @@ def is_personal(text: str) -> bool:
 
 
 def personal_topics(text: str) -> set[str]:
+    """Holding kinds (deposit, wealth, card, loan, pension) and profile items (assessment, id) asked about."""
+    profile = {name for name, pattern in _PROFILE_TOPICS if pattern.search(text)}
+    if profile:
+        return profile
     topics = {str(kind) for kind, pattern in _TOPICS if pattern.search(text)}
     if not topics and _MATURITY_RE.search(text):
         topics = {HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value}
@@ -461,6 +471,10 @@ class Conversations:
     async def personal_answer(self, session: AsyncSession, client: Client, lang: str, text: str) -> str:
         """The bound client's own holdings that the question is about, exactly as stored."""
         topics = personal_topics(text)
+        profile = [_profile_line(client, topic, lang) for topic in ("assessment", "id") if topic in topics]
+        if profile:
+            return "\n".join([t("Here is what our records show for you:", lang), *("• " + p for p in profile), "",
+                              t("Figures are from the bank's records; for anything else send /human.", lang)])
         query = select(Holding).where(Holding.client_id == client.id).order_by(Holding.kind, Holding.id)
         if topics:
             query = query.where(Holding.kind.in_(sorted(topics)))
@@ -542,6 +556,19 @@ class Conversations:
         await self.conversation(session, chat_id, client=client, lang=lang)
         manager = await session.get(Manager, client.manager_id)
         return BoundResult(client, manager, lang)
+
+
+def _profile_line(client: Client, topic: str, lang: str) -> str:
+    if topic == "assessment":
+        from bot.services.rules import assessment_expires_on
+
+        if not client.risk_rating or client.risk_assessed_on is None:
+            return t("No valid risk assessment on file; your relationship manager can arrange one.", lang)
+        return t("Risk rating {rating}, assessed on {assessed}, valid until {until}", lang, rating=client.risk_rating,
+                 assessed=day(client.risk_assessed_on), until=day(assessment_expires_on(client)))
+    if client.id_expiry is None:
+        return t("No ID document expiry date on file.", lang)
+    return t("ID document on file valid until {date}", lang, date=day(client.id_expiry))
 
 
 def _holding_line(h: Holding, name: str, lang: str) -> str:

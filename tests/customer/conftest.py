@@ -90,7 +90,8 @@ async def seed_bank(db: Database) -> dict[str, Any]:
             Product(code="CC01", name_zh="白金信用卡", name_en="Platinum card", type="card"),
             Product(code="LN01", name_zh="消费贷", name_en="Consumer loan", type="loan"),
         ])
-        a = Client(client_no="C0001", manager_id=ma.id, name="张伟", language="zh", marketing_consent=False)
+        a = Client(client_no="C0001", manager_id=ma.id, name="张伟", language="zh", marketing_consent=False,
+                   risk_rating="C3", risk_assessed_on=date(2026, 1, 15), id_expiry=date(2030, 5, 1))
         b = Client(client_no="C0002", manager_id=mb.id, name="Emily Chen", language="en", marketing_consent=True)
         s.add_all([a, b])
         await s.flush()

@@ -46,6 +46,8 @@ async def test_follow_up_passes_history_to_knowledge(chat, bank, knowledge):
     ("zh", "我的定期什么时候到期?", ["2026-12-03", "¥50,000.00", "1234"], ["2026-12-15"]),
     ("en", "When does my card expire?", ["2027-01-31", "8888"], ["2026-12-03"]),
     ("zh", "下个月要还多少?", ["¥3,456.78", "2026-12-15"], ["2026-12-03"]),
+    ("zh", "我的风险评估什么时候过期?", ["C3", "2026-01-15", "2027-01-15"], ["2026-12-03"]),
+    ("en", "When does my ID expire?", ["2030-05-01"], ["2026-12-03", "C3"]),
 ])
 async def test_personal_answers_from_own_holdings(chat, db, bank, knowledge, lang, question, expected, absent):
     await bind(chat, USER_A, bank["invite_a"], lang)
