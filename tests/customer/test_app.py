@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 
 import pytest
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -91,6 +92,36 @@ async def test_run_starts_the_scheduler_when_present(settings, db):
     try:
         await asyncio.wait_for(started.wait(), 60)
         assert info["running"] == ["scheduler"]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_run_all_starts_every_available_part(emulator, db, bank, tmp_path):  # noqa: F811
+    emu, base = emulator
+    settings = make_settings(tmp_path, bot_token="123456:TESTTOKEN", telegram_api_base=base,
+                             web_port=_free_port())
+    await asyncio.to_thread(emu.add_users, [{"id": USER_A, "first_name": "张伟", "language_code": "zh-hans"}])
+    started = asyncio.Event()
+    info = {}
+
+    async def ready(parts):
+        info.update(parts)
+        started.set()
+
+    task = asyncio.create_task(run(settings, "all", knowledge=FakeKnowledge(), ready=ready))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        running = " ".join(info["running"])
+        assert "bot (polling" in running
+        for module, part in (("scheduler.jobs", "scheduler"), ("scheduler.sender", "sender")):
+            if importlib.util.find_spec(module) is not None:
+                assert part in running
+        await asyncio.to_thread(emu.say, USER_A, "/start")
+        hello = await asyncio.to_thread(emu.wait_reply, USER_A, 20)
+        assert hello is not None and "您好" in hello["text"]
+        assert not task.done()
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
