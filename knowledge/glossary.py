@@ -105,7 +105,9 @@ GLOSSARY: dict[str, list[str]] = {
     "forgot": ["忘记"],
     "reset": ["重置"],
     "device": ["设备"],
-    "transfer": ["转账"],
+    "transfer": ["转账", "转让"],
+    "transferred": ["转让"],
+    "period": ["期"],
     "transfers": ["转账"],
     "transfer limit": ["转账限额"],
     "limit": ["限额", "额度"],
@@ -202,18 +204,16 @@ GLOSSARY: dict[str, list[str]] = {
     "text alert": ["动账短信"],
     "sms alert": ["动账短信"],
     "collect": ["领取"],
-    "how long": ["多久", "到账"],
     "rates": ["利率"],
     "bonus": ["积分"],
     "points": ["积分"],
     "waived": ["免", "减免"],
     "free": ["免费", "免收"],
     "transfer fee": ["转账手续费", "手续费"],
-    "mortgage": ["房贷", "住房贷款"],
 }
 
 _KEYS = sorted(GLOSSARY, key=len, reverse=True)
-_KEY_RE = re.compile(r"(?<![a-z])(" + "|".join(re.escape(k) for k in _KEYS) + r")(?![a-z])", re.I)
+_KEY_RE = re.compile(r"(?<![a-z])(" + "|".join(re.escape(k) for k in _KEYS) + r")(?:e?s)?(?![a-z])", re.I)
 
 
 def _dehyphen(text: str) -> str:

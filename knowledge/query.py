@@ -16,6 +16,8 @@ _EN_EXTRA_STOP = {
     "right", "now", "currently", "current", "only", "use", "using", "get", "got", "like", "also", "just",
     "thank", "thanks", "hi", "hello", "dear", "let", "ok", "okay", "there", "any", "way", "rated", "im",
     "i'm", "it's", "what's", "whats", "much", "many", "long", "does", "do", "yes", "still", "anyone",
+    "someone", "somebody", "else", "something", "anything", "ever", "really", "possible", "able", "happen",
+    "happens", "ways", "kind", "sort", "there's", "thing", "things", "tell", "explain",
 }
 _POS_WEIGHT = {"n": 1.0, "v": 0.6, "a": 0.5}
 _PREFIX_LEN = 6
@@ -95,12 +97,12 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
         seen.add(num)
     # English: glossary phrases first, then remaining words
     for key in sorted(GLOSSARY, key=len, reverse=True):
-        if " " in key and re.search(r"(?<![a-z])" + re.escape(key) + r"(?![a-z])", q):
+        if " " in key and re.search(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", q):
             c = Concept(key, [z.lower() for z in GLOSSARY[key]], 1.0)
             c.weight = max(_idf(bm25, t) for t in [*c.alts, key]) if len(bm25) else 1.0
             concepts.append(c)
             seen.update(key.split())
-            q = q.replace(key, " ")
+            q = re.sub(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", " ", q)
     for m in re.finditer(r"[a-z]+\d[a-z\d]*|[a-z][a-z']*|\d+(?:\.\d+)?%?", q):
         w = m.group(0)
         if w in seen or w in EN_STOP or w in _EN_EXTRA_STOP or len(w) < 2 and not w.isdigit():
