@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "bot.cli.ops",
     "bot.cli.report",
     "bot.cli.delivery",
+    "bot.cli.console",
     "bot.cli.bench",
     "bot.cli.plan",
     "bot.cli.knowledge",

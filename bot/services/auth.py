@@ -1,0 +1,109 @@
+"""Console login: one-time links (10 minutes, single use), sessions, CSRF tokens, Mini App login.
+
+Only SHA-256 hashes of tokens are stored; a leaked database gives no working link or session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.models import LoginToken, Manager
+from bot.services import audit
+
+LINK_TTL = timedelta(minutes=10)
+SESSION_TTL = timedelta(hours=12)
+
+
+class AuthError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    manager: Manager
+    csrf: str
+    is_admin: bool
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def create_login_link(session: AsyncSession, manager: Manager) -> str:
+    """A token for `/login/<token>`; valid once, for 10 minutes."""
+    if not manager.active:
+        raise AuthError(f"manager {manager.code} is not active")
+    token = secrets.token_urlsafe(24)
+    session.add(LoginToken(token_hash=_hash(token), purpose="link", manager_id=manager.id,
+                           expires_at=utcnow() + LINK_TTL))
+    audit.record(session, actor=f"manager:{manager.id}", action="login_link", entity="manager",
+                 entity_id=manager.id, manager_id=manager.id)
+    await session.flush()
+    return token
+
+
+async def _new_session(session: AsyncSession, manager: Manager, how: str) -> tuple[str, str]:
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    session.add(LoginToken(token_hash=_hash(token), purpose="session", manager_id=manager.id, csrf=csrf,
+                           expires_at=utcnow() + SESSION_TTL))
+    audit.record(session, actor=f"manager:{manager.id}", action="login", entity="manager", entity_id=manager.id,
+                 manager_id=manager.id, details={"via": how})
+    await session.flush()
+    return token, csrf
+
+
+async def redeem_link(session: AsyncSession, token: str) -> tuple[str, str]:
+    """Exchange a login link for a session; returns (session token, csrf token)."""
+    now = utcnow()
+    # One UPDATE marks the link used, so two clicks at once cannot both log in.
+    result = await session.execute(
+        update(LoginToken)
+        .where(LoginToken.token_hash == _hash(token), LoginToken.purpose == "link", LoginToken.used_at.is_(None),
+               LoginToken.expires_at > now)
+        .values(used_at=now)
+        .returning(LoginToken.manager_id)
+    )
+    manager_id = result.scalar_one_or_none()
+    if manager_id is None:
+        raise AuthError("this login link is invalid, used or expired; ask for a new one with /console")
+    manager = await session.get(Manager, manager_id)
+    if manager is None or not manager.active:
+        raise AuthError("this manager is not active")
+    return await _new_session(session, manager, "link")
+
+
+async def login_webapp(session: AsyncSession, telegram_id: int) -> tuple[str, str]:
+    """A session for the manager whose Telegram account opened the Mini App (init data verified by the caller)."""
+    manager = await session.scalar(select(Manager).where(Manager.telegram_id == telegram_id))
+    if manager is None or not manager.active:
+        raise AuthError("this Telegram account is not a registered manager")
+    return await _new_session(session, manager, "webapp")
+
+
+async def current(
+    session: AsyncSession, token: str | None, admin_ids: list[int] | None = None
+) -> ConsoleSession | None:
+    if not token:
+        return None
+    row = await session.scalar(select(LoginToken).where(
+        LoginToken.token_hash == _hash(token), LoginToken.purpose == "session", LoginToken.used_at.is_(None),
+        LoginToken.expires_at > utcnow()))
+    if row is None:
+        return None
+    manager = await session.get(Manager, row.manager_id)
+    if manager is None or not manager.active:
+        return None
+    admin = manager.is_admin or (manager.telegram_id is not None and manager.telegram_id in (admin_ids or []))
+    return ConsoleSession(manager=manager, csrf=row.csrf or "", is_admin=admin)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    await session.execute(update(LoginToken).where(LoginToken.token_hash == _hash(token),
+                                                   LoginToken.purpose == "session").values(used_at=utcnow()))

@@ -1,0 +1,126 @@
+"""The web console: one FastAPI app for the console pages, their JSON API, the Telegram webhook,
+health, readiness and metrics. `create_web_app` is called by `bot.app.run` (and by tests)."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from bot import metrics
+from bot.health import readiness
+from bot.services import auth
+from bot.services.review import InvalidInput, NotFound
+from bot.services.tickets import TicketError
+from bot.web import api, pages
+from bot.web.deps import COOKIE, LoginRequired
+
+MAX_BODY = 25 * 1024 * 1024  # a knowledge file upload (20 MB) with room for the form
+MAX_JSON_BODY = 256 * 1024
+
+
+class WebAppLogin(BaseModel):
+    init_data: str = Field(min_length=1, max_length=8192)
+
+
+def create_web_app(
+    settings: Any, db: Any, *, bot: Any = None, dispatcher: Any = None, knowledge: Any = None
+) -> FastAPI:
+    app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url="/api/docs",
+                  redoc_url=None)
+    app.state.settings, app.state.db, app.state.bot = settings, db, bot
+    app.state.dispatcher, app.state.knowledge = dispatcher, knowledge
+    app.state.accept_update = None  # set by bot.app.run to the durable inbox in webhook mode
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        limit = MAX_BODY if request.url.path == "/api/documents" else MAX_JSON_BODY
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse({"detail": f"request body over {limit // 1024} KB"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return JSONResponse({"detail": f"not found: {exc}"}, status_code=404)
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(TicketError)
+    async def _ticket(request: Request, exc: TicketError) -> Response:
+        status = {"not_found": 404, "forbidden": 404, "closed": 409}.get(exc.reason, 400)
+        return JSONResponse({"detail": str(exc) if status != 404 else "not found"}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:10]
+        return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        ready, parts = await readiness(settings, db.engine, bot)
+        return JSONResponse({"ready": ready, "checks": parts}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/telegram/webhook", include_in_schema=False)
+    async def webhook(request: Request) -> Response:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret and not hmac.compare_digest(given, secret):
+            return JSONResponse({"detail": "wrong secret token"}, status_code=401)
+        update = await request.json()
+        if app.state.accept_update is not None:
+            await app.state.accept_update(update)
+        elif dispatcher is not None and bot is not None:
+            await dispatcher.feed_webhook_update(bot, update)
+        else:
+            return JSONResponse({"detail": "no bot in this process"}, status_code=503)
+        return JSONResponse({})
+
+    @app.post("/webapp/login", include_in_schema=False)
+    async def webapp_login(body: WebAppLogin) -> Response:
+        """Telegram Mini App: the init data is checked with the bot token, then a session is opened."""
+        from aiogram.utils.web_app import safe_parse_webapp_init_data
+
+        if not settings.token:
+            return JSONResponse({"detail": "no bot token configured"}, status_code=503)
+        try:
+            data = safe_parse_webapp_init_data(settings.token, body.init_data)
+        except ValueError:
+            return JSONResponse({"detail": "init data failed verification"}, status_code=401)
+        if data.user is None:
+            return JSONResponse({"detail": "init data has no user"}, status_code=401)
+        async with db.sessions() as session:
+            try:
+                token, _ = await auth.login_webapp(session, data.user.id)
+            except auth.AuthError as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=403)
+            await session.commit()
+        response = JSONResponse({"ok": True})
+        response.set_cookie(COOKIE, token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
+                            samesite="none", secure=True)
+        return response
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    return app

@@ -1,0 +1,65 @@
+"""Request-scoped dependencies: the database session, the signed-in manager, CSRF checks."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import auth
+from bot.services.review import Reviewer
+
+COOKIE = "rmbot_session"
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies: the app redirects to the login help page."""
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.sessions() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(db_session)]
+
+
+async def _viewer(request: Request, session: AsyncSession) -> auth.ConsoleSession | None:
+    return await auth.current(session, request.cookies.get(COOKIE), request.app.state.settings.admin_ids)
+
+
+async def api_viewer(request: Request, session: Session) -> auth.ConsoleSession:
+    """The signed-in manager for the JSON API; 401 without a valid session, 403 on a bad CSRF token
+    for any change (POST, PUT, PATCH, DELETE)."""
+    viewer = await _viewer(request, session)
+    if viewer is None:
+        raise HTTPException(401, "sign in first: ask the bot for /console or run `rmbot console-link`")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        given = request.headers.get("X-CSRF-Token", "")
+        if not hmac.compare_digest(given, viewer.csrf):
+            raise HTTPException(403, "missing or wrong X-CSRF-Token header")
+    return viewer
+
+
+async def page_viewer(request: Request, session: Session) -> auth.ConsoleSession:
+    """The signed-in manager for pages (current manager dependency other pages reuse)."""
+    viewer = await _viewer(request, session)
+    if viewer is None:
+        raise LoginRequired()
+    return viewer
+
+
+ApiViewer = Annotated[auth.ConsoleSession, Depends(api_viewer)]
+PageViewer = Annotated[auth.ConsoleSession, Depends(page_viewer)]
+
+
+def reviewer(viewer: auth.ConsoleSession) -> Reviewer:
+    return Reviewer(manager_id=viewer.manager.id, is_admin=viewer.is_admin)
+
+
+def require_admin(viewer: auth.ConsoleSession) -> None:
+    if not viewer.is_admin:
+        raise HTTPException(403, "admins only")

@@ -1,0 +1,69 @@
+"""Console fixtures: the real FastAPI app on a real SQLite database, two managers with work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from bot.db.models import Campaign, ChatMessage, Client, Conversation, Draft, Manager, Ticket
+from bot.services.auth import create_login_link
+from bot.web import create_web_app
+
+
+async def seed_console(db, drafts_per_manager: int = 4) -> dict:  # type: ignore[no-untyped-def]
+    today = datetime.now(UTC).astimezone().date()
+    async with db.sessions() as session:
+        m1, m2 = Manager(code="M1", name="王敏"), Manager(code="M2", name="李强")
+        session.add_all([m1, m2])
+        await session.flush()
+        ids: dict = {"m1": m1.id, "m2": m2.id}
+        for m in (m1, m2):
+            camp = Campaign(manager_id=m.id, plan_date=today, kind="greeting", occasion="new_year", title="元旦祝福")
+            session.add(camp)
+            await session.flush()
+            ids[f"camp_{m.code}"] = camp.id
+            first_draft = None
+            for i in range(drafts_per_manager):
+                c = Client(client_no=f"{m.code}-{i:05d}", name=f"客户{i}", manager_id=m.id,
+                           telegram_chat_id=(10_000 if m.code == "M1" else 20_000) + i, marketing_consent=True)
+                session.add(c)
+                await session.flush()
+                d = Draft(campaign_id=camp.id, client_id=c.id, manager_id=m.id, plan_date=today, kind="greeting",
+                          occasion="new_year", dedupe_key="greeting:new_year:2027", language="zh",
+                          text=f"客户{i}您好，新年快乐！", context={"salutation": f"客户{i}", "signature": m.name},
+                          scheduled_at=datetime.now(UTC))
+                session.add(d)
+                await session.flush()
+                first_draft = first_draft or d.id
+            ids[f"draft_{m.code}"] = first_draft
+            conv = Conversation(chat_id=90_000 + m.id, client_id=c.id)
+            session.add(conv)
+            await session.flush()
+            session.add(ChatMessage(conversation_id=conv.id, client_id=c.id, direction="in", author="customer",
+                                    text="转人工"))
+            t = Ticket(conversation_id=conv.id, client_id=c.id, manager_id=m.id, chat_id=conv.chat_id,
+                       reason="request", summary="客户: 转人工")
+            session.add(t)
+            await session.flush()
+            ids[f"ticket_{m.code}"] = t.id
+        await session.commit()
+    return ids
+
+
+async def login(client: httpx.AsyncClient, db, manager_id: int) -> str:  # type: ignore[no-untyped-def]
+    async with db.sessions() as session:
+        token = await create_login_link(session, await session.get(Manager, manager_id))
+        await session.commit()
+    r = await client.get(f"/login/{token}")
+    assert r.status_code == 303, r.text
+    return (await client.get("/api/me")).json()["csrf"]
+
+
+@pytest.fixture
+async def console(db, settings):  # type: ignore[no-untyped-def]
+    app = create_web_app(settings, db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+        yield app, client
