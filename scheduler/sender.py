@@ -155,7 +155,9 @@ class Sender:
                 await asyncio.sleep(wait)
             await self.limiter.acquire()
             try:
-                message = await self.bot.send_message(chat_id, item.text, parse_mode=None)
+                # Drafts are plain text, sent exactly as approved; manager replies are escaped HTML.
+                parse_mode = "HTML" if item.kind == "reply" else None
+                message = await self.bot.send_message(chat_id, item.text, parse_mode=parse_mode)
             except TelegramRetryAfter as exc:
                 metrics.TELEGRAM_429.inc()
                 self.stats["429"] += 1
