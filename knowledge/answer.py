@@ -86,6 +86,8 @@ def _sentence_units(body: str) -> list[str]:
         if line[-1] in ":：" and len(line) <= 60:
             lead = line
             continue
+        if re.match(r"^(\d+[.、)]|[•·▪●\-*]|[（(]?[一二三四五六七八九十\d]+[)）、])\s*", line):
+            lead = ""  # a new item: the lead-in is over
         if lead:
             line = f"{lead} {line}"
         if len(line) <= 90:
@@ -175,7 +177,7 @@ def extractive_answer(
         # the best sentence of each other passage of the same document, when it is close: the
         # answer may sit in a neighbouring section (a rate table next to the rules)
         for hi, h in enumerate(pool):
-            if hi == lead_hit or h.doc != pool[lead_hit].doc:
+            if hi == lead_hit or h.doc != pool[lead_hit].doc or h.meta.get("kind") == "faq":
                 continue
             own = [(sc, u) for sc, u in scored if u[0] == hi]
             if own and own[0][0] >= best * 0.6 and (hi, own[0][1][1]) not in picked and len(picked) < 5:
