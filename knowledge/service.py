@@ -29,7 +29,7 @@ from knowledge.answer import (
     grounding,
 )
 from knowledge.chunking import chunk_document, doc_key
-from knowledge.errors import DocumentNotFound, LoadError
+from knowledge.errors import LoadError
 from knowledge.glossary import expand_english
 from knowledge.index import Hit, KnowledgeIndex
 from knowledge.loaders import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, LoadedDocument, load_path
@@ -372,12 +372,13 @@ class KnowledgeService:
         except Exception:  # noqa: BLE001
             log.exception("knowledge: cleanup of %s failed", new_key)
 
-    async def remove(self, name: str) -> DocumentRecord:
+    async def remove(self, name: str) -> DocumentRecord | None:
+        """Remove a document and its chunks; the removed record, or None when there is no such document."""
         await self.start()
         async with self._write_lock:
             existing = await self.registry.get(name)
             if existing is None:
-                raise DocumentNotFound(name)
+                return None
             await self.registry.delete(name)
             self._current.pop(name, None)
             await asyncio.to_thread(self.index.delete_key, doc_key(existing.name, existing.content_hash))

@@ -97,17 +97,15 @@ def kb_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")
 @kb_app.command("remove")
 def kb_remove(name: str = typer.Argument(..., help="Document name (file name) as `kb list` shows it.")) -> None:
     """Remove a document and all its chunks."""
-    from knowledge.errors import DocumentNotFound
 
     async def run() -> Any:
         async with knowledge_service(use_llm=False) as svc:
             return await svc.remove(name)
 
-    try:
-        record = run_async(run())
-    except DocumentNotFound as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+    record = run_async(run())
+    if record is None:
+        console.print(f"[red]{name}: no such document in the knowledge base[/red]")
+        raise typer.Exit(1)
     console.print(f"removed {record.name} (v{record.version}, {record.chunk_count} chunks)")
 
 
