@@ -183,6 +183,9 @@ async def report_bot(request: Request, viewer: ApiViewer, session: Session,
 
 def period_of(request: Request, start: date | None, end: date | None) -> Period:
     tz = request.app.state.settings.tz
+    for value in (start, end):
+        if value is not None and not date(2000, 1, 1) <= value <= date(2100, 12, 31):
+            raise HTTPException(400, f"date {value} is out of range (2000-01-01 to 2100-12-31)")
     end = end or datetime.now(tz).date()
     start = start or end - timedelta(days=6)
     if start > end or (end - start).days > 366:
