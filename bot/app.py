@@ -206,6 +206,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
         cleanups: list[Callable[[], Awaitable[Any]]] = []
 
         web_app = None
+        web_server: Any = None
         web = _optional("bot.web") if ("console" in want or (dp is not None and settings.webhook_url)) else None
         if web is not None and hasattr(web, "create_web_app"):
             web_app = web.create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
@@ -275,9 +276,17 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
 
             config = uvicorn.Config(web_app, host=settings.web_host, port=settings.web_port, log_config=None,
                                     lifespan="on")
-            server = uvicorn.Server(config)
+            server = web_server = uvicorn.Server(config)
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-            tasks.append(asyncio.create_task(server.serve(), name="console"))
+            serving = asyncio.create_task(server.serve(), name="console")
+            tasks.append(serving)
+            for _ in range(600):  # listening before anyone (a webhook, `ready`) relies on it
+                if server.started or serving.done():
+                    break
+                await asyncio.sleep(0.05)
+            if serving.done():
+                await serving  # e.g. the port is taken: say so
+                raise RuntimeError(f"the console did not start on {settings.web_host}:{settings.web_port}")
             running.append(f"console (http://{settings.web_host}:{settings.web_port})")
         elif "console" in want:
             log.warning("web console (bot.web) is not available in this build")
@@ -291,6 +300,16 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             elif running:
                 await asyncio.Event().wait()
         finally:
+            # graceful first: polling and the web server finish what they are doing
+            if dp is not None:
+                with contextlib.suppress(RuntimeError):  # not polling (webhook mode)
+                    await dp.stop_polling()
+            if web_server is not None:
+                web_server.should_exit = True
+            graceful = [t for t in tasks if t.get_name() in ("polling", "console") and not t.done()]
+            if graceful:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait(graceful, timeout=5)
             for task in tasks:
                 task.cancel()
             for task in tasks:

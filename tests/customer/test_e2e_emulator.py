@@ -53,7 +53,11 @@ def emulator():
         yield module.EmulatorClient(f"http://127.0.0.1:{port}"), f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 async def _until(predicate, within: float = 15.0):
