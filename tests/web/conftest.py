@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from bot.web import create_web_app
 
 
 async def seed_console(db, drafts_per_manager: int = 4) -> dict:  # type: ignore[no-untyped-def]
-    today = datetime.now(UTC).astimezone().date()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the console's "today" is the bank's (settings.tz)
     async with db.sessions() as session:
         m1, m2 = Manager(code="M1", name="王敏"), Manager(code="M2", name="李强")
         session.add_all([m1, m2])

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings as hsettings
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
 from sqlalchemy.pool import NullPool
 
 from bot.db.engine import create_engine, session_factory
-from bot.workspace import Database, migrate
 from bot.web import create_web_app
+from bot.workspace import Database, migrate
 from tests.conftest import make_settings
 from tests.web.conftest import seed_console
 
