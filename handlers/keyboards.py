@@ -81,3 +81,12 @@ def ticket_keyboard(ticket_id: int, lang: str = "zh", *, taken: bool = False) ->
     kb.button(text=t("Close", lang), callback_data=TicketCb(action="close", ticket_id=ticket_id))
     kb.adjust(3)
     return kb.as_markup()
+
+
+class ReviewCb(CallbackData, prefix="rv"):
+    """Campaign review. Short field names keep it under 64 bytes even with 16-digit ids."""
+
+    a: str  # open | all | allok | ok | ed | no
+    c: int  # campaign id
+    d: int = 0  # draft id
+    o: int = 0  # page offset, or the confirmed count for "allok"

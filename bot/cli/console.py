@@ -8,18 +8,13 @@ from bot.cli.app import app, console, print_json, run_async, settings_or_exit
 from bot.workspace import open_database
 
 
-def console_base(settings: object) -> str:
-    public = getattr(settings, "public_url", "")
-    return public.rstrip("/") if public else f"http://{settings.web_host}:{settings.web_port}"  # type: ignore[attr-defined]
-
-
 @app.command("console-link")
 def console_link(
     manager: str = typer.Option(..., "--manager", help="Manager id or code"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Print a one-time sign-in link to the web console for a manager."""
-    from bot.services.auth import AuthError, create_login_link
+    from bot.services.auth import AuthError, create_login_link, login_url
     from bot.services.managers import resolve_manager
 
     settings = settings_or_exit()
@@ -39,7 +34,7 @@ def console_link(
             return token
 
     token = run_async(_run())
-    link = f"{console_base(settings)}/login/{token}"
+    link = login_url(settings, token)
     if json_out:
         print_json({"link": link, "token": token, "expires_in_s": 600})
     else:

@@ -107,3 +107,10 @@ async def current(
 async def logout(session: AsyncSession, token: str) -> None:
     await session.execute(update(LoginToken).where(LoginToken.token_hash == _hash(token),
                                                    LoginToken.purpose == "session").values(used_at=utcnow()))
+
+
+def login_url(settings: object, token: str) -> str:
+    """The console address for a login token: PUBLIC_URL when set, else the local web address."""
+    public = getattr(settings, "public_url", "")
+    base = public.rstrip("/") if public else f"http://{settings.web_host}:{settings.web_port}"  # type: ignore[attr-defined]
+    return f"{base}/login/{token}"
