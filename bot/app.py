@@ -56,6 +56,24 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+class ReplyBudgetMiddleware(BaseRequestMiddleware):
+    """Charges the deployment's sending budget for every message the bot answers with, so the
+    broadcast (which waits for the budget) yields to customers' replies and the total stays under
+    Telegram's limit."""
+
+    COUNTED = frozenset({"sendMessage", "sendDocument", "sendPhoto", "copyMessage"})
+
+    def __init__(self, limiter: Any) -> None:
+        self.limiter = limiter
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        if method.__api_method__ in self.COUNTED:
+            await self.limiter.note_reply()
+        return await make_request(bot, method)
+
+
 def build_bot(settings: Settings, *, session: Any = None, retry_429: bool = True) -> Bot | None:
     """The Bot, or None without BOT_TOKEN. TELEGRAM_API_BASE points it at any Bot API server.
     The sender passes `retry_429=False`: it handles 429s itself (a pause shared by all senders)."""
@@ -202,6 +220,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             knowledge = await build_knowledge(settings, db.sessions)
         dp = build_dispatcher(settings, db.sessions, knowledge) if bot is not None and "bot" in want else None
         tasks: list[asyncio.Task[Any]] = []
+        stop_events: list[asyncio.Event] = []
         running: list[str] = []
         cleanups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -257,19 +276,26 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                                 await r
                     cleanups.append(_stop_scheduler)
 
+        # One sending budget for the deployment: the customers' answers charge it without waiting
+        # (replies first), the broadcast waits for what is left (`scheduler.ratelimit`).
+        from scheduler.ratelimit import build_limiter
+
+        limiter = build_limiter(settings.redis_url, settings.send_rate_per_s)
+        cleanups.append(limiter.close)
+        if bot is not None and dp is not None:
+            bot.session.middleware(ReplyBudgetMiddleware(limiter))
         if "worker" in want and bot is not None:
-            sender = _optional("scheduler.sender")
-            if sender is not None:
-                for name in ("run_sender", "run_forever", "run"):
-                    if hasattr(sender, name):
-                        try:
-                            coro = getattr(sender, name)(settings, db, bot)
-                        except TypeError as exc:
-                            log.warning("sender not started: scheduler.sender.%s(settings, db, bot): %s", name, exc)
-                            break
-                        tasks.append(asyncio.create_task(coro, name="sender"))
-                        running.append("sender")
-                        break
+            from scheduler.sender import run_sender
+
+            # Its own Bot: the sender handles 429s itself (a pause shared by every sender).
+            sender_bot = build_bot(settings, retry_429=False)
+            assert sender_bot is not None
+            sender_stop = asyncio.Event()
+            tasks.append(asyncio.create_task(run_sender(settings, db, sender_bot, sender_stop, limiter=limiter),
+                                             name="sender"))
+            stop_events.append(sender_stop)
+            cleanups.append(sender_bot.session.close)
+            running.append("sender")
 
         if web_app is not None and ("console" in want or settings.webhook_url):
             import uvicorn
@@ -306,7 +332,9 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                     await dp.stop_polling()
             if web_server is not None:
                 web_server.should_exit = True
-            graceful = [t for t in tasks if t.get_name() in ("polling", "console") and not t.done()]
+            for event in stop_events:  # the sender finishes the messages in hand; the rest keep their lease
+                event.set()
+            graceful = [t for t in tasks if t.get_name() in ("polling", "console", "sender") and not t.done()]
             if graceful:
                 with contextlib.suppress(Exception):
                     await asyncio.wait(graceful, timeout=5)

@@ -213,13 +213,17 @@ class Sender:
         self.stats["blocked"] += 1
 
 
-async def run_sender(settings: Any, db: Any, bot: Bot, stop: asyncio.Event | None = None) -> None:
-    """Entry point for `rmbot run` / `rmbot worker`: run until cancelled or `stop` is set."""
-    limiter = build_limiter(settings.redis_url, settings.send_rate_per_s)
+async def run_sender(settings: Any, db: Any, bot: Bot, stop: asyncio.Event | None = None,
+                     *, limiter: Limiter | None = None) -> None:
+    """Entry point for `rmbot run` / `rmbot worker`: run until cancelled or `stop` is set (then the
+    messages in hand are finished). `limiter` is shared with the bot's replies in `rmbot run`."""
+    own = limiter is None
+    limiter = limiter or build_limiter(settings.redis_url, settings.send_rate_per_s)
     stop = stop or asyncio.Event()
     sender = Sender(settings, db.sessions, bot, limiter)
     try:
         await sender.run(stop)
     finally:
-        await limiter.close()
+        if own:
+            await limiter.close()
 
