@@ -33,27 +33,27 @@ async def test_queue_open_edit_and_approve_all(db, settings, fake_session) -> No
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
 
-    await dp.feed_update(bot, message_update(MANAGER_TG, "/queue"))
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/queue", language_code="en"))
     assert "元旦祝福" in fake_session.sent_texts(MANAGER_TG)[-1]
     [(_, open_data)] = _buttons(fake_session, MANAGER_TG)
 
-    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="en"))
     page = fake_session.sent_texts(MANAGER_TG)[-1]
     assert "7 waiting" in page and "M1-00000" in page and "M2-" not in page
     buttons = dict(_buttons(fake_session, MANAGER_TG))
     edit_data = buttons["✎1"]
     assert "Next page" in buttons
 
-    await dp.feed_update(bot, callback_update(MANAGER_TG, edit_data))
-    await dp.feed_update(bot, message_update(MANAGER_TG, "王先生，新年好！"))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, edit_data, language_code="en"))
+    await dp.feed_update(bot, message_update(MANAGER_TG, "王先生，新年好！", language_code="en"))
     assert "exactly as written" in fake_session.sent_texts(MANAGER_TG)[-1]
 
-    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="en"))
     all_data = dict(_buttons(fake_session, MANAGER_TG))["Approve all 7"]
-    await dp.feed_update(bot, callback_update(MANAGER_TG, all_data))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, all_data, language_code="en"))
     [(label, confirm)] = _buttons(fake_session, MANAGER_TG)
     assert "7" in label
-    await dp.feed_update(bot, callback_update(MANAGER_TG, confirm))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, confirm, language_code="en"))
     async with db.sessions() as session:
         statuses = dict((await session.execute(select(Draft.status, func.count()).where(
             Draft.manager_id == ids["m1"]).group_by(Draft.status))).all())
@@ -71,7 +71,7 @@ async def test_forged_button_for_another_managers_draft(db, settings, fake_sessi
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
     forged = ReviewCb(a="ok", c=ids["camp_M2"], d=ids["draft_M2"]).pack()
-    await dp.feed_update(bot, callback_update(MANAGER_TG, forged))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, forged, language_code="en"))
     await dp.feed_update(bot, callback_update(MANAGER_TG, ReviewCb(a="open", c=ids["camp_M2"]).pack()))
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).where(Draft.status != "pending")) == 0
