@@ -43,6 +43,9 @@ REMIND_JOB_ID = "remind_waiting"
 PLAN_JOB_REF = "scheduler.jobs:plan_day_job"
 REMIND_JOB_REF = "scheduler.jobs:remind_waiting_job"
 REMIND_AT = "13:30"
+SUMMARY_JOB_ID = "daily_summary"
+SUMMARY_JOB_REF = "scheduler.jobs:daily_summary_job"
+SUMMARY_AT = "20:30"
 PLAN_LOCK_KEY = 5_120_001  # pg advisory lock id of the planning job
 LEADER_LOCK_KEY = 5_120_002  # pg advisory lock id of the scheduler leader
 LEADER_RETRY_S = 15.0
@@ -94,7 +97,11 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
                 return {"plan_date": day.isoformat(), "skipped": "locked"}
         result = await plan_day(session, rt.settings, day, now=datetime.now(UTC),
                                 personaliser=personaliser_from_settings(rt.settings))
+        from bot.services.review import auto_approve
+
+        auto = await auto_approve(session, day)  # managers who chose it: clean service reminders
         summary = {"plan_date": day.isoformat(), "clients": result.clients, "drafted": result.drafted,
+                   "auto_approved": auto,
                    "campaigns": len(result.campaigns), "skipped": dict(result.skipped),
                    "seconds": round(result.seconds, 2)}
         await session.commit()
@@ -178,6 +185,45 @@ async def _close(conn: Any) -> None:
         await conn.close()
 
 
+def daily_summary_text(manager_name: str, day: date, report: dict[str, Any]) -> str:
+    """The end-of-day summary for a manager (prompts/notify/daily_summary_*.j2), Chinese then English."""
+    values = {
+        "manager_name": html.escape(manager_name), "planned": report["drafts"]["planned"],
+        "approved": report["drafts"]["approved"], "edited": report["drafts"]["edited"],
+        "rejected": report["drafts"]["rejected"], "review_minutes": round(report["review"]["seconds"] / 60, 1),
+        "sent": report["messages"]["sent"], "failed": report["messages"]["failed"],
+        "skipped": report["messages"]["skipped"], "replies": report["messages"]["replies_within_48h"],
+        "opt_outs": report["messages"]["opt_outs_after_message"],
+        "bot_conversations": report["conversations"]["handled_by_bot"],
+        "handed_off": report["conversations"]["handed_off"], "answered": report["conversations"]["answered_by_manager"],
+    }
+    zh_text = render("notify/daily_summary_zh.j2", day=f"{day.month}月{day.day}日", **values)
+    en_text = render("notify/daily_summary_en.j2", day=day.strftime("%d %b").lstrip("0"), **values)
+    return f"{zh_text}\n\n{en_text}"
+
+
+async def daily_summary_job(day: str | None = None) -> int:
+    """At the end of the day, each manager with a Telegram account gets the day's figures."""
+    from bot.services.reports import Period, manager_report
+
+    rt = runtime()
+    if rt.bot is None:
+        return 0
+    target = _day(rt.settings, day)
+    sent = 0
+    async with rt.db.sessions() as session:
+        managers = (await session.scalars(select(Manager).where(
+            Manager.telegram_id.is_not(None), Manager.active.is_(True)))).all()
+        for manager in managers:
+            report = await manager_report(session, manager.id, Period(target, target, rt.settings.tz))
+            try:
+                await rt.bot.send_message(manager.telegram_id, daily_summary_text(manager.name, target, report))
+                sent += 1
+            except Exception as exc:  # noqa: BLE001 - one manager's failure must not stop the rest
+                log.warning("could not send the daily summary to manager %s: %s", manager.id, type(exc).__name__)
+    return sent
+
+
 def build_scheduler(settings: Any) -> AsyncIOScheduler:
     """The scheduler with its SQLAlchemy job store on the project database and the daily jobs
     (replacing stored ones with the same ids, so a changed PLAN_AT takes effect). Not started."""
@@ -192,6 +238,9 @@ def build_scheduler(settings: Any) -> AsyncIOScheduler:
     hour, minute = _hhmm(REMIND_AT)
     scheduler.add_job(REMIND_JOB_REF, CronTrigger(hour=hour, minute=minute, timezone=settings.tz),
                       id=REMIND_JOB_ID, name="Remind managers of waiting campaigns", replace_existing=True)
+    hour, minute = _hhmm(SUMMARY_AT)
+    scheduler.add_job(SUMMARY_JOB_REF, CronTrigger(hour=hour, minute=minute, timezone=settings.tz),
+                      id=SUMMARY_JOB_ID, name="Send managers their day's figures", replace_existing=True)
     return scheduler
 
 

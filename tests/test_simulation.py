@@ -92,3 +92,22 @@ async def test_cli_report_prints_the_same_figures(db, settings, week, monkeypatc
     printed = json.loads(result.stdout)
     for section in ("drafts", "messages", "conversations", "funnel"):
         assert printed[section] == expected[section]
+
+
+async def test_daily_summary_in_telegram(db, settings, week, fake_session) -> None:  # type: ignore[no-untyped-def]
+    from bot.db.models import Manager
+    from scheduler import jobs
+    from tests.kit.fake_bot import make_bot
+
+    _, period = week
+    async with db.sessions() as session:
+        manager_id = await _one(session, "SELECT min(id) FROM managers")
+        (await session.get(Manager, manager_id)).telegram_id = 77001
+        await session.commit()
+        day = Period(period.end, period.end, settings.tz)
+        report = await manager_report(session, manager_id, day)
+    jobs.register_runtime(settings, db, make_bot(fake_session))
+    assert await jobs.daily_summary_job(period.end.isoformat()) == 1
+    [text] = fake_session.sent_texts(77001)
+    assert f"已发送 {report['messages']['sent']} 条" in text
+    assert f"{report['drafts']['planned']} drafts" in text

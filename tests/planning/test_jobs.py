@@ -28,19 +28,20 @@ async def test_scheduler_stores_jobs_by_reference(db, settings) -> None:
         nxt = job.next_run_time
         assert str(nxt.tzinfo) == "Asia/Shanghai" and (nxt.hour, nxt.minute) == (7, 0)
         assert scheduler.get_job(jobs.REMIND_JOB_ID).func_ref == jobs.REMIND_JOB_REF
+        assert scheduler.get_job(jobs.SUMMARY_JOB_ID).func_ref == jobs.SUMMARY_JOB_REF
     finally:
         scheduler.shutdown(wait=False)
     path = settings.database_url.split(":///", 1)[1]
     with sqlite3.connect(path) as conn:
         rows = dict(conn.execute(f"SELECT id, job_state FROM {jobs.JOBSTORE_TABLE}").fetchall())
-    assert set(rows) == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID}
+    assert set(rows) == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID, jobs.SUMMARY_JOB_ID}
     state = pickle.loads(rows[jobs.PLAN_JOB_ID])
     assert state["func"] == jobs.PLAN_JOB_REF and state["args"] == () and state["kwargs"] == {}
     # a second start (another process, a restart) replaces the jobs, never duplicates them
     again = jobs.build_scheduler(settings)
     again.start(paused=True)
     try:
-        assert {j.id for j in again.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID}
+        assert {j.id for j in again.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID, jobs.SUMMARY_JOB_ID}
     finally:
         again.shutdown(wait=False)
 
@@ -98,7 +99,7 @@ async def test_one_scheduler_leader_on_postgresql(pg_db, tmp_path) -> None:
         states = sorted([first.state == STATE_RUNNING, second.state == STATE_RUNNING])
         assert states == [False, True]  # exactly one leader
         leader, follower = (first, second) if first.state == STATE_RUNNING else (second, first)
-        assert {j.id for j in leader.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID}
+        assert {j.id for j in leader.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID, jobs.SUMMARY_JOB_ID}
         leader.shutdown(wait=False)  # the leader stops: the other takes over
         for _ in range(100):
             if follower.state == STATE_RUNNING:
