@@ -29,7 +29,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# Exact secrets of this process (the configured bot token, whatever its shape), set by setup_logging.
+_SECRETS: list[str] = []
+
+
 def mask_text(value: str) -> str:
+    for secret in _SECRETS:
+        value = value.replace(secret, "<secret>")
     for pattern, replacement in _PATTERNS:
         value = pattern.sub(replacement, value)
     return value
@@ -54,8 +60,11 @@ def mask_event(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return event_dict
 
 
-def setup_logging(fmt: str = "console", level: str = "INFO", stream: Any = None) -> None:
-    """Configure structlog and the standard library's logging to write through one pipeline."""
+def setup_logging(fmt: str = "console", level: str = "INFO", stream: Any = None,
+                  secrets: tuple[str | None, ...] = ()) -> None:
+    """Configure structlog and the standard library's logging to write through one pipeline;
+    `secrets` (the bot token...) are masked wherever they appear."""
+    _SECRETS[:] = [s for s in secrets if s]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -24,7 +24,7 @@ def worker_cmd() -> None:
     from scheduler.sender import run_sender
 
     settings = settings_or_exit()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log_format, settings.log_level, secrets=(settings.token,))
     bot = build_bot(settings, retry_429=False)
     if bot is None:
         console.print("[red]Error:[/red] setting BOT_TOKEN: the worker needs a bot token to send messages")

@@ -26,7 +26,7 @@ def run_cmd(
         console.print(f"[red]Error:[/red] unknown role {role!r}; use one of {', '.join(ROLES)}")
         raise typer.Exit(2)
     settings = settings_or_exit()
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.log_format, settings.log_level, secrets=(settings.token,))
     if not settings.token and role in ("all", "bot"):
         console.print("BOT_TOKEN is not set: running without Telegram. Try the customer side with "
                       "[bold]rmbot chat --client <CLIENT_NO>[/bold], or point BOT_TOKEN and TELEGRAM_API_BASE at "
