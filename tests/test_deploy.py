@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
 import pytest
 import typer.main
 import yaml
@@ -24,14 +23,14 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
 
 
-def _resolve(group: click.Group, args: list[str]) -> click.Command:
-    command: click.Command = group
+def _resolve(group, args: list[str]):  # type: ignore[no-untyped-def]
+    command = group
     for arg in args:
         if arg.startswith("-"):
             break
-        if not isinstance(command, click.Group):
+        if not hasattr(command, "get_command"):
             break
-        sub = command.get_command(click.Context(command), arg)
+        sub = command.get_command(None, arg)
         assert sub is not None, f"`rmbot {' '.join(args)}`: no sub-command {arg!r}"
         command = sub
     return command
@@ -48,7 +47,7 @@ def test_topology(compose: dict) -> None:
 def test_every_rmbot_command_exists(compose: dict) -> None:
     load_commands()
     group = typer.main.get_command(app)
-    assert isinstance(group, click.Group)
+    assert hasattr(group, "get_command")  # Typer's group (click-compatible)
     commands = [svc["command"] for svc in compose["services"].values() if svc.get("command")]
     rmbot = [c for c in commands if isinstance(c, list) and c[0] == "rmbot"]
     assert len(rmbot) >= 6

@@ -90,7 +90,8 @@ async def test_429_pauses_and_retries_without_losing(db, settings, fake_session)
 
 
 @pytest.mark.parametrize("error", [server_error("Bad Gateway", 502), TimeoutError])
-async def test_5xx_and_timeouts_retry_with_backoff(db, settings, fake_session, error) -> None:  # type: ignore[no-untyped-def]
+async def test_5xx_and_timeouts_retry_with_backoff(db, settings, fake_session, error, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(outbox, "backoff", lambda attempts: 60.0)  # the retry is due later, not during the test
     await _approved(db, 1)
     fake_session.script("sendMessage", error)
     sender = await _drain(db, settings, make_bot(fake_session))
@@ -98,7 +99,7 @@ async def test_5xx_and_timeouts_retry_with_backoff(db, settings, fake_session, e
     async with db.sessions() as session:
         item = await session.scalar(select(OutboxItem))
         assert item.status == "queued" and item.attempts == 1 and item.last_error
-        assert item.next_attempt_at >= datetime.now(UTC) - timedelta(seconds=2)
+        assert item.next_attempt_at > datetime.now(UTC) + timedelta(seconds=30)
 
 
 async def test_gives_up_after_max_attempts(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
