@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.backup import BackupError, create_backup, restore_backup
 from bot.db.models import Manager
@@ -80,3 +80,74 @@ def test_restore_rejects_a_file_that_is_not_a_backup(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a tar")
     with pytest.raises(BackupError, match="not a readable backup"):
         restore_backup(bogus, tmp_path / "db.sqlite3", None)
+
+
+async def test_backup_during_delivery_restores_to_a_working_workspace(tmp_path: Path, fake_session) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from bot.db.models import Campaign, Client, Draft, OutboxItem
+    from bot.services import outbox
+    from scheduler.ratelimit import LocalLimiter
+    from scheduler.sender import Sender
+    from tests.kit.fake_bot import make_bot
+
+    settings = make_settings(tmp_path / "live", quiet_hours_start="00:00", quiet_hours_end="00:00",
+                             chat_interval_s=0)
+    n = 300
+    async with open_database(settings) as db:
+        async with db.sessions() as session:
+            m = Manager(code="M1", name="王敏")
+            session.add(m)
+            await session.flush()
+            camp = Campaign(manager_id=m.id, plan_date=datetime.now(UTC).date(), kind="reminder", occasion="t")
+            session.add(camp)
+            await session.flush()
+            drafts = []
+            for i in range(n):
+                c = Client(client_no=f"C{i}", name="x", manager_id=m.id, telegram_chat_id=100 + i)
+                session.add(c)
+                await session.flush()
+                drafts.append(Draft(campaign_id=camp.id, client_id=c.id, manager_id=m.id, plan_date=camp.plan_date,
+                                    kind="reminder", occasion="t", dedupe_key="k", language="zh", text=f"t{i}",
+                                    status="approved", scheduled_at=datetime.now(UTC)))
+            session.add_all(drafts)
+            await session.flush()
+            await outbox.enqueue_drafts(session, drafts, actor="test")
+            await session.commit()
+        sender = Sender(settings, db.sessions, make_bot(fake_session), LocalLimiter(150), idle_s=0.01)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sender.run(stop))
+        while len(fake_session.sent_texts()) < n // 4:  # noqa: ASYNC110 - backup midway through the run
+            await asyncio.sleep(0.02)
+        db_path = Path(settings.database_url.split(":///", 1)[1])
+        archive = (await asyncio.to_thread(create_backup, db_path, settings.chroma_path, tmp_path / "b.tar.gz")).path
+        stop.set()
+        await task
+
+    restored = make_settings(tmp_path / "restored", quiet_hours_start="00:00", quiet_hours_end="00:00",
+                             chat_interval_s=0)
+    restore_backup(archive, Path(restored.database_url.split(":///", 1)[1]), restored.chroma_path)
+    async with open_database(restored) as db:
+        async with db.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(OutboxItem)) == n
+            # the backup's senders are gone: let their leases lapse, as time would
+            await session.execute(update(OutboxItem).where(OutboxItem.status == "sending")
+                                  .values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+            await outbox.recover_expired(session)
+            await session.commit()
+            already = await session.scalar(select(func.count()).where(OutboxItem.status == "sent"))
+        assert 0 < already < n  # a real snapshot of a run in progress
+        fresh = type(fake_session)()
+        sender = Sender(restored, db.sessions, make_bot(fresh), LocalLimiter(1000), idle_s=0.01)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sender.run(stop))
+        for _ in range(500):
+            async with db.sessions() as session:
+                if await session.scalar(select(func.count()).where(OutboxItem.status == "sent")) == n:
+                    break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        async with db.sessions() as session:
+            assert await session.scalar(select(func.count()).where(OutboxItem.status == "sent")) == n
