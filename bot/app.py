@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -157,54 +156,6 @@ async def build_knowledge(settings: Settings, sessions: async_sessionmaker[Async
         return None
 
 
-def _optional(module_name: str) -> Any:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-
-
-async def _call_first(module: Any, names: tuple[str, ...], *args: Any, **kwargs: Any) -> Any:
-    for name in names:
-        fn = getattr(module, name, None)
-        if fn is not None:
-            result = fn(*args, **kwargs)
-            return await result if asyncio.iscoroutine(result) else result
-    raise AttributeError(f"{module.__name__} has none of {names}")
-
-
-async def _serve_webhook_aiohttp(settings: Settings, accept: Callable[[dict[str, Any]], Awaitable[None]]
-                                 ) -> Callable[[], Awaitable[Any]]:
-    """The webhook on a bare aiohttp server (when the web console is not available): each update
-    goes to the durable inbox and the answer is 200 at once."""
-    import hmac
-    from urllib.parse import urlparse
-
-    from aiohttp import web
-
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-
-    async def handle(request: web.Request) -> web.Response:
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret and not hmac.compare_digest(given, secret):
-            return web.Response(status=401)
-        await accept(await request.json())
-        return web.json_response({})
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application()
-    app.router.add_post(urlparse(settings.webhook_url).path or "/telegram/webhook", handle)
-    app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-    return runner.cleanup
-
-
 async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
               ready: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
     """Run the parts of the application `role` asks for until cancelled (Ctrl+C). `knowledge`
@@ -226,9 +177,10 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
 
         web_app = None
         web_server: Any = None
-        web = _optional("bot.web") if ("console" in want or (dp is not None and settings.webhook_url)) else None
-        if web is not None and hasattr(web, "create_web_app"):
-            web_app = web.create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
+        if "console" in want or (dp is not None and settings.webhook_url):
+            from bot.web import create_web_app  # the console also hosts the webhook
+
+            web_app = create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
 
         if dp is not None and bot is not None:
             with contextlib.suppress(Exception):
@@ -239,15 +191,12 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                 inbox = WebhookInbox(settings.redis_url, dp, bot)
                 tasks.append(asyncio.create_task(inbox.consume(), name="inbox"))
                 cleanups.append(inbox.close)
-                if web_app is None:
-                    cleanups.append(await _serve_webhook_aiohttp(settings, inbox.accept))
-                else:
-                    web_app.state.accept_update = inbox.accept
+                assert web_app is not None
+                web_app.state.accept_update = inbox.accept
                 secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
                 await bot.set_webhook(settings.webhook_url, secret_token=secret,
                                       allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
-                running.append(f"bot (webhook {settings.webhook_url}"
-                               + (")" if web_app is not None else f", aiohttp on port {settings.web_port})"))
+                running.append(f"bot (webhook {settings.webhook_url})")
             else:
                 await bot.delete_webhook(drop_pending_updates=False)
                 tasks.append(asyncio.create_task(
@@ -260,21 +209,15 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                         "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
 
         if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
-            jobs = _optional("scheduler.jobs")
-            if jobs is not None and hasattr(jobs, "start_scheduler"):
-                result = jobs.start_scheduler(settings, db, bot)
-                scheduler = await result if asyncio.iscoroutine(result) else result
-                running.append("scheduler")
-                if scheduler is not None and hasattr(scheduler, "shutdown"):
-                    async def _stop_scheduler(s: Any = scheduler) -> None:
-                        leader = getattr(s, "leader_task", None)
-                        if leader is not None:
-                            leader.cancel()
-                        if getattr(s, "running", True):
-                            r = s.shutdown(wait=False)
-                            if asyncio.iscoroutine(r):
-                                await r
-                    cleanups.append(_stop_scheduler)
+            from scheduler import jobs
+
+            scheduler = await jobs.start_scheduler(settings, db, bot)
+            running.append("scheduler")
+
+            async def _stop_scheduler(s: Any = scheduler) -> None:
+                s.shutdown(wait=False)  # also gives up the leader lock
+
+            cleanups.append(_stop_scheduler)
 
         # One sending budget for the deployment: the customers' answers charge it without waiting
         # (replies first), the broadcast waits for what is left (`scheduler.ratelimit`).
@@ -314,8 +257,6 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                 await serving  # e.g. the port is taken: say so
                 raise RuntimeError(f"the console did not start on {settings.web_host}:{settings.web_port}")
             running.append(f"console (http://{settings.web_host}:{settings.web_port})")
-        elif "console" in want:
-            log.warning("web console (bot.web) is not available in this build")
 
         log.info("running: %s", ", ".join(running) or "nothing")
         if ready is not None:

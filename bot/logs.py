@@ -99,7 +99,9 @@ def setup_logging(fmt: str = "console", level: str = "INFO", stream: Any = None,
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("sqlalchemy.engine", "httpx", "httpcore", "chromadb", "apscheduler.executors", "jieba"):
+    # Libraries that log SQL parameters or payloads (personal data) at DEBUG stay at WARNING.
+    for noisy in ("sqlalchemy.engine", "aiosqlite", "asyncpg", "httpx", "httpcore", "chromadb",
+                  "apscheduler.executors", "jieba"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

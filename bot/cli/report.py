@@ -87,12 +87,12 @@ def bench_report(
             overrides["database_url"] = database_url
         settings = settings_or_exit(**overrides)
         end = datetime.now(settings.tz).date()
-        start_build = datetime.now()
+        start_build = datetime.now(settings.tz)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Writing history", total=outbox_rows)
             info = run_async(build_history(settings, outbox_rows=outbox_rows, clients=clients, days=days, end=end,
                                            progress=lambda n: progress.advance(task, n)))
-        build_s = (datetime.now() - start_build).total_seconds()
+        build_s = (datetime.now(settings.tz) - start_build).total_seconds()
         timings = run_async(time_report(settings, info["manager_id"], end - timedelta(days=days - 1), end))
     result = {"outbox_rows": info["outbox"], "clients": clients, "days": days, "build_seconds": round(build_s, 1),
               "report_seconds": [round(t, 3) for t in timings], "report_seconds_best": round(min(timings), 3)}
