@@ -92,6 +92,22 @@ async def pg_db(tmp_path: Path, pg_url: str) -> AsyncIterator[Database]:
         yield database
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis at 127.0.0.1:6379 (database 15, for tests), or skip when none is reachable."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    finally:
+        client.close()
+    return url
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or skip the test when the shared material is absent."""
     path = SHARED.joinpath(*parts)

@@ -38,17 +38,8 @@ async def test_unready_when_redis_is_down(db, tmp_path) -> None:  # type: ignore
     assert parts["redis"].startswith("error")
 
 
-async def test_ready_with_redis(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from redis.asyncio import Redis
-
-    client = Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception:
-        pytest.skip("Redis not reachable at 127.0.0.1:6379")
-    finally:
-        await client.aclose()
-    settings = make_settings(tmp_path, redis_url="redis://127.0.0.1:6379/0")
+async def test_ready_with_redis(db, tmp_path, redis_url) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, redis_url=redis_url)
     ready, parts = await readiness(settings, db.engine)
     assert ready and parts["redis"] == "ok", parts
 

@@ -5,23 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from bot.inbox import MemoryInbox, RedisInbox
-
-
-async def _redis_or_skip() -> str:
-    from redis.asyncio import Redis
-
-    url = "redis://127.0.0.1:6379/15"
-    client = Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception:
-        pytest.skip("Redis not reachable at 127.0.0.1:6379")
-    finally:
-        await client.aclose()
-    return url
 
 
 async def test_memory_inbox_handles_each_update() -> None:
@@ -38,8 +22,8 @@ async def test_memory_inbox_handles_each_update() -> None:
     assert sorted(seen) == list(range(20))
 
 
-async def test_redis_inbox_survives_a_dead_consumer() -> None:
-    url = await _redis_or_skip()
+async def test_redis_inbox_survives_a_dead_consumer(redis_url: str) -> None:
+    url = redis_url
     stream = f"test:updates:{uuid.uuid4().hex}"
     dead = RedisInbox(url, consumer="dead", stream=stream, claim_idle_ms=200)
     live = RedisInbox(url, consumer="live", stream=stream, claim_idle_ms=200)

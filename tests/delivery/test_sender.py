@@ -231,23 +231,14 @@ async def test_local_limiter_spacing() -> None:
     assert limiter._tat > 0
 
 
-async def test_redis_limiter_is_shared_between_workers() -> None:
+async def test_redis_limiter_is_shared_between_workers(redis_url: str) -> None:
     import uuid
-
-    from redis.asyncio import Redis
 
     from scheduler.ratelimit import RedisLimiter
 
-    probe = Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=1)
-    try:
-        await probe.ping()
-    except Exception:
-        pytest.skip("Redis not reachable at 127.0.0.1:6379")
-    finally:
-        await probe.aclose()
     key = f"test:send:{uuid.uuid4().hex}"
-    a = RedisLimiter("redis://127.0.0.1:6379/15", rate=1, burst=1, key=key)
-    b = RedisLimiter("redis://127.0.0.1:6379/15", rate=1, burst=1, key=key)
+    a = RedisLimiter(redis_url, rate=1, burst=1, key=key)
+    b = RedisLimiter(redis_url, rate=1, burst=1, key=key)
     try:
         assert await a._charge(wait=True) == 0  # first message
         assert await b._charge(wait=True) == 0  # within the burst tolerance
