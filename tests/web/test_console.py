@@ -133,3 +133,44 @@ async def test_ops_endpoints(console, path: str) -> None:  # type: ignore[no-unt
     _, client = console
     r = await client.get(path)
     assert r.status_code == 200, r.text
+
+
+def _signed_init_data(token: str, user_id: int) -> str:
+    """Init data as Telegram signs it for a Mini App (HMAC-SHA256 with a key derived from the token)."""
+    import hashlib
+    import hmac
+    import json
+    import time
+    from urllib.parse import urlencode
+
+    fields = {"auth_date": str(int(time.time())), "query_id": "AAHdF6IQAAAAAN0XohDhrOrc",
+              "user": json.dumps({"id": user_id, "first_name": "王敏", "language_code": "zh"}, ensure_ascii=False)}
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode(fields)
+
+
+async def test_mini_app_login_checks_the_signature(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from bot.db.models import Manager
+    from bot.web import create_web_app
+    from tests.conftest import make_settings
+
+    token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ"
+    settings = make_settings(tmp_path, bot_token=token)
+    ids = await seed_console(db)
+    async with db.sessions() as session:
+        (await session.get(Manager, ids["m1"])).telegram_id = 555
+        await session.commit()
+    app = create_web_app(settings, db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console") as client:
+        forged = _signed_init_data("999:OTHERtoken", 555)
+        assert (await client.post("/webapp/login", json={"init_data": forged})).status_code == 401
+        stranger = _signed_init_data(token, 556)
+        assert (await client.post("/webapp/login", json={"init_data": stranger})).status_code == 403
+        good = await client.post("/webapp/login", json={"init_data": _signed_init_data(token, 555)})
+        assert good.status_code == 200, good.text
+        me = await client.get("/api/me")
+        assert me.status_code == 200 and me.json()["id"] == ids["m1"]
