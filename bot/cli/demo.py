@@ -113,8 +113,9 @@ def _serve(settings: Settings, sample_client: str = "") -> None:
         return
     if not settings.token:
         console.print(
-            "No BOT_TOKEN set: starting without a Telegram bot (the web console, when this build has it, is at "
-            f"http://{settings.web_host}:{settings.web_port}/). To try the customer side, run in another "
+            "No BOT_TOKEN set: starting without a Telegram bot. The web console is at "
+            f"http://{settings.web_host}:{settings.web_port}/ (sign in with the link from "
+            "[bold]rmbot console-link --manager RM001[/bold]). To try the customer side, run in another "
             f"terminal: [bold]rmbot chat --client {sample_client or 'D1000001'}[/bold]. To connect a real bot, "
             "set BOT_TOKEN (and TELEGRAM_API_BASE for a local Bot API server) in .env."
         )
