@@ -507,16 +507,6 @@ async def plan_day(session: AsyncSession, settings: Any, plan_date: date, *, man
     return result
 
 
-async def resolve_manager(session: AsyncSession, ref: str) -> Manager | None:
-    """A manager by numeric id or by code."""
-    ref = ref.strip()
-    if ref.isdigit():
-        found = await session.get(Manager, int(ref))
-        if found is not None:
-            return found
-    return await session.scalar(select(Manager).where(Manager.code == ref))
-
-
 async def waiting_campaigns(session: AsyncSession, plan_date: date) -> dict[int, list[dict[str, Any]]]:
     """Campaigns of `plan_date` with drafts still pending, per manager id:
     [{"id", "kind", "occasion", "title", "pending"}]."""

@@ -51,8 +51,9 @@ def plan_cmd(
     Re-running the same date adds nothing already planned."""
     from bot.db.models import Client
     from bot.services.drafting import personaliser_from_settings
+    from bot.services.managers import resolve_manager
     from bot.workspace import open_database
-    from scheduler.planner import plan_day, resolve_manager
+    from scheduler.planner import plan_day
 
     plan_date = _parse_date(day)
     settings = settings_or_exit()
