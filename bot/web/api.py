@@ -217,15 +217,7 @@ async def upload(request: Request, file: UploadFile, viewer: ApiViewer) -> dict[
         target = FsPath(tmp) / name
         target.write_bytes(await file.read())
         report_ = await knowledge.ingest([target], loaded_by=f"console:{viewer.manager.code}")
-    return _ingest_json(report_)
-
-
-def _ingest_json(report_: Any) -> dict[str, Any]:
-    if hasattr(report_, "as_dict"):
-        return report_.as_dict()
-    if hasattr(report_, "__dict__"):
-        return {k: (v if isinstance(v, int | str | list | dict) else str(v)) for k, v in vars(report_).items()}
-    return {"result": str(report_)}
+    return report_.as_dict()  # loaded / replaced / unchanged / failed (with reasons)
 
 
 @router.delete("/documents/{name}")

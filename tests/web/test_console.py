@@ -174,3 +174,31 @@ async def test_mini_app_login_checks_the_signature(db, tmp_path) -> None:  # typ
         assert good.status_code == 200, good.text
         me = await client.get("/api/me")
         assert me.status_code == 200 and me.json()["id"] == ids["m1"]
+
+
+async def test_admin_uploads_and_removes_a_document(db, settings) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from bot.db.models import Manager
+    from bot.services.documents import SqlDocumentRegistry
+    from bot.web import create_web_app
+    from knowledge import build_knowledge_service
+
+    ids = await seed_console(db)
+    async with db.sessions() as session:
+        (await session.get(Manager, ids["m1"])).is_admin = True
+        await session.commit()
+    knowledge = build_knowledge_service(settings, SqlDocumentRegistry(db.sessions), embedding="hash")
+    app = create_web_app(settings, db, knowledge=knowledge)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
+        csrf = await login(client, db, ids["m1"])
+        h = {"X-CSRF-Token": csrf}
+        doc = "# 年费\n\n金卡年费200元，刷卡满6次免次年年费。".encode()
+        r = await client.post("/api/documents", files={"file": ("fee.md", doc, "text/markdown")}, headers=h)
+        assert r.status_code == 200 and r.json()["loaded"] == ["fee.md"], r.text
+        bad = await client.post("/api/documents", files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+                                headers=h)
+        assert bad.status_code == 200 and bad.json()["failed"][0]["file"] == "x.exe"
+        assert [d["name"] for d in (await client.get("/api/documents")).json()] == ["fee.md"]
+        assert (await client.delete("/api/documents/fee.md", headers=h)).status_code == 200
+        assert (await client.delete("/api/documents/fee.md", headers=h)).status_code == 404
