@@ -20,7 +20,7 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Client, Conversation, Manager
@@ -47,6 +47,12 @@ class DbSessionMiddleware(BaseMiddleware):
             return result
 
 
+# Built once (asked for every update): SQLAlchemy reuses their cache key and compiled form.
+_MANAGER_BY_TELEGRAM_ID = select(Manager).where(Manager.telegram_id == bindparam("telegram_id"))
+_CLIENT_BY_CHAT = select(Client).where(Client.telegram_chat_id == bindparam("chat_id"))
+_CONVERSATION_LANGUAGE = select(Conversation.language).where(Conversation.chat_id == bindparam("chat_id"))
+
+
 class IdentityMiddleware(BaseMiddleware):
     def __init__(self, admin_ids: list[int] | tuple[int, ...] = ()) -> None:
         self.admin_ids = frozenset(admin_ids)
@@ -58,15 +64,13 @@ class IdentityMiddleware(BaseMiddleware):
         manager = client = None
         conversation_lang = None
         if user is not None:
-            manager = await session.scalar(select(Manager).where(Manager.telegram_id == user.id))
+            manager = await session.scalar(_MANAGER_BY_TELEGRAM_ID, {"telegram_id": user.id})
             if manager is not None and not manager.active:
                 manager = None
         if chat is not None and chat.type == "private":
-            client = await session.scalar(select(Client).where(Client.telegram_chat_id == chat.id))
+            client = await session.scalar(_CLIENT_BY_CHAT, {"chat_id": chat.id})
             if client is None:
-                conversation_lang = await session.scalar(
-                    select(Conversation.language).where(Conversation.chat_id == chat.id)
-                )
+                conversation_lang = await session.scalar(_CONVERSATION_LANGUAGE, {"chat_id": chat.id})
         is_admin = user is not None and (user.id in self.admin_ids or bool(manager and manager.is_admin))
         data["manager"] = manager
         data["client"] = client

@@ -29,7 +29,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,15 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 visible characters; keep a margin for markup
 HISTORY_TURNS = 6
 MAX_QUESTION_CHARS = 1500
+
+
+# The statements of every customer turn, built once: SQLAlchemy reuses their cache key and compiled
+# form instead of rebuilding both for each message (a measurable share of a turn's CPU).
+_CONVERSATION_BY_CHAT = select(Conversation).where(Conversation.chat_id == bindparam("chat_id"))
+_HISTORY = (select(ChatMessage.author, ChatMessage.outcome, ChatMessage.text)
+            .where(ChatMessage.conversation_id == bindparam("conversation_id"),
+                   ChatMessage.author.in_(("customer", "bot")))
+            .order_by(ChatMessage.id.desc()).limit(HISTORY_TURNS))
 
 
 class KnowledgeLike(Protocol):
@@ -292,7 +301,7 @@ class Conversations:
     ) -> Conversation:
         """The chat's conversation (created on first use, in `lang` or `create_lang`); `lang` also
         changes the language of an existing one."""
-        conv = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
+        conv = await session.scalar(_CONVERSATION_BY_CHAT, {"chat_id": chat_id})
         if conv is None:
             # two updates of one chat may arrive at once: insert-if-absent, then read whichever row won
             dialect = session.get_bind().dialect.name
@@ -304,7 +313,7 @@ class Conversations:
                         language=normalize_language(lang or create_lang), started_at=now, last_message_at=now)
                 .on_conflict_do_nothing(index_elements=["chat_id"])
             )
-            conv = await session.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
+            conv = await session.scalar(_CONVERSATION_BY_CHAT, {"chat_id": chat_id})
             assert conv is not None
         else:
             if client is not None and conv.client_id != client.id:
@@ -313,17 +322,10 @@ class Conversations:
                 conv.language = normalize_language(lang)
         return conv
 
-    async def history(self, session: AsyncSession, conversation_id: int, *, before_id: int | None = None,
-                      turns: int = HISTORY_TURNS) -> list[dict[str, str]]:
+    async def history(self, session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
         """The last turns as [{"role": "user"|"assistant", "content": ...}], oldest first. Only the
         customer's questions and the bot's document answers: personal figures never leave the bot."""
-        query = (select(ChatMessage)
-                 .where(ChatMessage.conversation_id == conversation_id,
-                        ChatMessage.author.in_(("customer", "bot")))
-                 .order_by(ChatMessage.id.desc()).limit(turns))
-        if before_id is not None:
-            query = query.where(ChatMessage.id < before_id)
-        rows = list(reversed((await session.scalars(query)).all()))
+        rows = list(reversed((await session.execute(_HISTORY, {"conversation_id": conversation_id})).all()))
         out = []
         for row in rows:
             if row.author == "bot" and row.outcome != "grounded":
@@ -334,18 +336,14 @@ class Conversations:
             out.append({"role": "user" if row.author == "customer" else "assistant", "content": content})
         return out
 
-    async def _record(
-        self, session: AsyncSession, conv: Conversation, client: Client | None, *, author: str, direction: str,
-        text: str, outcome: str | None = None, sources: list[dict[str, Any]] | None = None,
-        prompt_id: str | None = None, prompt_hash: str | None = None, latency_ms: int | None = None,
+    def _message(
+        self, conv: Conversation, client: Client | None, *, author: str, direction: str, text: str,
+        outcome: str | None = None, sources: list[dict[str, Any]] | None = None, prompt_id: str | None = None,
+        prompt_hash: str | None = None, latency_ms: int | None = None,
     ) -> ChatMessage:
-        row = ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
-                          author=author, text=text, outcome=outcome, sources=sources or None, prompt_id=prompt_id,
-                          prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
-        session.add(row)
-        conv.last_message_at = row.created_at
-        await session.flush()
-        return row
+        return ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
+                           author=author, text=text, outcome=outcome, sources=sources or None, prompt_id=prompt_id,
+                           prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
 
     # -- one turn ----------------------------------------------------------------------------
 
@@ -358,19 +356,25 @@ class Conversations:
         conv = await self.conversation(session, chat_id, client=client, create_lang=lang)
         if client is not None and client.blocked:  # writing to us means the bot is not blocked any more
             await consent.mark_unblocked(session, client, source="message")
-        inbound = await self._record(session, conv, client, author="customer", direction="in", text=text)
+        # The customer's message joins the session only when a step reads the conversation back (a
+        # ticket's summary); otherwise both rows of the turn go to the database in one flush at the end.
+        inbound = self._message(conv, client, author="customer", direction="in", text=text)
+        active = await tickets.active_ticket(session, conv.id)
 
-        turn = await self._decide(session, conv, client, lang, text, inbound)
+        turn = await self._decide(session, conv, client, lang, text, inbound, active)
         turn.conversation_id = conv.id
         turn.customer_text = text
         if turn.outcome not in ("optout", "too_long") and not turn.ticket_created:
-            turn.relay = turn.ticket or await tickets.active_ticket(session, conv.id)
+            turn.relay = turn.ticket or active
         inbound.outcome = turn.outcome
-        answer = await self._record(
-            session, conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
+        answer = self._message(
+            conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
             sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
+        session.add_all([inbound, answer])
+        conv.last_message_at = answer.created_at
+        await session.flush()
         turn.answer_id = answer.id
         log.info("customer turn", extra={"outcome": turn.outcome, "conversation_id": conv.id,
                                          "bound": client is not None})
@@ -378,19 +382,17 @@ class Conversations:
 
     async def _decide(
         self, session: AsyncSession, conv: Conversation, client: Client | None, lang: str, text: str,
-        inbound: ChatMessage,
+        inbound: ChatMessage, active: Ticket | None,
     ) -> Turn:
         if consent.is_opt_out(text):
             return await self._opt_out(session, client, lang)
         if len(text) > MAX_QUESTION_CHARS:
             return Turn("too_long", [t("Your message is too long for me. Please ask in a shorter message "
                                        "(up to {limit} characters).", lang, limit=MAX_QUESTION_CHARS)])
-        if handoff_requested(text):
-            return await self.handoff(session, conv, client, lang, reason="request")
-        reason = sensitive_reason(text)
+        reason = "request" if handoff_requested(text) else sensitive_reason(text)
         if reason is not None:
+            session.add(inbound)  # the ticket's summary ends with this message
             return await self.handoff(session, conv, client, lang, reason=reason)
-        active = await tickets.active_ticket(session, conv.id)
         chat_kind = small_talk(text)
         if chat_kind is not None and (active is None or active.status != TicketStatus.TAKEN):
             if chat_kind == "greeting":
@@ -502,7 +504,7 @@ class Conversations:
         if self.knowledge is None:
             return Turn("error", [t("Sorry, I cannot answer questions right now. Please try again later, or send "
                                     "/human to reach a person.", lang)])
-        history = await self.history(session, conv.id, before_id=inbound.id)
+        history = await self.history(session, conv.id)  # `inbound` is not stored yet: earlier turns only
         try:
             answer = await self.knowledge.ask(question_for_documents(text), lang=lang, history=history)
         except Exception:  # noqa: BLE001 - one failed answer never loses the conversation
@@ -523,6 +525,7 @@ class Conversations:
             .order_by(ChatMessage.id.desc()).limit(1)
         )
         if previous == "declined":
+            session.add(inbound)  # the ticket's summary ends with this message
             turn = await self.handoff(session, conv, client, lang, reason="low_confidence", prefix=[decline])
         else:
             turn = Turn("declined", [decline], offer_handoff=True)

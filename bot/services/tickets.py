@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -127,14 +127,15 @@ async def open_ticket(
     return ticket, created
 
 
+# built once: asked on every customer message
+_ACTIVE_TICKET = (select(Ticket)
+                  .where(Ticket.conversation_id == bindparam("conversation_id"), Ticket.status != TicketStatus.CLOSED)
+                  .order_by(Ticket.id.desc()).limit(1))
+
+
 async def active_ticket(session: AsyncSession, conversation_id: int) -> Ticket | None:
     """The conversation's ticket that is not closed yet, if any."""
-    return await session.scalar(
-        select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.status != TicketStatus.CLOSED)
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    )
+    return await session.scalar(_ACTIVE_TICKET, {"conversation_id": conversation_id})
 
 
 async def get_for_manager(session: AsyncSession, ticket_id: int, manager: Manager | None) -> Ticket:
