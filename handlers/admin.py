@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import t
 from bot.services import audit
 from bot.settings import Settings
+from handlers.filters import Magic
 
 log = logging.getLogger(__name__)
 
 
-def _is_admin(message: Message, is_admin: bool = False) -> bool:
+async def _is_admin(message: Message, is_admin: bool = False) -> bool:
     return is_admin
 
 
@@ -39,9 +40,9 @@ def _status_text(status: str, name: str, chunks: int, reason: str) -> str:
 
 def setup_router() -> Router:
     router = Router(name="admin")
-    router.message.filter(F.chat.type == "private", _is_admin)
+    router.message.filter(Magic(F.chat.type == "private"), _is_admin)
 
-    @router.message(F.document)
+    @router.message(Magic(F.document))
     async def on_document(message: Message, bot: Bot, session: AsyncSession, settings: Settings,
                           knowledge: Any, event_from_user: User) -> None:
         doc = message.document

@@ -10,34 +10,35 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 
 from bot.i18n import normalize_language, t
+from handlers.filters import Magic
 
 log = logging.getLogger(__name__)
 
 
 def setup_router() -> Router:
     router = Router(name="common")
-    router.message.filter(F.chat.type == "private")
-    router.edited_message.filter(F.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
+    router.edited_message.filter(Magic(F.chat.type == "private"))
 
     @router.edited_message()
     async def on_edited(message: Message) -> None:
         await message.answer(t("I only read new messages, not edits. Please send your corrected question as a new "
                                "message."))
 
-    @router.message(F.sticker)
+    @router.message(Magic(F.sticker))
     async def on_sticker(message: Message) -> None:
         await message.answer(t("Thanks! I understand text best: just type your question."))
 
-    @router.message(F.photo | F.video | F.video_note | F.animation)
+    @router.message(Magic(F.photo | F.video | F.video_note | F.animation))
     async def on_picture(message: Message) -> None:
         await message.answer(t("I cannot look at pictures or videos. Please describe your question in words. Never "
                                "send photos of your card or ID."))
 
-    @router.message(F.voice | F.audio)
+    @router.message(Magic(F.voice | F.audio))
     async def on_voice(message: Message) -> None:
         await message.answer(t("I cannot listen to voice messages yet. Please type your question."))
 
-    @router.message(F.document)
+    @router.message(Magic(F.document))
     async def on_document(message: Message) -> None:
         await message.answer(t("I cannot accept files here. Please type your question; your relationship manager "
                                "will tell you if a document is needed."))

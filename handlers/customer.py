@@ -16,6 +16,7 @@ from bot.services import consent
 from bot.services.conversations import Conversations, Turn
 from bot.services.invites import InviteError
 from bot.settings import Settings
+from handlers.filters import Magic
 from handlers.keyboards import (
     ConsentCb,
     FeedbackCb,
@@ -62,8 +63,8 @@ async def _send_turn(message: Message, bot: Bot, session: AsyncSession, turn: Tu
 
 def setup_router() -> Router:
     router = Router(name="customer")
-    router.message.filter(F.chat.type == "private")
-    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
 
     @router.message(CommandStart(deep_link=True))
     async def start_with_invite(message: Message, command: CommandObject, session: AsyncSession,
@@ -190,7 +191,7 @@ def setup_router() -> Router:
         if turn.ticket is not None and (turn.ticket_created or turn.ticket.notify_message_id is None):
             await notify_ticket(bot, session, turn.ticket, settings.admin_ids)
 
-    @router.my_chat_member(F.chat.type == "private")
+    @router.my_chat_member(Magic(F.chat.type == "private"))
     async def on_block_change(update: ChatMemberUpdated, session: AsyncSession, client: Client | None) -> None:
         if client is None:
             return
@@ -199,11 +200,11 @@ def setup_router() -> Router:
         elif update.new_chat_member.status == "member":
             await consent.mark_unblocked(session, client)
 
-    @router.message(F.text.regexp(r"^/[A-Za-z0-9_]+"), ~Command("human", "stop"))
+    @router.message(Magic(F.text.regexp(r"^/[A-Za-z0-9_]+")), ~Command("human", "stop"))
     async def unknown_command(message: Message) -> None:
         await message.answer(t("I do not know that command. /help lists what I can do."))
 
-    @router.message(F.text)
+    @router.message(Magic(F.text))
     async def on_text(message: Message, bot: Bot, session: AsyncSession, conversations: Conversations,
                       client: Client | None, lang: str, settings: Settings) -> None:
         async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Manager
 from bot.i18n import t
 from bot.services import auth, review
+from handlers.filters import Magic
 from handlers.keyboards import ReviewCb
 
 PAGE = 5
@@ -163,7 +164,7 @@ def setup_router() -> Router:
             await query.message.answer(t("Send the new text of the message.", lang) if callback_data.a == "ed"
                                        else t("Send the reason for rejecting it.", lang))
 
-    @router.message(EditDraft.text, F.text)
+    @router.message(StateFilter(EditDraft.text), Magic(F.text))
     async def save_edit(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,
                         lang: str) -> None:
         draft_id = (await state.get_data())["draft_id"]
@@ -179,7 +180,7 @@ def setup_router() -> Router:
         await message.answer(t("Saved. It will be sent exactly as written.", lang)
                              + (f"\n⚑ {escape(flags)}" if flags else ""), reply_markup=kb.as_markup())
 
-    @router.message(RejectDraft.reason, F.text)
+    @router.message(StateFilter(RejectDraft.reason), Magic(F.text))
     async def save_reject(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,
                           lang: str) -> None:
         draft_id = (await state.get_data())["draft_id"]

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Manager, Ticket, TicketStatus
 from bot.i18n import t
 from bot.services import invites, tickets
+from handlers.filters import Magic
 from handlers.keyboards import TicketCb, ticket_keyboard
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,13 @@ async def _reply_target(message: Message, session: AsyncSession, manager: Manage
     return {"ticket": ticket} if ticket is not None else False
 
 
-def _is_manager(message: Message, manager: Manager | None = None) -> bool:
+async def _is_manager(message: Message, manager: Manager | None = None) -> bool:
     return manager is not None
 
 
 def setup_router() -> Router:
     router = Router(name="tickets")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(Magic(F.chat.type == "private"))
 
     @router.message(Command("cancel"), StateFilter(TicketReply.text))
     async def cancel_reply(message: Message, state: FSMContext) -> None:
@@ -148,7 +149,7 @@ def setup_router() -> Router:
                                client=created.client_no, until=created.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
                                link=created.link), disable_web_page_preview=True)
 
-    @router.message(StateFilter(TicketReply.text), F.text)
+    @router.message(StateFilter(TicketReply.text), Magic(F.text))
     async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot,
                                  manager: Manager | None) -> None:
         data = await state.get_data()
@@ -157,12 +158,12 @@ def setup_router() -> Router:
             return
         await _send_reply(bot, session, message, manager, int(data["ticket_id"]), message.text or "")
 
-    @router.message(F.text, _reply_target)
+    @router.message(Magic(F.text), _reply_target)
     async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, manager: Manager,
                               ticket: Ticket) -> None:
         await _send_reply(bot, session, message, manager, ticket.id, message.text or "")
 
-    @router.message(F.text, F.reply_to_message.from_user.is_bot, _is_manager)
+    @router.message(Magic(F.text), Magic(F.reply_to_message.from_user.is_bot), _is_manager)
     async def reply_to_unlinked(message: Message) -> None:
         await message.answer(t("This message is not linked to an open ticket. Reply to the latest ticket notice, "
                                "or press Reply under it.", MANAGER_LANG))

@@ -126,3 +126,29 @@ async def test_run_all_starts_every_available_part(emulator, db, bank, tmp_path)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_no_filter_or_handler_of_the_dispatcher_runs_in_a_thread(settings, db):
+    """aiogram sends every sync filter (magic `F...` included) and sync handler through
+    asyncio.to_thread; the project's filters are async (`handlers.filters.Magic`) so an update
+    makes no thread hops on its way to its handler."""
+    from bot.app import build_dispatcher
+
+    dp = build_dispatcher(settings, db.sessions, FakeKnowledge(), storage=MemoryStorage())
+    in_thread = []
+
+    def walk(router):
+        for name, observer in router.observers.items():
+            for flt in observer._handler.filters or []:  # the router's own filters
+                if not flt.awaitable:
+                    in_thread.append(f"{router.name}.{name} filter {flt.callback!r}")
+            for handler in observer.handlers:
+                if not handler.awaitable:
+                    in_thread.append(f"{router.name}.{name} handler {handler.callback!r}")
+                in_thread.extend(f"{router.name}.{name} {handler.callback.__name__} filter {flt.callback!r}"
+                                 for flt in handler.filters or [] if not flt.awaitable)
+        for sub in router.sub_routers:
+            walk(sub)
+
+    walk(dp)
+    assert in_thread == []
