@@ -30,6 +30,10 @@ from handlers.keyboards import (
 )
 from handlers.tickets import notify_ticket, relay_to_manager
 
+# "typing…" only for an answer that takes a while (a model, a slow lookup): most answers arrive
+# sooner, and each indicator is one more Bot API call charged to the deployment's budget.
+TYPING_AFTER_S = 1.0
+
 
 def _settings_text(client: Client, lang: str) -> str:
     on, off = t("on", lang), t("off", lang)
@@ -207,7 +211,7 @@ def setup_router() -> Router:
     @router.message(Magic(F.text))
     async def on_text(message: Message, bot: Bot, session: AsyncSession, conversations: Conversations,
                       client: Client | None, lang: str, settings: Settings) -> None:
-        async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id):
+        async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, initial_sleep=TYPING_AFTER_S):
             turn = await conversations.handle_text(session, chat_id=message.chat.id, client=client, lang=lang,
                                                    text=message.text or "")
         await _send_turn(message, bot, session, turn, lang, settings, client)

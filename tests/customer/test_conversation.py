@@ -21,7 +21,6 @@ async def bind(chat, user, token, lang):
 ])
 async def test_question_answered_with_sources_escaped(chat, db, bank, knowledge, lang, question, sources_word):
     reqs = await chat.feed(message_update(STRANGER, question, language_code=lang))
-    assert [r.method_name for r in reqs][0] == "sendChatAction"  # typing while it works
     text = [r["text"] for r in reqs if r.method_name == "sendMessage"][0]
     assert "1.45%" in text and "&lt;b&gt;" in text  # the answer's own "<b>" is escaped
     assert sources_word in text and "定期存款 — 利率" in text
@@ -31,6 +30,24 @@ async def test_question_answered_with_sources_escaped(chat, db, bank, knowledge,
     assert [(r.author, r.outcome) for r in rows] == [("customer", "grounded"), ("bot", "grounded")]
     assert rows[1].sources[0]["doc"] == "deposit.md" and rows[1].prompt_hash == "h1"
     assert rows[1].latency_ms is not None
+
+
+async def test_a_slow_answer_shows_typing_first(chat, bank, knowledge, monkeypatch):
+    import asyncio
+
+    import handlers.customer
+
+    monkeypatch.setattr(handlers.customer, "TYPING_AFTER_S", 0.01)
+    quick_ask = knowledge.ask
+
+    async def slow_ask(*args, **kwargs):
+        await asyncio.sleep(0.2)  # the typing timer (0.01 s) fires first: the loop runs timers in order
+        return await quick_ask(*args, **kwargs)
+
+    monkeypatch.setattr(knowledge, "ask", slow_ask)
+    reqs = await chat.feed(message_update(STRANGER, "180天定期利率是多少?"))
+    assert [r.method_name for r in reqs] == ["sendChatAction", "sendMessage"]
+    assert reqs[0]["action"] == "typing"
 
 
 async def test_follow_up_passes_history_to_knowledge(chat, bank, knowledge):
