@@ -25,6 +25,25 @@ MAX_BODY = 25 * 1024 * 1024  # a knowledge file upload (20 MB) with room for the
 MAX_JSON_BODY = 256 * 1024
 
 
+class BodyLimit:
+    """413 for a request whose declared body is over the limit, before it is read. Plain ASGI:
+    Starlette's `@app.middleware("http")` costs a task group per request, and every Telegram
+    update comes through here."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
+            limit = MAX_BODY if scope["path"] == "/api/documents" else MAX_JSON_BODY
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                response = JSONResponse({"detail": f"request body over {limit // 1024} KB"}, status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class WebAppLogin(BaseModel):
     init_data: str = Field(min_length=1, max_length=8192)
 
@@ -38,13 +57,7 @@ def create_web_app(
     app.state.dispatcher, app.state.knowledge = dispatcher, knowledge
     app.state.accept_update = None  # set by bot.app.run to the durable inbox in webhook mode
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        limit = MAX_BODY if request.url.path == "/api/documents" else MAX_JSON_BODY
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse({"detail": f"request body over {limit // 1024} KB"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> Response:
