@@ -74,9 +74,12 @@ class Sender:
         self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._chat_last: dict[int, float] = {}
         self.stats: dict[str, int] = defaultdict(int)
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until `stop` is set; then finish the messages in hand and return."""
+        """Send until `stop` is set; then finish the sends in flight, put the other rows in hand
+        back in the queue, and return."""
+        self._stop = stop
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
         last_recovery = 0.0
@@ -153,7 +156,12 @@ class Sender:
             wait = self._chat_last.get(chat_id, 0.0) + self.settings.chat_interval_s - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            await self.limiter.acquire()
+            if not await self._budget():
+                # Stopping (SIGTERM): a send not started yet goes back to the queue at once instead
+                # of holding the process (and its lease) past the grace period; the next sender takes it.
+                await self._requeue(item, 0, "sender stopped before sending", count=False)
+                self.stats["returned"] += 1
+                return
             try:
                 # Drafts are plain text, sent exactly as approved; manager replies are escaped HTML.
                 parse_mode = "HTML" if item.kind == "reply" else None
@@ -187,6 +195,22 @@ class Sender:
         metrics.MESSAGES_SENT.labels("sent").inc()
         self.stats["sent"] += 1
         log.info("sent", extra={"outbox_id": item.id, "kind": item.kind, "chat_id": chat_id})
+
+    async def _budget(self) -> bool:
+        """Wait for the sending budget; False when the sender is stopped first (that wait can be a
+        429 pause far longer than a stopping process has)."""
+        acquire = asyncio.ensure_future(self.limiter.acquire())
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not acquire.done():  # stopped (or cancelled) first: give up the wait
+                acquire.cancel()
+        if not acquire.done():
+            return False
+        acquire.result()  # the limiter's own error, if any
+        return not self._stop.is_set()
 
     async def _requeue(self, item: Claimed, delay: float, reason: str, count: bool = True) -> None:
         async with self.sessions() as session:
