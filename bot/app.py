@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -210,6 +212,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
 
                 inbox = WebhookInbox(settings.redis_url, dp, bot)
                 tasks.append(asyncio.create_task(inbox.consume(), name="inbox"))
+                stop_events.append(inbox.stop)  # stops reading updates, finishes the ones in hand
                 cleanups.append(inbox.close)
                 assert web_app is not None
                 web_app.state.accept_update = inbox.accept
@@ -278,24 +281,50 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
                 raise RuntimeError(f"the console did not start on {settings.web_host}:{settings.web_port}")
             running.append(f"console (http://{settings.web_host}:{settings.web_port})")
 
+        # SIGTERM (docker stop, systemd, Kubernetes) and Ctrl+C must end the run through the graceful
+        # `finally` below, not kill the loop: asyncio's default would leave the sender's rows leased
+        # until their lease expires and the bot session open. Only the main thread may own signals
+        # (tests call `run` in-process, possibly elsewhere).
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        signals = (signal.SIGTERM, signal.SIGINT) if threading.current_thread() is threading.main_thread() else ()
+
+        def _on_signal(sig: signal.Signals) -> None:
+            if not stopping.is_set():
+                log.info("stopping (%s)", sig.name)
+                stopping.set()
+
+        for sig in signals:
+            loop.add_signal_handler(sig, _on_signal, sig)
         log.info("running: %s", ", ".join(running) or "nothing")
-        if ready is not None:
-            await ready({"bot": bot, "dispatcher": dp, "knowledge": knowledge, "db": db, "running": running})
+        main: asyncio.Future[Any] | None = None
+        signalled = asyncio.ensure_future(stopping.wait())
         try:
-            if tasks:
-                await asyncio.gather(*tasks)
-            elif running:
-                await asyncio.Event().wait()
+            if ready is not None:
+                await ready({"bot": bot, "dispatcher": dp, "knowledge": knowledge, "db": db, "running": running})
+            if tasks or running:
+                # Not `await gather(...)` alone: cancelling that would cancel the parts before the
+                # graceful stop. A part that fails still ends the run with its exception.
+                main = asyncio.gather(*tasks) if tasks else loop.create_future()
+                await asyncio.wait([main, signalled], return_when=asyncio.FIRST_COMPLETED)
+                if main.done():
+                    main.result()
         finally:
-            # graceful first: polling and the web server finish what they are doing
+            signalled.cancel()
+            for sig in signals:  # from here a second SIGTERM / Ctrl+C stops the process at once
+                loop.remove_signal_handler(sig)
+            # graceful first: polling and the web server finish what they are doing. One shared 5 s
+            # wait bounds it (the inbox's and the sender's own waits run inside it), so with the
+            # cleanups below the process exits well within the 10 s a SIGTERM allows.
             if dp is not None:
                 with contextlib.suppress(RuntimeError):  # not polling (webhook mode)
                     await dp.stop_polling()
             if web_server is not None:
                 web_server.should_exit = True
-            for event in stop_events:  # the sender finishes the messages in hand; the rest keep their lease
+            for event in stop_events:  # the sender finishes the sends in flight and returns the rest
                 event.set()
-            graceful = [t for t in tasks if t.get_name() in ("polling", "console", "sender") and not t.done()]
+            graceful = [t for t in tasks if t.get_name() in ("polling", "console", "sender", "inbox")
+                        and not t.done()]
             if graceful:
                 with contextlib.suppress(Exception):
                     await asyncio.wait(graceful, timeout=5)
@@ -304,6 +333,8 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if main is not None and main.done() and not main.cancelled():
+                main.exception()  # the parts were cancelled on purpose: no "never retrieved" warning
             for cleanup in cleanups:
                 with contextlib.suppress(Exception):
                     await cleanup()
