@@ -524,12 +524,16 @@ class KnowledgeService:
 
 
 def _warm_up() -> None:
-    """Once per process: the tokeniser's and pinyin dictionaries, the parsers' modules."""
+    """Once per process: the tokeniser's, part-of-speech and pinyin dictionaries, the parsers' modules
+    (loaded lazily they cost the first question about a second, and everything queued behind it)."""
     import importlib
+
+    import jieba.posseg
 
     from knowledge.chunking import romanize
 
     tokenize("预热 warm-up")
+    jieba.posseg.lcut("预热")
     romanize("预热")
     for module in ("pypdf", "docx", "openpyxl", "bs4"):
         try:
