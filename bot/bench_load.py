@@ -6,7 +6,9 @@ mode (`rmbot run --role bot`), `--workers` senders (`rmbot worker`) and two sche
 advisory-lock holder runs jobs), all on the PostgreSQL and Redis given. Then emulated customers
 ask questions through the Bot API server (../shared/tg_emulator, started with `--global-rate 200`)
 at a fixed rate; each customer waits for the answer before asking again. The latency of an answer
-is measured from the customer's message to the bot's reply appearing in the emulator.
+is measured from the customer's message to the Bot API server accepting the bot's reply: the bot
+instances reach the emulator through a tap in this process (`ReplyTap`, one more local hop) that
+notes each sendMessage the emulator answers with 200, to the millisecond and without polling.
 `--chaos` kills (SIGKILL) one bot instance and one worker halfway through.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import random
 import signal
@@ -117,6 +120,44 @@ class Proxy:
             await self._runner.cleanup()
 
 
+class ReplyTap:
+    """Pass-through to the Bot API server for the bot instances; calls `on_reply(chat_id)` when the
+    server accepted a sendMessage (its answer carries the chat). Measuring here instead of polling
+    the emulator keeps the load generator's own CPU small and the timing exact."""
+
+    def __init__(self, upstream: str, on_reply: Any) -> None:
+        self.upstream = upstream
+        self.on_reply = on_reply
+        self._session: ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, port: int) -> None:
+        self._session = ClientSession(timeout=ClientTimeout(total=60))
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        assert self._session is not None
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with self._session.request(request.method, self.upstream + request.path_qs, data=body,
+                                         headers=headers) as resp:
+            payload = await resp.read()
+        if resp.status == 200 and request.path.lower().endswith("/sendmessage"):
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                self.on_reply(int(json.loads(payload)["result"]["chat"]["id"]))
+        return web.Response(status=resp.status, body=payload, content_type=resp.content_type)
+
+    async def stop(self) -> None:
+        if self._session:
+            await self._session.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+
 def _doc_files(docs: Path) -> list[Path]:
     wanted = {".md", ".html", ".txt", ".csv"}
     return sorted(p for p in docs.iterdir() if p.suffix in wanted and p.name != "products.csv")
@@ -200,6 +241,7 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
     chroma = subprocess.Popen(chroma_cmd, stdout=(workdir / "chroma.log").open("ab"),  # noqa: ASYNC220
                               stderr=subprocess.STDOUT)
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    taps: list[ReplyTap] = []
     result = LoadResult(customers=customers, rate=rate, seconds=seconds)
     try:
         await _wait_http(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat")
@@ -214,6 +256,13 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
             for start in range(0, len(users), 1000):
                 await control.post("/_emu/users", json=users[start:start + 1000])
 
+        # the bot instances answer through the tap, which times each answer (workers and schedulers,
+        # which answer nobody, talk to the Bot API server directly)
+        crowd = Customers(customers, random.Random(7))
+        tap = ReplyTap(api_base, crowd.answered)
+        tap_port = free_port()
+        await tap.start(tap_port)
+        taps.append(tap)
         ports = [free_port() for _ in range(instances)]
         # The proxy runs in its own process, as nginx would: the emulator pushes webhook updates one
         # at a time, so every millisecond on this hop caps the whole deployment's intake.
@@ -224,7 +273,8 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
         hook = f"http://127.0.0.1:{proxy_port}/telegram/webhook"
         log = workdir / "processes.log"
         for i, port in enumerate(ports):
-            env = _env(settings, WEB_PORT=str(port), WEBHOOK_URL=hook)
+            env = _env(settings, WEB_PORT=str(port), WEBHOOK_URL=hook,
+                       TELEGRAM_API_BASE=f"http://127.0.0.1:{tap_port}")
             procs[f"bot{i}"] = _spawn(["run", "--role", "bot"], env, log)
         for i in range(workers):
             procs[f"worker{i}"] = _spawn(["worker"], _env(settings), log)
@@ -234,7 +284,7 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
             await _wait_http(f"http://127.0.0.1:{port}/healthz", within_s=180)
         await asyncio.sleep(2)  # the webhook is set by each instance on start
 
-        result = await _drive(api_base, customers, rate, seconds, procs if chaos else None, result, progress)
+        result = await _drive(api_base, crowd, rate, seconds, procs if chaos else None, result, progress)
         async with open_database(settings, upgrade=False) as db, db.sessions() as session:
             if settings.database_url.startswith("postgresql"):
                 result.scheduler_leaders = int(await session.scalar(text(
@@ -253,6 +303,8 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        for tap in taps:
+            await tap.stop()
         result.chaos["proxy_failovers"] = _read_failovers(workdir / "proxy.log")
         chroma.terminate()
         chroma.wait(15)
@@ -261,56 +313,42 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
             drop_database(url, admin)
 
 
-async def _drive(api_base: str, customers: int, rate: float, seconds: float,
+class Customers:
+    """The emulated customers, closed loop: one asks again only after the answer came."""
+
+    def __init__(self, count: int, rng: random.Random) -> None:
+        self.idle = list(range(count))
+        rng.shuffle(self.idle)
+        self.waiting: dict[int, float] = {}  # chat -> when the question was asked
+        self.latencies: list[float] = []
+        self.none_waiting = asyncio.Event()
+
+    def next_chat(self) -> int | None:
+        return CHAT_BASE + self.idle.pop(0) if self.idle else None
+
+    def asked(self, chat: int) -> None:
+        self.waiting[chat] = time.monotonic()
+        self.none_waiting.clear()
+
+    def answered(self, chat: int) -> None:
+        asked_at = self.waiting.pop(chat, None)
+        if asked_at is None:  # a later part of a long answer, or not a customer of this run
+            return
+        self.latencies.append(time.monotonic() - asked_at)
+        self.idle.append(chat - CHAT_BASE)
+        if not self.waiting:
+            self.none_waiting.set()
+
+
+async def _drive(api_base: str, customers: Customers, rate: float, seconds: float,
                  chaos_procs: dict[str, subprocess.Popen[bytes]] | None, result: LoadResult,
                  progress: Any) -> LoadResult:
     rng = random.Random(7)
-    idle = list(range(customers))
-    rng.shuffle(idle)
-    outstanding: dict[int, tuple[float, int]] = {}
-    latencies: list[float] = []
     errors = 0
-    stop_polling = asyncio.Event()
-    # aiohttp rather than httpx here: the load generator shares the machine's two cores with the
-    # system under test, so its own cost per request matters.
     from aiohttp import ClientError, TCPConnector
 
     async with ClientSession(base_url=api_base, timeout=ClientTimeout(total=10),
                              connector=TCPConnector(limit=64)) as client:
-
-        seen: dict[int, int] = {}  # messages the bot had sent to each chat when we last looked
-        last_poll: dict[int, float] = {}
-        gate = asyncio.Semaphore(16)
-
-        async def check(chat: int) -> None:
-            nonlocal errors
-            async with gate:
-                last_poll[chat] = time.monotonic()
-                try:
-                    async with client.get("/_emu/sent", params={"chat_id": str(chat)}) as resp:
-                        msgs = (await resp.json())["messages"]
-                except (ClientError, ValueError, asyncio.TimeoutError):  # noqa: UP041
-                    errors += 1
-                    return
-            if chat in outstanding and len(msgs) > outstanding[chat][1]:
-                latencies.append(time.monotonic() - outstanding[chat][0])
-                outstanding.pop(chat, None)
-                seen[chat] = len(msgs)
-                idle.append(chat - CHAT_BASE)
-
-        async def poll() -> None:
-            # Each waiting customer looks every 100 ms (bounded, so a slow bot is not buried in polls).
-            while not stop_polling.is_set() or outstanding:
-                now = time.monotonic()
-                due = [c for c in list(outstanding) if now - last_poll.get(c, 0.0) >= 0.1]
-                if due:
-                    await asyncio.gather(*(check(c) for c in due))
-                await asyncio.sleep(0.02)
-                if stop_polling.is_set() and time.monotonic() > drain_deadline:
-                    return
-
-        drain_deadline = float("inf")
-        poller = asyncio.create_task(poll())
         t0 = time.monotonic()
         total = int(rate * seconds)
         killed = False
@@ -324,14 +362,12 @@ async def _drive(api_base: str, customers: int, rate: float, seconds: float,
                     os.killpg(chaos_procs[name].pid, signal.SIGKILL)
                 result.chaos = {"killed": ["bot0", "worker0"], "at_s": round(time.monotonic() - t0, 1)}
                 killed = True
-            if not idle:
+            chat = customers.next_chat()
+            if chat is None:
                 errors += 1  # every customer is still waiting: the bot is not keeping up
                 continue
-            customer = idle.pop(0)
-            chat = CHAT_BASE + customer
             try:
-                outstanding[chat] = (time.monotonic(), seen.get(chat, 0))
-                last_poll[chat] = time.monotonic() - 0.05  # first look 50 ms after asking
+                customers.asked(chat)
                 async with client.post("/_emu/message", json={"chat_id": chat, "text": rng.choice(QUESTIONS)}) as r:
                     r.raise_for_status()
                 result.asked += 1
@@ -340,11 +376,12 @@ async def _drive(api_base: str, customers: int, rate: float, seconds: float,
             if progress is not None and i % 50 == 0:
                 progress(i)
         elapsed = time.monotonic() - t0
-        drain_deadline = time.monotonic() + 30
-        stop_polling.set()
-        await poller
+        if customers.waiting:  # the last answers, for up to 30 s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(customers.none_waiting.wait(), 30)
+    latencies = customers.latencies
     result.answered = len(latencies)
-    result.lost = len(outstanding)
+    result.lost = len(customers.waiting)
     result.errors = errors
     result.throughput = round(result.answered / elapsed, 2)
     result.latency_ms = {f"p{int(q * 100)}": round(_percentile(latencies, q) * 1000, 1) for q in (0.5, 0.95, 0.99)}
