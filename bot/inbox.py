@@ -70,7 +70,7 @@ class RedisInbox:
     """Shared, durable inbox for several bot instances (Redis stream + consumer group)."""
 
     def __init__(self, url: str, *, consumer: str | None = None, concurrency: int = 32,
-                 claim_idle_ms: int = 5_000, stream: str = STREAM) -> None:
+                 claim_idle_ms: int = 5_000, stream: str = STREAM, max_len: int = 100_000) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url)
@@ -78,6 +78,7 @@ class RedisInbox:
         self._consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._concurrency = concurrency
         self._claim_idle_ms = claim_idle_ms
+        self._max_len = max_len
         self._group_ready = False
 
     async def _ensure_group(self) -> None:
@@ -93,7 +94,11 @@ class RedisInbox:
         self._group_ready = True
 
     async def put(self, update: dict[str, Any]) -> None:
-        await self._redis.xadd(self._stream, {"u": json.dumps(update, ensure_ascii=False)})
+        # Handled entries stay in a stream until trimmed: keep about the last `max_len` (~70 MB at
+        # 100,000). Only a backlog that long could lose an unhandled update, and updates arrive
+        # through the bot instances themselves, so none arrive while every instance is down.
+        await self._redis.xadd(self._stream, {"u": json.dumps(update, ensure_ascii=False)},
+                               maxlen=self._max_len, approximate=True)
 
     async def consume(self, handler: Handler, stop: asyncio.Event) -> None:
         await self._ensure_group()

@@ -51,3 +51,18 @@ async def test_redis_inbox_survives_a_dead_consumer(redis_url: str) -> None:
         await live._redis.delete(stream)
         await dead.close()
         await live.close()
+
+
+async def test_redis_inbox_keeps_the_stream_bounded(redis_url: str) -> None:
+    stream = f"test:updates:{uuid.uuid4().hex}"
+    inbox = RedisInbox(redis_url, stream=stream, max_len=50)
+    try:
+        for i in range(1000):
+            await inbox.put({"update_id": i})
+        # approximate trimming works in whole stream nodes (100 entries by default)
+        assert await inbox._redis.xlen(stream) <= 200
+        newest = await inbox._redis.xrevrange(stream, count=1)
+        assert b'"update_id": 999' in newest[0][1][b"u"]
+    finally:
+        await inbox._redis.delete(stream)
+        await inbox.close()
