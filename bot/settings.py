@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     # Telegram
     bot_token: SecretStr | None = Field(None, description="Bot token from @BotFather; empty runs without a bot")
+    bot_username: str = Field("", description="The bot's @username for invite links; empty asks the Bot API")
     telegram_api_base: str = Field("", description="Bot API server base URL; empty means Telegram")
     webhook_url: str = Field("", description="Public URL for the webhook; empty means long polling")
     webhook_secret: SecretStr | None = Field(None, description="Secret token Telegram sends with webhook calls")

@@ -38,14 +38,15 @@ def run_cmd(
 
 
 async def _bot_username(settings: Any, given: str | None) -> str:
-    if given:
-        return given.lstrip("@")
+    """--bot, else BOT_USERNAME, else the Bot API's answer, else a placeholder (said so)."""
+    if given or settings.bot_username:
+        return (given or settings.bot_username).lstrip("@")
     from bot.app import build_bot
 
     bot = build_bot(settings)
     if bot is None:
-        console.print(f"[yellow]BOT_TOKEN is not set; the link uses @{DEFAULT_BOT_USERNAME} "
-                      f"(pass --bot to name your bot).[/yellow]")
+        console.print(f"[yellow]Neither BOT_TOKEN nor BOT_USERNAME is set; the link uses @{DEFAULT_BOT_USERNAME} "
+                      f"(set BOT_USERNAME or pass --bot to name your bot).[/yellow]")
         return DEFAULT_BOT_USERNAME
     try:
         me = await bot.get_me()
@@ -58,7 +59,8 @@ async def _bot_username(settings: Any, given: str | None) -> str:
 def invite_cmd(
     client_no: str = typer.Argument(..., help="Client number, e.g. C000123"),
     days: int = typer.Option(7, "--days", min=1, max=90, help="Days the link stays valid"),
-    bot_username: str | None = typer.Option(None, "--bot", help="Bot username (default: asked from the Bot API)"),
+    bot_username: str | None = typer.Option(None, "--bot",
+                                            help="Bot username (default: BOT_USERNAME, else asked from the Bot API)"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON with link and token"),
 ) -> None:
     """Create a single-use invite link that binds a client's Telegram chat to their record."""

@@ -29,6 +29,14 @@ def test_invite_json_has_link_and_token(cli_env):
     assert len(data["token"]) >= 16
 
 
+def test_invite_takes_the_bot_username_from_the_settings(cli_env, monkeypatch):
+    monkeypatch.setenv("BOT_USERNAME", "@branch_rm_bot")
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["invite", "C0001", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["link"].startswith("https://t.me/branch_rm_bot?start=")
+
+
 def test_invite_unknown_client_is_one_clear_line(cli_env):
     result = CliRunner().invoke(app, ["invite", "NOPE", "--bot", "b"])
     assert result.exit_code == 1
