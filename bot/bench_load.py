@@ -9,7 +9,8 @@ at a fixed rate; each customer waits for the answer before asking again. The lat
 is measured from the customer's message to the Bot API server accepting the bot's reply: the bot
 instances reach the emulator through a tap in this process (`ReplyTap`, one more local hop) that
 notes each sendMessage the emulator answers with 200, to the millisecond and without polling.
-`--chaos` kills (SIGKILL) one bot instance and one worker halfway through.
+`--chaos` kills (SIGKILL) one bot instance and one worker halfway through and starts them again, as
+compose's restart policy would.
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ class Proxy:
         self.upstreams = upstreams
         self._next = itertools.cycle(range(len(upstreams)))
         self.failovers = 0
+        # nginx's passive health check (deploy/nginx.conf: max_fails=2 fail_timeout=5s): after two
+        # failures an upstream is skipped for 5 s instead of costing every other update a failover
+        self._fails: dict[str, int] = dict.fromkeys(upstreams, 0)
+        self._down_until: dict[str, float] = dict.fromkeys(upstreams, 0.0)
         self._session: ClientSession | None = None
         self._runner: web.AppRunner | None = None
 
@@ -99,17 +104,24 @@ class Proxy:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         first = next(self._next)
         assert self._session is not None
-        for i in range(len(self.upstreams)):
-            upstream = self.upstreams[(first + i) % len(self.upstreams)]
+        now = time.monotonic()
+        ordered = [self.upstreams[(first + i) % len(self.upstreams)] for i in range(len(self.upstreams))]
+        live = [u for u in ordered if self._down_until[u] <= now]
+        for upstream in live or ordered:  # every upstream down: try them all anyway
             try:
                 async with self._session.request(request.method, upstream + request.path_qs, data=body,
                                                  headers=headers) as resp:
                     payload = await resp.read()
                     if resp.status >= 500:
                         raise OSError(f"upstream {resp.status}")
+                    self._fails[upstream] = 0
                     return web.Response(status=resp.status, body=payload, content_type=resp.content_type)
             except (OSError, asyncio.TimeoutError):  # noqa: UP041 - aiohttp raises both
                 self.failovers += 1
+                self._fails[upstream] += 1
+                if self._fails[upstream] >= 2:
+                    self._fails[upstream] = 0
+                    self._down_until[upstream] = time.monotonic() + 5
                 continue
         return web.Response(status=502)
 
@@ -272,19 +284,22 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
         procs["proxy"] = proxy_proc
         hook = f"http://127.0.0.1:{proxy_port}/telegram/webhook"
         log = workdir / "processes.log"
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         for i, port in enumerate(ports):
-            env = _env(settings, WEB_PORT=str(port), WEBHOOK_URL=hook,
-                       TELEGRAM_API_BASE=f"http://127.0.0.1:{tap_port}")
-            procs[f"bot{i}"] = _spawn(["run", "--role", "bot"], env, log)
+            commands[f"bot{i}"] = (["run", "--role", "bot"], _env(settings, WEB_PORT=str(port), WEBHOOK_URL=hook,
+                                                                  TELEGRAM_API_BASE=f"http://127.0.0.1:{tap_port}"))
         for i in range(workers):
-            procs[f"worker{i}"] = _spawn(["worker"], _env(settings), log)
+            commands[f"worker{i}"] = (["worker"], _env(settings))
         for i in range(2):
-            procs[f"scheduler{i}"] = _spawn(["run", "--role", "scheduler"], _env(settings), log)
+            commands[f"scheduler{i}"] = (["run", "--role", "scheduler"], _env(settings))
+        for name, (args, env) in commands.items():
+            procs[name] = _spawn(args, env, log)
         for port in ports:
             await _wait_http(f"http://127.0.0.1:{port}/healthz", within_s=180)
         await asyncio.sleep(2)  # the webhook is set by each instance on start
 
-        result = await _drive(api_base, crowd, rate, seconds, procs if chaos else None, result, progress)
+        result = await _drive(api_base, crowd, rate, seconds, procs if chaos else None,
+                              lambda name: _spawn(*commands[name], log), result, progress)
         async with open_database(settings, upgrade=False) as db, db.sessions() as session:
             if settings.database_url.startswith("postgresql"):
                 result.scheduler_leaders = int(await session.scalar(text(
@@ -341,7 +356,7 @@ class Customers:
 
 
 async def _drive(api_base: str, customers: Customers, rate: float, seconds: float,
-                 chaos_procs: dict[str, subprocess.Popen[bytes]] | None, result: LoadResult,
+                 chaos_procs: dict[str, subprocess.Popen[bytes]] | None, restart: Any, result: LoadResult,
                  progress: Any) -> LoadResult:
     rng = random.Random(7)
     errors = 0
@@ -360,7 +375,11 @@ async def _drive(api_base: str, customers: Customers, rate: float, seconds: floa
             if chaos_procs is not None and not killed and time.monotonic() - t0 >= seconds / 2:
                 for name in ("bot0", "worker0"):
                     os.killpg(chaos_procs[name].pid, signal.SIGKILL)
-                result.chaos = {"killed": ["bot0", "worker0"], "at_s": round(time.monotonic() - t0, 1)}
+                    chaos_procs[name].wait()
+                    # the supervisor's restart (compose.yaml: restart: unless-stopped)
+                    chaos_procs[name] = restart(name)
+                result.chaos = {"killed": ["bot0", "worker0"], "at_s": round(time.monotonic() - t0, 1),
+                                "restarted": True}
                 killed = True
             chat = customers.next_chat()
             if chat is None:
