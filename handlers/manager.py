@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import labels
 from bot.db.models import Manager
 from bot.i18n import t
-from bot.services import auth, managers, review, today
+from bot.services import auth, managers, placeholders, review, today
 from handlers.filters import Magic
 from handlers.keyboards import ReviewCb, button_text
 
@@ -57,6 +57,10 @@ class EditDraft(StatesGroup):
 
 class RejectDraft(StatesGroup):
     reason = State()
+
+
+class EditTemplate(StatesGroup):
+    text = State()
 
 
 def _me(manager: Manager, is_admin: bool = False) -> review.Reviewer:
@@ -176,6 +180,8 @@ async def campaign_page(session: AsyncSession, manager: Manager, campaign_id: in
         kb.button(text=t("Approve all {count} clean", lang, count=clean),
                   callback_data=ReviewCb(a="all", c=campaign_id, o=clean))
         sizes.append(1)
+    kb.button(text=t("Edit template", lang), callback_data=ReviewCb(a="tpl", c=campaign_id))
+    sizes.append(1)
     nxt = page["next"] if shown == len(page["items"]) else None
     if nxt is None and shown < len(page["items"]):  # the message was full: continue after the last one shown
         last = page["items"][shown - 1]
@@ -352,7 +358,7 @@ def setup_router() -> Router:
         else:
             await message.answer(text, reply_markup=markup)
 
-    @router.message(Command("cancel"), StateFilter(EditDraft.text, RejectDraft.reason))
+    @router.message(Command("cancel"), StateFilter(EditDraft.text, RejectDraft.reason, EditTemplate.text))
     async def cancel_text(message: Message, state: FSMContext, lang: str) -> None:
         await state.clear()
         await message.answer(t("Cancelled.", lang))
@@ -370,6 +376,39 @@ def setup_router() -> Router:
         flags = "; ".join(labels.labels("flag", draft.flags, lang))
         note = t("Saved. It will be sent exactly as written.", lang) + (f"\n⚑ {escape(flags)}" if flags else "")
         await _after_text(message, state, session, bot, manager, lang, is_admin, note)
+
+    @router.callback_query(ReviewCb.filter(F.a == "tpl"))
+    async def ask_template(query: CallbackQuery, callback_data: ReviewCb, state: FSMContext, session: AsyncSession,
+                           manager: Manager, lang: str, is_admin: bool = False) -> None:
+        try:
+            await review.get_campaign(session, _me(manager, is_admin), callback_data.c)
+        except review.NotFound:
+            await query.answer(t("Not found.", lang), show_alert=True)
+            return
+        await state.set_state(EditTemplate.text)
+        await state.update_data(campaign_id=callback_data.c)
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(t("Send the new template. Placeholders: {allowed}", lang,
+                                         allowed=", ".join(f"{{{f}}}" for f in placeholders.FIELDS)))
+
+    @router.message(StateFilter(EditTemplate.text), Magic(F.text))
+    async def save_template(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,
+                            lang: str, is_admin: bool = False) -> None:
+        campaign_id = (await state.get_data())["campaign_id"]
+        try:
+            n = await review.edit_template(session, _me(manager, is_admin), campaign_id, message.text or "")
+        except placeholders.TemplateFieldError as exc:  # the state stays: the manager sends a corrected text
+            await message.answer(escape(exc.message(lang)) + "\n" + t("Send the corrected template.", lang))
+            return
+        except review.NotFound:
+            await state.clear()
+            await message.answer(t("Not found.", lang))
+            return
+        await state.clear()
+        text, markup = await campaign_page(session, manager, campaign_id, review.Cursor(), lang, is_admin)
+        await message.answer(t("Template saved; {count} drafts re-rendered.", lang, count=n))
+        await message.answer(text, reply_markup=markup)
 
     @router.message(StateFilter(RejectDraft.reason), Magic(F.text))
     async def save_reject(message: Message, state: FSMContext, session: AsyncSession, bot: Bot, manager: Manager,
