@@ -3,7 +3,7 @@
 Enable the fixtures with ``pytest_plugins = ["tests.kit.fixtures"]`` (or ``-p tests.kit.fixtures``).
 """
 
-from tests.kit.fake_bot import (
+from tools.fakes.bot_api import (
     BOT_USERNAME,
     DEFAULT,
     FakeSession,
@@ -28,7 +28,7 @@ from tests.kit.fake_bot import (
     sticker_update,
     voice_update,
 )
-from tests.kit.openai_stub import OpenAIStub, RecordedCall, deterministic_embedding
+from tools.fakes.openai_stub import OpenAIStub, RecordedCall, deterministic_embedding
 
 __all__ = [
     "BOT_USERNAME",

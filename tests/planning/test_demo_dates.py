@@ -12,7 +12,7 @@ from bot.db.models import Client, Draft
 from scheduler.planner import plan_day
 from tests.planning.invariants import rule_violations
 
-demo = pytest.importorskip("bot.demo")
+demo = pytest.importorskip("tools.demo")
 
 
 async def test_demo_spring_festival_week(db, settings) -> None:

@@ -25,10 +25,10 @@ from sqlalchemy import select
 
 from bot.db.base import SIMULATED_NOW
 from bot.db.models import Campaign, Client, DraftStatus, Manager, OutboxItem, OutboxStatus, Ticket
-from bot.localchat import LOCAL_TOKEN, RecordingSession
 from bot.services import invites, review, tickets
 from bot.services.conversations import Conversations
 from bot.settings import Settings
+from tools.localchat import LOCAL_TOKEN, RecordingSession
 
 SEED = 20261122
 BOUND_SHARE = 0.35  # clients who opened the manager's invite in Telegram
