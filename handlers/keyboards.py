@@ -86,7 +86,7 @@ def ticket_keyboard(ticket_id: int, lang: str = "zh", *, taken: bool = False) ->
 class ReviewCb(CallbackData, prefix="rv"):
     """Campaign review. Short field names keep it under 64 bytes even with 16-digit ids."""
 
-    a: str  # open | all | allok | ok | ed | no
+    a: str  # open | all | allok | ok | ed | no | tpl
     c: int  # campaign id
     d: int = 0  # draft id
     o: int = 0  # page offset, or the confirmed count for "allok"

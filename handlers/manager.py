@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Manager
 from bot.i18n import t
-from bot.services import auth, review
+from bot.services import auth, placeholders, review
 from handlers.filters import Magic
 from handlers.keyboards import ReviewCb
 
@@ -39,6 +39,10 @@ class EditDraft(StatesGroup):
 
 class RejectDraft(StatesGroup):
     reason = State()
+
+
+class EditTemplate(StatesGroup):
+    text = State()
 
 
 def _me(manager: Manager) -> review.Reviewer:
@@ -83,6 +87,8 @@ async def _campaign_page(session: AsyncSession, manager: Manager, campaign_id: i
         kb.button(text=t("Approve all {count}", lang, count=approvable),
                   callback_data=ReviewCb(a="all", c=campaign_id, o=approvable))
         sizes.append(1)
+    kb.button(text=t("Edit template", lang), callback_data=ReviewCb(a="tpl", c=campaign_id))
+    sizes.append(1)
     if offset + PAGE < listing["total"]:
         kb.button(text=t("Next page", lang), callback_data=ReviewCb(a="open", c=campaign_id, o=offset + PAGE))
         sizes.append(1)
@@ -179,6 +185,37 @@ def setup_router() -> Router:
         flags = ", ".join(draft.flags or [])
         await message.answer(t("Saved. It will be sent exactly as written.", lang)
                              + (f"\n⚑ {escape(flags)}" if flags else ""), reply_markup=kb.as_markup())
+
+    @router.callback_query(ReviewCb.filter(F.a == "tpl"))
+    async def ask_template(query: CallbackQuery, callback_data: ReviewCb, state: FSMContext, session: AsyncSession,
+                           manager: Manager, lang: str) -> None:
+        try:
+            await review.get_campaign(session, _me(manager), callback_data.c)
+        except review.NotFound:
+            await query.answer(t("Not found.", lang), show_alert=True)
+            return
+        await state.set_state(EditTemplate.text)
+        await state.update_data(campaign_id=callback_data.c)
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(t("Send the new template. Placeholders: {allowed}", lang,
+                                         allowed=", ".join(f"{{{f}}}" for f in placeholders.FIELDS)))
+
+    @router.message(StateFilter(EditTemplate.text), Magic(F.text))
+    async def save_template(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,
+                            lang: str) -> None:
+        campaign_id = (await state.get_data())["campaign_id"]
+        try:
+            n = await review.edit_template(session, _me(manager), campaign_id, message.text or "")
+        except placeholders.TemplateFieldError as exc:  # the state stays: the manager sends a corrected text
+            await message.answer(escape(exc.message(lang)) + "\n" + t("Send the corrected template.", lang))
+            return
+        except review.NotFound:
+            await state.clear()
+            await message.answer(t("Not found.", lang))
+            return
+        await state.clear()
+        await message.answer(t("Template saved; {count} drafts re-rendered.", lang, count=n))
 
     @router.message(StateFilter(RejectDraft.reason), Magic(F.text))
     async def save_reject(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,

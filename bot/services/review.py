@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from jinja2 import TemplateError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager
-from bot.services import audit, outbox
+from bot.services import audit, outbox, placeholders
 from bot.services.drafting import check_stored_draft
-from prompts import render_string
 
 MAX_TEXT = 4000
 
@@ -243,20 +241,16 @@ async def edit_draft(session: AsyncSession, reviewer: Reviewer, draft_id: int, t
 
 async def edit_template(session: AsyncSession, reviewer: Reviewer, campaign_id: int, template: str) -> int:
     """Replace the campaign's template and re-render every pending, unedited draft from its stored
-    values. Returns how many drafts were re-rendered."""
+    values. The template is plain text with `{field}` placeholders (`bot.services.placeholders`),
+    checked before anything changes: an unknown field, or one a draft has no value for, is refused
+    (`placeholders.TemplateFieldError`, naming the field). Returns how many drafts were re-rendered."""
     camp = await get_campaign(session, reviewer, campaign_id)
     template = (template or "").strip()
-    if not template:
-        raise InvalidInput("the template is empty")
+    parts = placeholders.parse(template)
     drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
                                                         Draft.status == DraftStatus.PENDING,
                                                         Draft.edited.is_(False)))).all()
-    rendered: list[tuple[Draft, str]] = []
-    for d in drafts:
-        try:
-            rendered.append((d, render_string(template, **(d.context or {}))))
-        except TemplateError as exc:
-            raise InvalidInput(f"the template does not render for draft {d.id}: {exc}") from None
+    rendered = [(d, placeholders.render(parts, d.context or {})) for d in drafts]
     camp.template_override = template
     for d, text in rendered:
         d.text = text

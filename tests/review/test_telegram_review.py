@@ -14,7 +14,7 @@ MANAGER_TG = 9100
 
 
 def test_callback_data_fits_64_bytes_with_huge_ids() -> None:
-    for action in ("open", "all", "allok", "ok", "ed", "no"):
+    for action in ("open", "all", "allok", "ok", "ed", "no", "tpl"):
         packed = ReviewCb(a=action, c=2**53, d=2**53, o=1_000_000).pack()
         assert len(packed.encode()) <= 64, packed
 
