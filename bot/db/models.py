@@ -231,6 +231,7 @@ class Campaign(Base):
     template_id: Mapped[str | None] = mapped_column(String(100))
     template_hash: Mapped[str | None] = mapped_column(String(64))
     template_override: Mapped[str | None] = mapped_column(Text)  # the manager's edited template
+    template_overrides: Mapped[dict[str, str] | None] = mapped_column(Json)  # per language: zh, en
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -80,7 +80,8 @@ _WEALTH_MARKERS = ("理财非存款", "not deposits and carry risk")
 
 
 def severity(code: str) -> str:
-    return SEVERITY.get(code.split(":", 1)[0], INFO)
+    """A code nobody here knows (stored by an older or newer version) needs a person: WARN."""
+    return SEVERITY.get(code.split(":", 1)[0], WARN)
 
 
 def blocking(flags: Iterable[str] | None) -> list[str]:
@@ -245,3 +246,24 @@ def check_stored(draft: StoredDraft, text: str | None = None) -> list[str]:
                      product_message=_legacy_product_message(draft))
     notes = [f for f in draft.flags or () if severity(f) == INFO]
     return list(dict.fromkeys(findings + notes))
+
+
+async def send_findings(session: Any, draft_id: int, text: str, client: Any, today: date) -> list[str]:
+    """The blocking findings on an approved message right before it is sent, with the rules as
+    they are now: the text's checks again, and the product's suitability for the client today
+    (a rating lowered, an assessment expired, a product withdrawn since approval)."""
+    from bot.db.models import Draft, Product
+    from bot.services import rules
+
+    draft = await session.get(Draft, draft_id)
+    if draft is None:
+        return []
+    found = check(text, template_text=draft.template_text or draft.text, context=draft.context,
+                  language=draft.language, day=draft.plan_date, product_message=_legacy_product_message(draft))
+    if draft.product_code:
+        from sqlalchemy import select
+
+        product = await session.scalar(select(Product).where(Product.code == draft.product_code))
+        if product is None or rules.suitability_problem(client, product, today) is not None:
+            found.append(UNSUITABLE)
+    return blocking(found)

@@ -1,7 +1,7 @@
-"""catalogue eligibility: product currency and target segments; the occasion keys of a composed draft
+"""catalogue eligibility: product currency and target segments; the occasion keys of a composed draft; per-language campaign templates
 
-Revision ID: 0003_catalogue
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0003_catalogue"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -24,9 +24,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column(
             "part_keys", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True))
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column(
+            "template_overrides", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("template_overrides")
     with op.batch_alter_table("drafts", schema=None) as batch_op:
         batch_op.drop_column("part_keys")
     with op.batch_alter_table("products", schema=None) as batch_op:
