@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(None, description="Embedded Chroma directory; default DATA_DIR/chroma")
     chroma_url: str = Field("", description="Chroma server URL (http://host:8000); overrides CHROMA_PATH")
     redis_url: str = Field("", description="Redis URL for shared FSM state and the shared rate limit")
+    sqlite_busy_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="How long a SQLite write waits for another writer's lock, seconds")
 
     # LLM (all optional)
     openai_api_key: SecretStr | None = Field(None, description="API key of an OpenAI-compatible endpoint")

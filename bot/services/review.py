@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -169,11 +169,41 @@ async def list_drafts(
     }
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of pending drafts starts: after draft `after_id` of the flagged group (clean
+    False) or of the clean group. Paging by id never skips a draft when others on earlier pages were
+    approved or rejected meanwhile (an offset would)."""
+
+    clean: bool = False
+    after_id: int = 0
+
+
+async def pending_page(session: AsyncSession, reviewer: Reviewer, campaign_id: int, *,
+                       start: Cursor | None = None, limit: int = 5) -> dict[str, Any]:
+    """A page of the campaign's pending drafts, flagged first, from `start`; `next` is the cursor of
+    the following page (None on the last one), `total` the pending count."""
+    await get_campaign(session, reviewer, campaign_id)
+    start = start or Cursor()
+    clean = Draft.flags.is_(None)
+    base = select(Draft, Client.client_no, Client.name).join(Client, Client.id == Draft.client_id) \
+        .where(Draft.campaign_id == campaign_id, Draft.status == DraftStatus.PENDING)
+    after = (and_(clean, Draft.id > start.after_id) if start.clean
+             else or_(clean, Draft.id > start.after_id))
+    rows = (await session.execute(base.where(after).order_by(clean, Draft.id).limit(limit + 1))).all()
+    total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    items = [_draft_view(d, no, name) for d, no, name in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return {"total": total, "items": items,
+            "next": Cursor(clean=last.flags is None, after_id=last.id) if last is not None else None}
+
+
 def _draft_view(d: Draft, client_no: str, name: str) -> dict[str, Any]:
     return {"id": d.id, "client_no": client_no, "client_name": name, "kind": d.kind, "occasion": d.occasion,
             "language": d.language, "text": d.text, "status": d.status, "flags": d.flags or [],
             "blocked": compliance.blocking(d.flags), "warnings": compliance.warnings(d.flags),
-            "reasons": d.reasons or [], "edited": d.edited, "scheduled_at": d.scheduled_at.isoformat(),
+            "reasons": d.reasons or [], "context": d.context or {}, "edited": d.edited,
+            "scheduled_at": d.scheduled_at.isoformat(),
             "reject_reason": d.reject_reason}
 
 

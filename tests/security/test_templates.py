@@ -78,6 +78,9 @@ async def test_telegram_template_edit_names_the_unknown_field(db, settings, fake
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
     for lang, expected in (("zh", "未知字段 {amout}"), ("en", "Unknown field {amout}")):
+        async with db.sessions() as session:  # a manager reads the bot in the language they chose
+            (await session.get(Manager, ids["m1"])).language = lang
+            await session.commit()
         await dp.feed_update(bot, callback_update(9100, ReviewCb(a="tpl", c=ids["camp_M1"]).pack(),
                                                   language_code=lang))
         assert "{salutation}" in fake_session.sent_texts(9100)[-1]
