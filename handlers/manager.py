@@ -326,11 +326,9 @@ def setup_router() -> Router:
             await query.answer(t("Not found.", lang), show_alert=True)
             return
         except review.Blocked as exc:  # the compliance gate: the text must be fixed first
-            await session.rollback()
             note = t("Blocked by the compliance check ({findings}): edit the text or reject it.", lang,
                      findings=", ".join(exc.findings))[:190]
         except review.NeedsOverride as exc:  # warnings: approving needs the manager's reason
-            await session.rollback()
             await state.set_state(OverrideReason.reason)
             await state.update_data(draft_id=callback_data.d, campaign_id=callback_data.c)
             await query.answer()

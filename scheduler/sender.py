@@ -3,8 +3,9 @@
 Per message: the rules are checked again right before the send (`bot.services.rules.send_problem`,
 then the compliance gate `bot.services.compliance.send_findings` on the approved text with the
 rules as they are now): an opt-out, a withdrawn consent, a block, a cap, a blocking compliance
-finding or a product no longer suitable since approval cancels the message with the reason; quiet hours postpone it to the client's next allowed time (an approved reminder is not
-dropped because the sender was late). Telegram's answers:
+finding or a product no longer suitable since approval cancels the message with the reason;
+quiet hours postpone it to the client's next allowed time (an approved reminder is not dropped
+because the sender was late). Telegram's answers:
 
 - 429: every sender pauses for `retry_after` (shared through the limiter); the row is re-queued
   without counting an attempt;

@@ -109,7 +109,8 @@ async def test_console_api_refuses_blocked_and_asks_for_override(db, settings, p
 
     manager_id, drafts = planned
     blocked = await _edit(db, manager_id, drafts["zh"], drafts["zh"].text + PROMISE)
-    warned = await _edit(db, manager_id, drafts["en"], drafts["en"].text.replace("may suit", "is a high return, may suit"))
+    warned = await _edit(db, manager_id, drafts["en"],
+                         drafts["en"].text.replace("may suit", "is a high return, may suit"))
     app = create_web_app(settings, db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
         csrf = await login(client, db, manager_id)
@@ -135,18 +136,20 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
 
     manager_id, drafts = planned
     blocked = await _edit(db, manager_id, drafts["zh"], drafts["zh"].text + PROMISE)
-    warned = await _edit(db, manager_id, drafts["en"], drafts["en"].text.replace("may suit", "is a high return, may suit"))
+    warned = await _edit(db, manager_id, drafts["en"],
+                         drafts["en"].text.replace("may suit", "is a high return, may suit"))
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
     await dp.feed_update(bot, callback_update(9100, ReviewCb(a="ok", c=blocked.campaign_id, d=blocked.id).pack(),
                                               language_code="en"))
     answers = [r for r in fake_session.requests if r.method_name == "answerCallbackQuery"]
-    assert "compliance" in answers[-1].params["text"] and "promise_words" in answers[-1].params["text"]
+    # the manager's language (zh by default): the finding is named
+    assert "合规" in answers[-1].params["text"] and "promise_words" in answers[-1].params["text"]
     await dp.feed_update(bot, callback_update(9100, ReviewCb(a="ok", c=warned.campaign_id, d=warned.id).pack(),
                                               language_code="en"))
-    assert "Send the reason" in fake_session.sent_texts(9100)[-1]
+    assert "请发送批准理由" in fake_session.sent_texts(9100)[-1]
     await dp.feed_update(bot, message_update(9100, "client asked for the comparison", language_code="en"))
-    assert "recorded" in fake_session.sent_texts(9100)[-1]
+    assert "理由已记录" in fake_session.sent_texts(9100)[-1]
     assert await _status(db, blocked.id) == "pending" and await _status(db, warned.id) == "queued"
     async with db.sessions() as session:
         row = (await session.scalars(select(AuditLog).where(AuditLog.action == "override"))).one()
