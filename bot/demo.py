@@ -371,7 +371,9 @@ async def build_demo(
         ids = await client_ids(session, holdings)
         report = await replace_holdings(session, {ids[no]: rows for no, rows in holdings.items()}, progress=step)
         changes.update({f"holdings_{k}": v for k, v in report.as_dict().items() if k != "clients"})
-        changes["clients_bound"] = await _bind_share(session, list(ids.values()), anchor, seed)
+        bound = await _bind_share(session, list(ids.values()), anchor, seed)
+        if bound:
+            changes["clients_bound"] = bound
         await session.commit()
 
     if knowledge:
