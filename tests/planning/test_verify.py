@@ -10,14 +10,14 @@ import pytest
 
 from scheduler.verify import VerifyReport, check_day, verify_days
 
-demo = pytest.importorskip("bot.demo")
+demo = pytest.importorskip("tools.demo")
 
 FIXED = [date(2027, 1, 1), date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 20), date(2027, 4, 5),
          date(2027, 6, 9), date(2027, 9, 15), date(2027, 10, 1), date(2027, 12, 1), date(2027, 12, 31)]
 
 
 async def test_sample_of_2027_days_has_no_violation(db, settings) -> None:  # type: ignore[no-untyped-def]
-    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.03), knowledge=False)
+    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.03), knowledge=False, plan=False)
     rng = random.Random(2027)
     days = sorted(set(FIXED + [date(2027, 1, 1) + timedelta(days=rng.randrange(365)) for _ in range(6)]))
     total = VerifyReport()
