@@ -74,13 +74,23 @@ OCCASION: dict[str, Pair] = {
     "pension": ("个人养老金开户建议", "personal pension account"),
     "activation": ("激活建议", "first product for a new client"),
 } | {key: names for key, names in FESTIVAL_NAMES.items()}
+HOLDING: dict[str, Pair] = {
+    "deposit": ("定期存款", "deposit"), "wealth": ("理财", "wealth product"), "card": ("信用卡", "credit card"),
+    "loan": ("贷款", "loan"), "pension": ("个人养老金", "personal pension"),
+}
+AUTHOR: dict[str, Pair] = {"customer": ("客户", "customer"), "bot": ("机器人", "bot"),
+                           "manager": ("客户经理", "manager")}
+TICKET_STATE: dict[str, Pair] = {"waiting": ("待回复", "waiting for you"), "replied": ("已回复", "replied"),
+                                 "closed": ("已关闭", "closed")}
 GENERIC: dict[str, Pair] = {
     "status": ("其他状态", "other status"), "kind": ("其他类型", "other kind"),
     "flag": ("需人工核对", "needs a check"), "reason": ("其他原因", "other reason"),
-    "occasion": ("其他事由", "other occasion"),
+    "occasion": ("其他事由", "other occasion"), "holding": ("其他产品", "other product"),
+    "author": ("其他", "other"), "ticket_state": ("其他状态", "other state"), "ticket_reason": ("其他原因", "other"),
 }
 TABLES: dict[str, dict[str, Pair]] = {"status": STATUS, "kind": KIND, "flag": FLAG, "reason": REASON,
-                                      "ticket_reason": TICKET_REASON, "occasion": OCCASION}
+                                      "ticket_reason": TICKET_REASON, "occasion": OCCASION, "holding": HOLDING,
+                                      "author": AUTHOR, "ticket_state": TICKET_STATE}
 
 
 def _pick(pair: Pair, lang: str) -> str:
