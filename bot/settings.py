@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(None, description="Embedded Chroma directory; default DATA_DIR/chroma")
     chroma_url: str = Field("", description="Chroma server URL (http://host:8000); overrides CHROMA_PATH")
     redis_url: str = Field("", description="Redis URL for shared FSM state and the shared rate limit")
+    sqlite_busy_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="How long a SQLite write waits for another writer's lock, seconds")
 
     # LLM (all optional)
     openai_api_key: SecretStr | None = Field(None, description="API key of an OpenAI-compatible endpoint")
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
 
     # Knowledge
     kb_max_file_mb: float = Field(20.0, gt=0, description="Largest knowledge file accepted, MB")
+    kb_embedding: str = Field("e5", description="Offline dense channel: e5 (default), use, lexical (BM25 only)")
 
     # Web console
     web_host: str = Field("127.0.0.1", description="Console/webhook listen address")

@@ -1,5 +1,8 @@
 """Middlewares, registered on the dispatcher's `update` observer (so they see every update type):
 
+0. `TransientRetryMiddleware`: an update whose handling hit a passing database error (another
+   process holding the SQLite lock, PostgreSQL restarting) is handled again after a backoff, with
+   a new session, until it goes through: an accepted update is not lost to a lock.
 1. `DbSessionMiddleware`: one `AsyncSession` per update from the sessionmaker given to the
    dispatcher (`data["session"]`); committed when the handler returns, rolled back on error.
 2. `IdentityMiddleware`: who is this, from `data["event_from_user"]` / `data["event_chat"]`:
@@ -12,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,11 +28,29 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Client, Conversation, Manager
+from bot.db.retry import PartsHealth, retry_transient
 from bot.i18n import normalize_language, t
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class TransientRetryMiddleware(BaseMiddleware):
+    def __init__(self, health: PartsHealth | None = None, stop: asyncio.Event | None = None) -> None:
+        self.health, self.stop = health, stop
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        attempts = 0
+
+        def attempt() -> Awaitable[Any]:
+            # fresh workflow data each time: the inner middlewares fill it again (a new session);
+            # a retry is not counted again by the throttling
+            nonlocal attempts
+            attempts += 1
+            return handler(event, dict(data, retry_attempt=attempts - 1))
+
+        return await retry_transient("updates", attempt, health=self.health, stop=self.stop)
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -129,7 +151,8 @@ class ThrottlingMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or not isinstance(event, Update) or not (event.message or event.callback_query):
+        if user is None or not isinstance(event, Update) or not (event.message or event.callback_query) \
+                or data.get("retry_attempt"):
             return await handler(event, data)
         if data.get("role") in ("manager", "admin"):  # staff tap through review pages quickly; not abuse
             return await handler(event, data)
@@ -176,7 +199,9 @@ def setup_middlewares(
     i18n: I18n,
     admin_ids: list[int] | tuple[int, ...] = (),
     throttling: ThrottlingMiddleware | None = None,
+    health: PartsHealth | None = None,
 ) -> None:
+    dispatcher.update.outer_middleware(TransientRetryMiddleware(health))
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
     dispatcher.update.outer_middleware(IdentityMiddleware(admin_ids))
     dispatcher.update.outer_middleware(LanguageMiddleware(i18n))

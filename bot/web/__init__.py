@@ -82,6 +82,7 @@ def create_web_app(
     app.state.settings, app.state.db, app.state.bot = settings, db, bot
     app.state.dispatcher, app.state.knowledge = dispatcher, knowledge
     app.state.accept_update = None  # set by bot.app.run to the durable inbox in webhook mode
+    app.state.health = None  # set by bot.app.run: parts waiting out a database error
 
     app.add_middleware(BodyLimit)
 
@@ -93,7 +94,7 @@ def create_web_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
-        ready, parts = await readiness(settings, db.engine, bot)
+        ready, parts = await readiness(settings, db.engine, bot, health=app.state.health)
         return JSONResponse({"ready": ready, "checks": parts}, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
