@@ -55,6 +55,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
+        findings = getattr(exc, "findings", None)
+        if findings is not None:  # the compliance gate: which findings block or need an override
+            code = {"Blocked": "blocked", "NeedsOverride": "needs_override"}.get(type(exc).__name__,
+                                                                                 "template_rejected")
+            return await respond(request, 400, str(exc), code, findings=findings)
         return await respond(request, 400, str(exc), "stale")
 
     @app.exception_handler(TemplateFieldError)
