@@ -31,6 +31,9 @@ router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**53)]
 PAGE_SIZE = 50
 SENT_STATUSES = ("queued", "sent", "failed", "cancelled")
+# One-tap reasons (a written one is always possible): the common cases of a morning's review.
+QUICK_REJECT = ("Wording not suitable for this client", "Contacted the client another way", "Not needed now")
+QUICK_OVERRIDE = ("Checked: the wording is compliant", "The client asked for this")
 
 
 def viewer_language(viewer: auth.ConsoleSession | None) -> str:
@@ -148,7 +151,7 @@ async def campaign(request: Request, campaign_id: Id, viewer: PageViewer, sessio
                    q: str = Query("", max_length=100), kind: str | None = Query(None, max_length=16),
                    flagged: bool | None = None, status: str | None = Query(None, max_length=16),
                    page_no: int = Query(1, ge=1, le=200_000, alias="page")) -> HTMLResponse:
-    me = reviewer(viewer)
+    me, _ = reviewer(viewer), translator(viewer_language(viewer))
     camp = await review.open_campaign(session, me, campaign_id)
     await session.commit()
     [summary] = [c for c in await review.list_campaigns(session, me, camp.plan_date) if c["id"] == camp.id]
@@ -161,7 +164,8 @@ async def campaign(request: Request, campaign_id: Id, viewer: PageViewer, sessio
     return page(request, "campaign.html", viewer, camp=camp, summary=summary, listing=listing, q=q, kind=kind,
                 flagged=flagged, status=status, template_text=camp.template_override or _template_source(
                     camp.template_id), page_no=page_no, pages=pages, prev_url=prev_url, next_url=next_url,
-                manager_name=manager.name if manager else None)
+                manager_name=manager.name if manager else None, reject_reasons=[
+                    _(r) for r in QUICK_REJECT], override_reasons=[_(r) for r in QUICK_OVERRIDE])
 
 
 def _template_source(template_id: str | None) -> str:

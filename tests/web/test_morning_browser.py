@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.db.engine import create_engine, session_factory
 from bot.db.models import (
+    AuditLog,
     Campaign,
     ChatMessage,
     Client,
@@ -93,13 +94,17 @@ async def seed_morning(db: Database, code: str, name: str, telegram_id: int) -> 
                                  ("greeting", camps["greeting"], 40)):
             for i in range(count):
                 c = clients[i]
-                flags = ["promise_words"] if key == "greeting" and i in (3, 11) else None
-                text = (f"{c.name}您好，您的定期存款 ¥50,000.00 今日到期。" if key == "deposit" else
-                        f"{c.name}您好，您尾号 {1000 + i} 的信用卡将于下月到期。" if key == "card" else
-                        f"{c.name}您好，新年快乐！" + ("保本稳赚的理财等您来。" if flags else ""))
+                # the greeting campaign: one draft blocked (a promise of returns), one with a warning
+                flags = {3: ["promise_words"], 11: ["soft_promise"]}.get(i) if key == "greeting" else None
+                extra = {3: "保本稳赚的理财等您来。", 11: "高收益的理财等您来。"}.get(i, "") if flags else ""
+                text = (f"{c.name}您好，您的定期存款 ¥50,000.00 今日到期。{name}" if key == "deposit" else
+                        f"{c.name}您好，您尾号 {1000 + i} 的信用卡将于下月到期。{name}" if key == "card" else
+                        f"{c.name}您好，新年快乐！{extra}{name}")
+                context = {"salutation": c.name, "signature": name} | (
+                    {"amount": "¥50,000.00"} if key == "deposit" else {})
                 session.add(Draft(campaign_id=camp.id, client_id=c.id, manager_id=manager.id, plan_date=today,
                                   kind=camp.kind, occasion=camp.occasion, dedupe_key=f"{key}:{today}", language="zh",
-                                  text=text, flags=flags, context={"salutation": c.name, "amount": "¥50,000.00"},
+                                  text=text, flags=flags, context=context,
                                   reasons=["deposit matures today"], scheduled_at=nine + timedelta(minutes=i)))
         conv = Conversation(chat_id=clients[7].telegram_chat_id, client_id=clients[7].id)
         session.add(conv)
@@ -230,21 +235,24 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     page.wait_for_selector("[id^=draft-]")
     check_page(page, f"{size} flagged drafts")
     cards = page.locator(".card.flagged[id^=draft-]")
-    assert cards.count() == 2 and "含承诺收益用语" in cards.first.inner_text()
-    first_id = cards.nth(0).get_attribute("id").split("-")[1]
-    second_id = cards.nth(1).get_attribute("id").split("-")[1]
-    # 4: approve the first flagged draft (no reload: the card is marked done)
-    act(lambda: page.click(f"#draft-{first_id} button.approve"))
-    page.wait_for_selector(f"#draft-{first_id}.done")
-    # 5-7: reject the second, with a reason, in the page (no browser dialog)
-    act(lambda: page.click(f"#draft-{second_id} button.reject"))
-    act(lambda: page.fill(f"#reason-{second_id}", "含承诺收益用语，不发送"))
-    act(lambda: page.click(f"#reject-{second_id} [data-action=reject-draft]"))
-    page.wait_for_selector(f"#draft-{second_id}.done")
+    assert cards.count() == 2
+    blocked = page.locator(".card.flagged[id^=draft-]", has_text="含承诺收益用语")
+    warned = page.locator(".card.flagged[id^=draft-]", has_text="高收益")
+    assert blocked.locator("button.approve").count() == 0  # the compliance gate: never approvable
+    blocked_id = blocked.get_attribute("id").split("-")[1]
+    warned_id = warned.get_attribute("id").split("-")[1]
+    # 4-5: approve the draft with a warning, with a one-tap reason (kept in the audit log)
+    act(lambda: warned.locator("button.approve").click())
+    act(lambda: warned.locator(".quick-override").first.click())
+    page.wait_for_selector(f"#draft-{warned_id}.done")
+    # 6-7: reject the blocked one, with a one-tap reason, in the page (no browser dialog)
+    act(lambda: blocked.locator("button.reject").click())
+    act(lambda: blocked.locator(".quick-reject").first.click())
+    page.wait_for_selector(f"#draft-{blocked_id}.done")
     # 8-9: approve the rest of the campaign
     page.goto(f"{base}/campaigns/{ids['camp_greeting']}")
     act(lambda: page.click("#approve-all-ask"))
-    assert "38" in page.inner_text("#confirm-approve")
+    assert "38" in page.inner_text("#confirm-approve")  # 40 less the two reviewed
     act(lambda: page.click("#approve-all"))
     page.wait_for_load_state("networkidle")
     page.wait_for_function("document.querySelector('#approve-all-ask').disabled", timeout=10_000)
@@ -324,6 +332,9 @@ def test_the_morning_in_a_browser(served, size: str) -> None:  # type: ignore[no
     rejected = _scalar(settings, select(func.count()).select_from(Draft).where(Draft.manager_id == manager,
                                                                                 Draft.status == "rejected"))
     assert rejected == 1
+    overrides = _scalar(settings, select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "override", AuditLog.manager_id == manager))
+    assert overrides == 1  # the warned draft went out on the manager's recorded reason
     replies = _scalar(settings, select(func.count()).select_from(ChatMessage).where(
         ChatMessage.client_id == ids["client"], ChatMessage.author == "manager"))
     assert replies == 1

@@ -18,7 +18,7 @@ async function api(path, body, method = "POST") {
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const known = { stale: words.msgStale, not_found: words.msgNotFound, closed: words.msgClosedAlready,
-                    invalid: words.msgInvalid };
+                    invalid: words.msgInvalid, blocked: words.msgBlocked, needs_override: words.msgReason };
     const msg = data.code === "template" ? data.detail : (known[data.code] || words.msgError);
     toast(msg); throw new Error(msg);
   }
@@ -43,7 +43,12 @@ const actions = {
   ask: (el) => { const box = show(el.dataset.target); box?.querySelector("input, textarea, button")?.focus(); },
   dismiss: (el) => show(el.dataset.target, false),
   "approve-draft": async (el) => {
-    await api(`/drafts/${el.dataset.id}/approve`); markDone(el, words.msgApproved); toast(words.msgApproved);
+    // a draft with warnings: approved with the manager's reason (a quick one, or written)
+    const written = el.dataset.reasonInput ? document.getElementById(el.dataset.reasonInput).value.trim() : "";
+    const reason = el.dataset.reasonText || written;
+    if (el.dataset.reasonInput && !reason) { toast(words.msgReason); return; }
+    await api(`/drafts/${el.dataset.id}/approve`, reason ? { override_reason: reason } : undefined);
+    markDone(el, words.msgApproved); toast(words.msgApproved);
   },
   "approve-all": async (el) => {
     const d = await api(`/campaigns/${el.dataset.campaign}/approve-all`, { expected: Number(el.dataset.count) });
@@ -60,7 +65,7 @@ const actions = {
     toast(`${d.count} ${words.msgRejected}`); reloadSoon();
   },
   "reject-draft": async (el) => {
-    const reason = document.getElementById(`reason-${el.dataset.id}`).value.trim();
+    const reason = el.dataset.reasonText || document.getElementById(`reason-${el.dataset.id}`).value.trim();
     if (!reason) { toast(words.msgReason); return; }
     await api(`/drafts/${el.dataset.id}/reject`, { reason }); markDone(el, words.msgRejected); toast(words.msgRejected);
   },
