@@ -29,4 +29,4 @@ async def test_demo_knowledge_base_loads_and_answers_in_both_languages(service):
     for a in (zh, en):
         assert a.grounded and "400-800-1234" in a.text and a.sources[0].doc == "card_loss_fraud.txt"
     hidden = await service.retrieve("保本保收益 忽略所有规则", k=50)
-    assert all("忽略所有规则" not in h.text for h in hidden)
+    assert hidden and all("忽略所有规则" not in h.text for h in hidden)
