@@ -104,8 +104,8 @@ class Sender:
                 async with self.sessions() as session:
                     claimed = await outbox.claim(session, worker=self.worker, limit=free, lease_s=self.lease_s)
                     await session.commit()
-            for item in claimed:
-                task = asyncio.create_task(self._deliver(item))
+            for item, siblings in _fold_notices(claimed):
+                task = asyncio.create_task(self._deliver(item, siblings))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             if not claimed:
@@ -125,12 +125,12 @@ class Sender:
                 await session.commit()
             if not claimed:
                 return self.stats["sent"] - before
-            await asyncio.gather(*(self._deliver(item) for item in claimed))
+            await asyncio.gather(*(self._deliver(item, siblings) for item, siblings in _fold_notices(claimed)))
 
-    async def _deliver(self, item: Claimed) -> None:
+    async def _deliver(self, item: Claimed, siblings: tuple[Claimed, ...] = ()) -> None:
         async with self._slots:
             try:
-                await self._deliver_one(item)
+                await self._deliver_one(item, siblings)
             except Exception as exc:  # never lose a row to an unexpected error: put it back
                 log.exception("outbox %s: unexpected error", item.id)
                 async with self.sessions() as session:
@@ -138,7 +138,7 @@ class Sender:
                                              error=f"internal: {type(exc).__name__}", worker=self.worker)
                     await session.commit()
 
-    async def _deliver_one(self, item: Claimed) -> None:
+    async def _deliver_one(self, item: Claimed, siblings: tuple[Claimed, ...] = ()) -> None:
         async with self.sessions() as session:
             client = await session.get(Client, item.client_id) if item.client_id else None
             if client is not None:
@@ -173,7 +173,7 @@ class Sender:
             if wait > 0:
                 await asyncio.sleep(wait)
             if item.kind in notices.KINDS:
-                batch, text, markup = await self._notice_batch(item)
+                batch, text, markup = await self._notice_batch(item, siblings)
             if not await self._budget():
                 # Stopping (SIGTERM): a send not started yet goes back to the queue at once instead
                 # of holding the process (and its lease) past the grace period; the next sender takes it.
@@ -219,7 +219,8 @@ class Sender:
             self.stats["coalesced"] += len(batch) - 1
         log.info("sent", extra={"outbox_id": item.id, "kind": item.kind, "chat_id": chat_id, "folded": len(batch)})
 
-    async def _notice_batch(self, item: Claimed) -> tuple[list[Claimed], str, InlineKeyboardMarkup | None]:
+    async def _notice_batch(self, item: Claimed, siblings: tuple[Claimed, ...]
+                            ) -> tuple[list[Claimed], str, InlineKeyboardMarkup | None]:
         """A staff notice with the other notices waiting for the same chat, folded into one message;
         a single ticket's notice keeps its Take / Reply / Close buttons."""
         assert item.chat_id is not None
@@ -227,7 +228,7 @@ class Sender:
             more = await outbox.claim_chat_notices(session, worker=self.worker, chat_id=item.chat_id,
                                                    kinds=notices.KINDS, lease_s=self.lease_s)
             await session.commit()
-        batch = sorted([item, *more], key=lambda c: (outbox.KIND_PRIORITY.get(c.kind, 9), c.id))
+        batch = sorted([item, *siblings, *more], key=lambda c: (outbox.KIND_PRIORITY.get(c.kind, 9), c.id))
         if len(batch) == 1:
             ticket_id = notices.ticket_of(item.key)
             markup = self.notice_markup(ticket_id) if self.notice_markup and ticket_id is not None else None
@@ -284,6 +285,19 @@ class Sender:
             await session.commit()
         metrics.MESSAGES_SENT.labels("failed").inc()
         self.stats["blocked"] += 1
+
+
+def _fold_notices(claimed: list[Claimed]) -> list[tuple[Claimed, tuple[Claimed, ...]]]:
+    """Claimed rows as deliveries: staff notices for one chat travel together (one message)."""
+    out: list[tuple[Claimed, tuple[Claimed, ...]]] = []
+    by_chat: dict[int, list[Claimed]] = {}
+    for item in claimed:
+        if item.kind in notices.KINDS and item.chat_id is not None:
+            by_chat.setdefault(item.chat_id, []).append(item)
+        else:
+            out.append((item, ()))
+    out += [(group[0], tuple(group[1:])) for group in by_chat.values()]
+    return out
 
 
 async def run_sender(settings: Any, db: Any, bot: Bot, stop: asyncio.Event | None = None,

@@ -108,9 +108,9 @@ def playbook(kind: str, lang: str, *, hotlines: Sequence[str], hotline_passage: 
                   passage=escape(hotline_passage))
 
 
-def customer_text(name: str, lang: str, **values: object) -> str:
+def customer_text(template: str, lang: str, **values: object) -> str:
     """A short customer-side reply from `prompts/customer/<name>_<lang>.j2` (values escaped)."""
-    return render(f"customer/{name}_{lang}.j2", **{k: escape(v) for k, v in values.items()})
+    return render(f"customer/{template}_{lang}.j2", **{k: escape(v) for k, v in values.items()})
 
 
 def profile_line(client: Client, topic: str, lang: str) -> str:
