@@ -28,6 +28,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.retry import PartsHealth
 from bot.i18n import get_i18n
 from bot.services.conversations import Conversations
 from bot.settings import Settings
@@ -109,12 +110,11 @@ def build_bot(settings: Settings, *, session: Any = None, retry_429: bool = True
     return bot
 
 
-def notice_markup(ticket_id: int) -> InlineKeyboardMarkup:
-    """Take / Reply / Close under a ticket notice the sender delivers."""
-    from bot.services.notices import MANAGER_LANG
+def notice_markup(ticket_id: int, lang: str) -> InlineKeyboardMarkup:
+    """Take / Reply / Close under a ticket notice the sender delivers (in the notice's language)."""
     from handlers.keyboards import ticket_keyboard
 
-    return ticket_keyboard(ticket_id, MANAGER_LANG)
+    return ticket_keyboard(ticket_id, lang)
 
 
 def build_storage(settings: Settings) -> BaseStorage:
@@ -132,6 +132,7 @@ def build_dispatcher(
     *,
     storage: BaseStorage | None = None,
     throttling: Any = None,
+    health: PartsHealth | None = None,
     **services: Any,
 ) -> Dispatcher:
     """The dispatcher with every router and middleware; services reach handlers as workflow data
@@ -153,7 +154,8 @@ def build_dispatcher(
         from handlers.middlewares import RedisThrottlingMiddleware
 
         throttling = RedisThrottlingMiddleware(Redis.from_url(settings.redis_url))
-    setup_middlewares(dp, sessions=sessions, i18n=get_i18n(), admin_ids=settings.admin_ids, throttling=throttling)
+    setup_middlewares(dp, sessions=sessions, i18n=get_i18n(), admin_ids=settings.admin_ids, throttling=throttling,
+                      health=health)
     dp.include_router(setup_routers())
     return dp
 
@@ -195,11 +197,13 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
     want = {"all": {"bot", "worker", "scheduler", "console"}}.get(role, {role})
+    health = PartsHealth()  # parts waiting out a database error, for /readyz
     async with open_database(settings) as db:
         bot = build_bot(settings) if want & {"bot", "worker", "scheduler"} or role == "all" else None
         if knowledge is None and ("bot" in want or "console" in want):
             knowledge = await build_knowledge(settings, db.sessions)
-        dp = build_dispatcher(settings, db.sessions, knowledge) if bot is not None and "bot" in want else None
+        dp = (build_dispatcher(settings, db.sessions, knowledge, health=health)
+              if bot is not None and "bot" in want else None)
         if dp is not None:
             from knowledge.understanding import warm_up
 
@@ -216,6 +220,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             from bot.web import create_web_app  # the console also hosts the webhook
 
             web_app = create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
+            web_app.state.health = health
 
         if dp is not None and bot is not None:
             with contextlib.suppress(Exception):
@@ -271,7 +276,8 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             assert sender_bot is not None
             sender_stop = asyncio.Event()
             tasks.append(asyncio.create_task(run_sender(settings, db, sender_bot, sender_stop, limiter=limiter,
-                                                        notice_markup=notice_markup), name="sender"))
+                                                        health=health, notice_markup=notice_markup),
+                                             name="sender"))
             stop_events.append(sender_stop)
             cleanups.append(sender_bot.session.close)
             running.append("sender")

@@ -41,7 +41,7 @@ from bot.settings import Settings, load_settings
 from bot.workspace import open_database
 
 TOKEN = "700000002:LOADloadLOADloadLOADloadLOADload"
-SECRET = "bench-load-secret"
+SECRET = "bench-load-secret-0123456789abcdefghij"  # WEBHOOK_SECRET needs 32+ characters
 CHAT_BASE = 8_000_000
 MANAGER_CHAT = 7_999_999
 # Questions the bot answers itself (documents, or the client's own records). Handoffs (lost card,

@@ -2,7 +2,9 @@
 
 `/healthz` only says the process is alive; `/readyz` runs these checks on each call (no caching),
 so it turns unready when PostgreSQL or Redis stops and ready again when it returns, without a
-restart. Each check is bounded by a short timeout.
+restart. Each check is bounded by a short timeout. Parts of this process that are waiting out a
+database error (`bot.db.retry.PartsHealth`: the sender, the handling of updates) show as errors
+too, e.g. while another process holds the SQLite write lock (reads still answer then).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db.retry import PartsHealth
 from bot.settings import Settings
 
 CHECK_TIMEOUT_S = 2.0
@@ -68,7 +71,8 @@ async def _bot_api(bot: Any) -> str:
     return f"ok (@{me.username})"
 
 
-async def readiness(settings: Settings, engine: AsyncEngine, bot: Any = None) -> tuple[bool, dict[str, str]]:
+async def readiness(settings: Settings, engine: AsyncEngine, bot: Any = None,
+                    health: PartsHealth | None = None) -> tuple[bool, dict[str, str]]:
     """Run every check; returns (ready, {part: "ok" | "error: ..." | "not configured"})."""
     checks: dict[str, Callable[[], Awaitable[str]]] = {"database": lambda: _database(engine)}
     checks["chroma"] = lambda: _chroma(settings)
@@ -88,5 +92,7 @@ async def readiness(settings: Settings, engine: AsyncEngine, bot: Any = None) ->
         results["redis"] = "not configured"
     if bot is None:
         results["bot_api"] = "not configured"
+    for part, reason in (health.snapshot() if health is not None else {}).items():
+        results[part] = f"error: waiting for the database ({reason})"
     ready = not any(value.startswith("error") for value in results.values())
     return ready, results

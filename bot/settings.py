@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MIN_WEBHOOK_SECRET = 32
+WEBHOOK_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
 
 class SettingsError(Exception):
     """A setting is missing or wrong; the message names it."""
@@ -36,7 +39,9 @@ class Settings(BaseSettings):
     bot_username: str = Field("", description="The bot's @username for invite links; empty asks the Bot API")
     telegram_api_base: str = Field("", description="Bot API server base URL; empty means Telegram")
     webhook_url: str = Field("", description="Public URL for the webhook; empty means long polling")
-    webhook_secret: SecretStr | None = Field(None, description="Secret token Telegram sends with webhook calls")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Secret token Telegram sends with webhook calls; required with WEBHOOK_URL "
+        "(32-256 of A-Z a-z 0-9 _ -, e.g. `openssl rand -hex 32`)")
     admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Telegram user ids of admins, comma separated"
     )
@@ -47,6 +52,8 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(None, description="Embedded Chroma directory; default DATA_DIR/chroma")
     chroma_url: str = Field("", description="Chroma server URL (http://host:8000); overrides CHROMA_PATH")
     redis_url: str = Field("", description="Redis URL for shared FSM state and the shared rate limit")
+    sqlite_busy_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="How long a SQLite write waits for another writer's lock, seconds")
 
     # LLM (all optional)
     openai_api_key: SecretStr | None = Field(None, description="API key of an OpenAI-compatible endpoint")
@@ -70,6 +77,7 @@ class Settings(BaseSettings):
 
     # Knowledge
     kb_max_file_mb: float = Field(20.0, gt=0, description="Largest knowledge file accepted, MB")
+    kb_embedding: str = Field("e5", description="Offline dense channel: e5 (default), use, lexical (BM25 only)")
 
     # Web console
     web_host: str = Field("127.0.0.1", description="Console/webhook listen address")
@@ -126,6 +134,25 @@ class Settings(BaseSettings):
             raise ValueError("BOT_TOKEN must look like 123456:ABC... (from @BotFather)")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if not (MIN_WEBHOOK_SECRET <= len(secret) <= 256) or not set(secret) <= WEBHOOK_SECRET_CHARS:
+            raise ValueError(f"must be {MIN_WEBHOOK_SECRET}-256 characters of A-Z a-z 0-9 _ - "
+                             "(Telegram's rule), e.g. the output of `openssl rand -hex 32`")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        # Without the secret anyone reaching the port could post updates "from" any manager.
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set (webhook mode); "
+                             "generate one with `openssl rand -hex 32`")
+        return self
+
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
@@ -163,9 +190,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
             message = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"setting {name}: {message}")
+            lines.append(f"setting {str(err['loc'][0]).upper()}: {message}" if err["loc"] else message)
         raise SettingsError("; ".join(lines)) from None
 
 

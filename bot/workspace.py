@@ -50,7 +50,7 @@ class Database:
 async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Database]:
     if upgrade:
         await asyncio.to_thread(migrate, settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
     try:
         yield Database(engine=engine, sessions=session_factory(engine))
     finally:

@@ -86,7 +86,17 @@ def ticket_keyboard(ticket_id: int, lang: str = "zh", *, taken: bool = False) ->
 class ReviewCb(CallbackData, prefix="rv"):
     """Campaign review. Short field names keep it under 64 bytes even with 16-digit ids."""
 
-    a: str  # open | all | allok | ok | ed | no
-    c: int  # campaign id
+    a: str  # today | open | all | allok | rem | remok | ok | ed | no | tpl
+    c: int  # campaign id (0: today's screen)
     d: int = 0  # draft id
-    o: int = 0  # page offset, or the confirmed count for "allok"
+    o: int = 0  # the page's cursor (the draft id it starts after), or the confirmed count for approve-all
+    f: int = 0  # 1: the cursor is in the clean drafts (past the flagged ones)
+
+
+BUTTON_CHARS = 48  # longer button texts are cut by Telegram's clients; a count must never be
+
+
+def button_text(title: str, suffix: str) -> str:
+    """`title` shortened so that `suffix` (the count) always shows in full."""
+    room = max(BUTTON_CHARS - len(suffix), 8)
+    return (title if len(title) <= room else title[:room - 1] + "…") + suffix

@@ -1,17 +1,21 @@
 """Middlewares, registered on the dispatcher's `update` observer (so they see every update type):
 
+0. `TransientRetryMiddleware`: an update whose handling hit a passing database error (another
+   process holding the SQLite lock, PostgreSQL restarting) is handled again after a backoff, with
+   a new session, until it goes through: an accepted update is not lost to a lock.
 1. `DbSessionMiddleware`: one `AsyncSession` per update from the sessionmaker given to the
    dispatcher (`data["session"]`); committed when the handler returns, rolled back on error.
 2. `IdentityMiddleware`: who is this, from `data["event_from_user"]` / `data["event_chat"]`:
    `role` (customer | manager | admin), `manager`, `client` (bound to this private chat), `lang`.
-3. `LanguageMiddleware` (aiogram `I18nMiddleware`): the bound client's language, else the
-   conversation's chosen one, else Telegram's `language_code` (zh* / en*).
+3. `LanguageMiddleware` (aiogram `I18nMiddleware`): a manager's chosen language, else the bound
+   client's language, else the conversation's chosen one, else Telegram's `language_code` (zh* / en*).
 4. `ThrottlingMiddleware`: at most `limit` messages per `window` seconds per user; the first
    refused one gets a polite answer, the rest are dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,11 +28,29 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Client, Conversation, Manager
+from bot.db.retry import PartsHealth, retry_transient
 from bot.i18n import normalize_language, t
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class TransientRetryMiddleware(BaseMiddleware):
+    def __init__(self, health: PartsHealth | None = None, stop: asyncio.Event | None = None) -> None:
+        self.health, self.stop = health, stop
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        attempts = 0
+
+        def attempt() -> Awaitable[Any]:
+            # fresh workflow data each time: the inner middlewares fill it again (a new session);
+            # a retry is not counted again by the throttling
+            nonlocal attempts
+            attempts += 1
+            return handler(event, dict(data, retry_attempt=attempts - 1))
+
+        return await retry_transient("updates", attempt, health=self.health, stop=self.stop)
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -76,7 +98,9 @@ class IdentityMiddleware(BaseMiddleware):
         data["client"] = client
         data["is_admin"] = is_admin
         data["role"] = "admin" if is_admin else "manager" if manager is not None else "customer"
-        if client is not None:
+        if manager is not None:  # a manager reads the bot in the language they chose for their work
+            data["lang"] = normalize_language(manager.language)
+        elif client is not None:
             data["lang"] = normalize_language(client.language)
         elif conversation_lang:
             data["lang"] = normalize_language(conversation_lang)
@@ -127,7 +151,10 @@ class ThrottlingMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or not isinstance(event, Update) or not (event.message or event.callback_query):
+        if user is None or not isinstance(event, Update) or not (event.message or event.callback_query) \
+                or data.get("retry_attempt"):
+            return await handler(event, data)
+        if data.get("role") in ("manager", "admin"):  # staff tap through review pages quickly; not abuse
             return await handler(event, data)
         allowed, warn = await self.check(user.id)
         if allowed:
@@ -172,7 +199,9 @@ def setup_middlewares(
     i18n: I18n,
     admin_ids: list[int] | tuple[int, ...] = (),
     throttling: ThrottlingMiddleware | None = None,
+    health: PartsHealth | None = None,
 ) -> None:
+    dispatcher.update.outer_middleware(TransientRetryMiddleware(health))
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
     dispatcher.update.outer_middleware(IdentityMiddleware(admin_ids))
     dispatcher.update.outer_middleware(LanguageMiddleware(i18n))

@@ -21,10 +21,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import labels
 from bot.db.models import Manager, Ticket, TicketStatus
 from bot.i18n import t
-from bot.services import invites, tickets
-from bot.services.notices import MANAGER_LANG
+from bot.services import invites, managers, tickets
 from handlers.filters import Magic
 from handlers.keyboards import TicketCb, ticket_keyboard
 
@@ -38,30 +38,43 @@ class TicketReply(StatesGroup):
 
 
 async def _send_reply(bot: Bot, session: AsyncSession, message: Message, manager: Manager, ticket_id: int,
-                      text: str) -> None:
+                      text: str, lang: str, admin: bool) -> None:
     try:
-        await tickets.reply_and_send(session, ticket_id, manager, text, bot.send_message)
+        await tickets.reply_and_send(session, ticket_id, manager, text, bot.send_message, admin=admin)
     except tickets.TicketError as exc:
-        await message.answer(tickets.error_text(exc, ticket_id, MANAGER_LANG))
+        await message.answer(tickets.error_text(exc, ticket_id, lang))
         return
     except TelegramAPIError as exc:
         await session.rollback()
         await message.answer(t("Could not deliver your reply to the customer ({error}). Nothing was recorded.",
-                               MANAGER_LANG, error=type(exc).__name__))
+                               lang, error=type(exc).__name__))
         return
-    await message.answer(t("Sent to the customer (ticket #{id}).", MANAGER_LANG, id=ticket_id))
+    await message.answer(t("Sent to the customer (ticket #{id}).", lang, id=ticket_id))
 
 
-async def _reply_target(message: Message, session: AsyncSession, manager: Manager | None) -> dict[str, Any] | bool:
-    """Filter: a Telegram reply to one of this manager's ticket notices -> {"ticket": Ticket}."""
-    if manager is None or message.reply_to_message is None or not message.text:
+async def _staff(event: Message | CallbackQuery, session: AsyncSession, manager: Manager | None = None,
+                 is_admin: bool = False) -> dict[str, Any] | bool:
+    """Filter: a manager, or an admin (by role or only by ADMIN_IDS: they act as their own staff
+    record) -> {"staff": Manager}."""
+    if manager is not None:
+        return {"staff": manager}
+    user = event.from_user
+    if not is_admin or user is None:
         return False
-    ticket = await tickets.by_notification(session, manager, message.reply_to_message.message_id)
-    return {"ticket": ticket} if ticket is not None else False
+    return {"staff": await managers.staff_for_admin(session, user.id, user.full_name)}
 
 
-async def _is_manager(message: Message, manager: Manager | None = None) -> bool:
-    return manager is not None
+async def _reply_target(message: Message, session: AsyncSession, manager: Manager | None = None,
+                        is_admin: bool = False) -> dict[str, Any] | bool:
+    """Filter: a Telegram reply to one of this manager's ticket notices -> {"ticket": Ticket}."""
+    if message.reply_to_message is None or not message.text:
+        return False
+    found = await _staff(message, session, manager, is_admin)
+    if not isinstance(found, dict):
+        return False
+    staff = found["staff"]
+    ticket = await tickets.by_notification(session, staff, message.reply_to_message.message_id, admin=is_admin)
+    return {"ticket": ticket, "staff": staff} if ticket is not None else False
 
 
 def setup_router() -> Router:
@@ -69,102 +82,114 @@ def setup_router() -> Router:
     router.message.filter(Magic(F.chat.type == "private"))
 
     @router.message(Command("cancel"), StateFilter(TicketReply.text))
-    async def cancel_reply(message: Message, state: FSMContext) -> None:
+    async def cancel_reply(message: Message, state: FSMContext, lang: str) -> None:
         await state.clear()
-        await message.answer(t("Cancelled.", MANAGER_LANG))
+        await message.answer(t("Cancelled.", lang))
 
-    @router.message(Command("tickets"), _is_manager)
-    async def list_tickets(message: Message, session: AsyncSession, manager: Manager) -> None:
-        waiting = await tickets.open_tickets(session, manager)
+    @router.message(Command("tickets"), _staff)
+    async def list_tickets(message: Message, session: AsyncSession, staff: Manager, lang: str,
+                           is_admin: bool = False) -> None:
+        waiting = await tickets.open_tickets(session, staff, admin=is_admin)
         if not waiting:
-            await message.answer(t("No open tickets.", MANAGER_LANG))
+            await message.answer(t("No open tickets.", lang))
             return
         for ticket in waiting[:LIST_LIMIT]:
-            sent = await message.answer(await tickets.notification_text(session, ticket, MANAGER_LANG),
-                                        reply_markup=ticket_keyboard(ticket.id, MANAGER_LANG,
+            sent = await message.answer(await tickets.notification_text(session, ticket, lang),
+                                        reply_markup=ticket_keyboard(ticket.id, lang,
                                                                      taken=ticket.status == TicketStatus.TAKEN))
             ticket.notify_message_id = sent.message_id  # a reply to this notice answers the ticket
         if len(waiting) > LIST_LIMIT:
-            await message.answer(t("{count} more open tickets: see the console.", MANAGER_LANG,
+            await message.answer(t("{count} more open tickets: see the console.", lang,
                                    count=len(waiting) - LIST_LIMIT))
 
-    @router.message(Command("invite"), _is_manager)
-    async def invite(message: Message, command: CommandObject, session: AsyncSession, bot: Bot,
-                     manager: Manager) -> None:
+    @router.message(Command("invite"), _staff)
+    async def invite(message: Message, command: CommandObject, session: AsyncSession, bot: Bot, settings: Any,
+                     staff: Manager, lang: str) -> None:
         client_no = (command.args or "").strip()
         if not client_no:
-            await message.answer(t("Usage: /invite CLIENT_NO", MANAGER_LANG))
+            await message.answer(t("Usage: /invite CLIENT_NO", lang))
             return
-        me = await bot.me()
         try:
-            created = await invites.create_invite(session, client_no, bot_username=me.username or "bot",
-                                                  created_by=manager)
+            created = await invites.create_invite(session, client_no, bot_username=await bot_username(bot, settings),
+                                                  created_by=staff)
         except invites.InviteError as exc:
-            text = (t("Client {client} is not in your book.", MANAGER_LANG, client=client_no)
-                    if exc.reason == "forbidden" else t("There is no client {client}.", MANAGER_LANG,
-                                                        client=client_no))
+            text = (t("Client {client} is not in your book.", lang, client=client_no)
+                    if exc.reason == "forbidden" else t("There is no client {client}.", lang, client=client_no))
             await message.answer(text)
             return
-        await message.answer(t("Invite link for {client} (single use, valid until {until}):\n{link}", MANAGER_LANG,
-                               client=created.client_no, until=created.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        await message.answer(t("Invite link for {client} (single use, valid until {until}):\n{link}", lang,
+                               client=created.client_no, until=labels.local_time(
+                                   created.expires_at, settings.tz, lang, fmt="%Y-%m-%d %H:%M"),
                                link=created.link), disable_web_page_preview=True)
 
     @router.message(StateFilter(TicketReply.text), Magic(F.text))
-    async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot,
-                                 manager: Manager | None) -> None:
+    async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot, lang: str,
+                                 manager: Manager | None = None, is_admin: bool = False) -> None:
         data = await state.get_data()
         await state.clear()
-        if manager is None:
+        found = await _staff(message, session, manager, is_admin)
+        if not isinstance(found, dict):
             return
-        await _send_reply(bot, session, message, manager, int(data["ticket_id"]), message.text or "")
+        await _send_reply(bot, session, message, found["staff"], int(data["ticket_id"]), message.text or "", lang,
+                          is_admin)
 
     @router.message(Magic(F.text), _reply_target)
-    async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, manager: Manager,
-                              ticket: Ticket) -> None:
-        await _send_reply(bot, session, message, manager, ticket.id, message.text or "")
+    async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, staff: Manager, ticket: Ticket,
+                              lang: str, is_admin: bool = False) -> None:
+        await _send_reply(bot, session, message, staff, ticket.id, message.text or "", lang, is_admin)
 
-    @router.message(Magic(F.text), Magic(F.reply_to_message.from_user.is_bot), _is_manager)
-    async def reply_to_unlinked(message: Message) -> None:
+    @router.message(Magic(F.text), Magic(F.reply_to_message.from_user.is_bot), _staff)
+    async def reply_to_unlinked(message: Message, lang: str) -> None:
         await message.answer(t("This message is not linked to an open ticket. Reply to the latest ticket notice, "
-                               "or press Reply under it.", MANAGER_LANG))
+                               "or press Reply under it.", lang))
 
     @router.callback_query(TicketCb.filter())
     async def on_ticket_button(query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, bot: Bot,
-                               state: FSMContext, manager: Manager | None) -> None:
-        if manager is None:
-            await query.answer(t("This button is for the client's relationship manager.", MANAGER_LANG),
-                               show_alert=True)
+                               state: FSMContext, lang: str, manager: Manager | None = None,
+                               is_admin: bool = False) -> None:
+        found = await _staff(query, session, manager, is_admin)
+        if not isinstance(found, dict):
+            await query.answer(t("This button is for the client's relationship manager.", lang), show_alert=True)
             return
-        tid = callback_data.ticket_id
         try:
-            if callback_data.action == "take":
-                await tickets.take(session, tid, manager)
-                await query.answer(t("Ticket #{id} is yours.", MANAGER_LANG, id=tid))
-                if query.message is not None:
-                    await bot.edit_message_reply_markup(chat_id=query.message.chat.id,
-                                                        message_id=query.message.message_id,
-                                                        reply_markup=ticket_keyboard(tid, MANAGER_LANG, taken=True))
-            elif callback_data.action == "reply":
-                await tickets.get_for_manager(session, tid, manager)
-                await state.set_state(TicketReply.text)
-                await state.update_data(ticket_id=tid)
-                await query.answer()
-                if query.message is not None:
-                    await bot.send_message(query.message.chat.id,
-                                           t("Write your reply to ticket #{id} (or /cancel).", MANAGER_LANG, id=tid))
-            elif callback_data.action == "close":
-                ticket = await tickets.close(session, tid, manager)
-                await query.answer(t("Ticket #{id} closed.", MANAGER_LANG, id=tid))
-                if query.message is not None:
-                    await bot.edit_message_reply_markup(chat_id=query.message.chat.id,
-                                                        message_id=query.message.message_id, reply_markup=None)
-                await _tell_customer_closed(bot, session, ticket)
-            else:
-                await query.answer()
+            await _ticket_action(query, callback_data, session, bot, state, found["staff"], lang, is_admin)
         except tickets.TicketError as exc:
-            await query.answer(tickets.error_text(exc, tid, MANAGER_LANG), show_alert=True)
+            await query.answer(tickets.error_text(exc, callback_data.ticket_id, lang), show_alert=True)
 
     return router
+
+
+async def bot_username(bot: Bot, settings: Any) -> str:
+    configured = (getattr(settings, "bot_username", "") or "").lstrip("@")
+    return configured or (await bot.me()).username or "bot"
+
+
+async def _ticket_action(query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, bot: Bot,
+                         state: FSMContext, staff: Manager, lang: str, admin: bool) -> None:
+    tid = callback_data.ticket_id
+    if callback_data.action == "take":
+        await tickets.take(session, tid, staff, admin=admin)
+        await query.answer(t("Ticket #{id} is yours.", lang, id=tid))
+        if query.message is not None:
+            await bot.edit_message_reply_markup(chat_id=query.message.chat.id, message_id=query.message.message_id,
+                                                reply_markup=ticket_keyboard(tid, lang, taken=True))
+    elif callback_data.action == "reply":
+        await tickets.get_for_manager(session, tid, staff, admin=admin)
+        await state.set_state(TicketReply.text)
+        await state.update_data(ticket_id=tid)
+        await query.answer()
+        if query.message is not None:
+            await bot.send_message(query.message.chat.id, t("Write your reply to ticket #{id} (or /cancel).", lang,
+                                                            id=tid))
+    elif callback_data.action == "close":
+        ticket = await tickets.close(session, tid, staff, admin=admin)
+        await query.answer(t("Ticket #{id} closed.", lang, id=tid))
+        if query.message is not None:
+            await bot.edit_message_reply_markup(chat_id=query.message.chat.id, message_id=query.message.message_id,
+                                                reply_markup=None)
+        await _tell_customer_closed(bot, session, ticket)
+    else:
+        await query.answer()
 
 
 async def _tell_customer_closed(bot: Bot, session: AsyncSession, ticket: Ticket) -> None:

@@ -3,7 +3,9 @@
 `load_prompt("knowledge/answer_zh.txt")` gives the text with a stable id (its path) and the
 sha256 of its content; the id and hash are stored beside every answer and draft they produced.
 `render("drafts/greeting_zh.j2", **values)` renders a Jinja2 template (strict: a missing value
-is an error, not an empty string). Files are read once and cached.
+is an error, not an empty string). Files are read once and cached. Only these files, written by
+developers, are Jinja, and even they render in Jinja's sandbox; text a manager writes is never a
+template for Jinja (`bot.services.placeholders`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
 
 ROOT = Path(__file__).parent
 
@@ -35,8 +38,8 @@ def load_prompt(relpath: str) -> Prompt:
 
 
 @lru_cache(maxsize=1)
-def environment() -> Environment:
-    return Environment(
+def environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
         loader=FileSystemLoader(str(ROOT)),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
@@ -49,7 +52,3 @@ def environment() -> Environment:
 def render(relpath: str, **values: object) -> str:
     return environment().get_template(relpath).render(**values).strip()
 
-
-def render_string(source: str, **values: object) -> str:
-    """Render a template given as text (a manager's edited campaign template)."""
-    return environment().from_string(source).render(**values).strip()

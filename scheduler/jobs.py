@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 
 from bot.db.engine import sync_url
 from bot.db.models import Manager
+from bot.db.retry import retry_transient
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
 
@@ -89,22 +90,31 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
 
     rt = runtime()
     day = _day(rt.settings, plan_date)
-    async with rt.db.sessions() as session:
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PLAN_LOCK_KEY})
-            if not locked:
-                log.info("plan %s: another scheduler is planning; skipped", day)
-                return {"plan_date": day.isoformat(), "skipped": "locked"}
-        result = await plan_day(session, rt.settings, day, now=datetime.now(UTC),
-                                personaliser=personaliser_from_settings(rt.settings))
-        from bot.services.review import auto_approve
 
-        auto = await auto_approve(session, day)  # managers who chose it: clean service reminders
-        summary = {"plan_date": day.isoformat(), "clients": result.clients, "drafted": result.drafted,
-                   "auto_approved": auto,
-                   "campaigns": len(result.campaigns), "skipped": dict(result.skipped),
-                   "seconds": round(result.seconds, 2)}
-        await session.commit()
+    async def plan() -> tuple[dict[str, Any], Any]:
+        async with rt.db.sessions() as session:
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PLAN_LOCK_KEY})
+                if not locked:
+                    log.info("plan %s: another scheduler is planning; skipped", day)
+                    return {"plan_date": day.isoformat(), "skipped": "locked"}, None
+            result = await plan_day(session, rt.settings, day, now=datetime.now(UTC),
+                                    personaliser=personaliser_from_settings(rt.settings))
+            from bot.services.review import auto_approve
+
+            auto = await auto_approve(session, day)  # managers who chose it: clean service reminders
+            summary = {"plan_date": day.isoformat(), "clients": result.clients, "drafted": result.drafted,
+                       "auto_approved": auto,
+                       "campaigns": len(result.campaigns), "skipped": dict(result.skipped),
+                       "seconds": round(result.seconds, 2)}
+            await session.commit()
+        return summary, result
+
+    # A passing database error (a lock held elsewhere) must not cost the day's plan: planning is
+    # idempotent (dedupe keys), so it is simply run again after a backoff.
+    summary, result = await retry_transient("scheduler", plan, attempts=12)
+    if result is None:
+        return summary
     log.info("planned %s: %s drafts for %s clients", day, result.drafted, result.clients)
     if notify:
         summary["notified"] = await notify_managers(day)

@@ -235,8 +235,9 @@ class Planner:
     def signature(self, manager: Any, lang: str) -> str:
         key = (manager.id, lang)
         if key not in self.signatures:
-            if manager.signature:
-                self.signatures[key] = manager.signature
+            own = getattr(manager, "signature_en", None) if lang == "en" else manager.signature
+            if own:  # the manager's own signature for this language
+                self.signatures[key] = own
             else:
                 tpl = self.templates.get(f"drafts/signature_{lang}.j2")
                 assert tpl is not None

@@ -12,6 +12,10 @@ dropped because the sender was late). Telegram's answers:
   is cancelled;
 - 400 (chat not found, bad text...): failed with Telegram's description.
 
+Database trouble (another process holding the SQLite lock, PostgreSQL restarting) never ends the
+loop: it waits with backoff and tries again (`bot.db.retry`), `/readyz` shows "sender" as waiting,
+and rows in hand stay leased until written or their lease expires, so none is lost.
+
 Crash safety: rows are leased, not deleted; a killed sender's rows return to the queue when their
 lease expires. A message whose request was in flight at the kill may be sent twice (Telegram has
 no idempotency key); that window is the requests in flight, at most `concurrency` messages.
@@ -25,7 +29,7 @@ import logging
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -43,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.models import Client, Ticket
+from bot.db.retry import PartsHealth, backoff, is_transient, retry_transient
 from bot.services import notices, outbox, rules
 from bot.services.outbox import MAX_ATTEMPTS, Claimed
 from scheduler.ratelimit import Limiter, build_limiter
@@ -63,7 +68,8 @@ class Sender:
         concurrency: int = 40,
         lease_s: float = 60.0,
         idle_s: float = 0.5,
-        notice_markup: Callable[[int], InlineKeyboardMarkup] | None = None,
+        notice_markup: Callable[[int, str], InlineKeyboardMarkup] | None = None,
+        health: PartsHealth | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -79,6 +85,11 @@ class Sender:
         self._chat_last: dict[int, float] = {}
         self.stats: dict[str, int] = defaultdict(int)
         self._stop = asyncio.Event()
+        self.health = health or PartsHealth()
+
+    async def _write(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """A bookkeeping write after a send: retried through a passing lock, so the row is not sent twice."""
+        await retry_transient("sender", fn, health=self.health, attempts=8)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then finish the sends in flight, put the other rows in hand
@@ -87,23 +98,21 @@ class Sender:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
         last_recovery = 0.0
+        failures = 0
         while not stop.is_set():
-            if loop.time() - last_recovery > 5:
-                last_recovery = loop.time()
-                async with self.sessions() as session:
-                    recovered = await outbox.recover_expired(session)
-                    waiting, age = await outbox.depth(session)
-                    await session.commit()
-                metrics.OUTBOX_DEPTH.set(waiting)
-                metrics.OUTBOX_AGE.set(age)
-                if recovered:
-                    log.info("outbox: %d expired leases returned to the queue", recovered)
-            free = self.batch - len(tasks)
-            claimed: list[Claimed] = []
-            if free > 0:
-                async with self.sessions() as session:
-                    claimed = await outbox.claim(session, worker=self.worker, limit=free, lease_s=self.lease_s)
-                    await session.commit()
+            try:
+                last_recovery, claimed = await self._claim(loop.time(), last_recovery, self.batch - len(tasks))
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self.health.failing("sender", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff(failures))
+                failures += 1
+                continue
+            if failures:
+                failures = 0
+                self.health.recovered("sender")
             for item, siblings in _fold_notices(claimed):
                 task = asyncio.create_task(self._deliver(item, siblings))
                 tasks.add(task)
@@ -127,16 +136,36 @@ class Sender:
                 return self.stats["sent"] - before
             await asyncio.gather(*(self._deliver(item, siblings) for item, siblings in _fold_notices(claimed)))
 
+    async def _claim(self, now: float, last_recovery: float, free: int) -> tuple[float, list[Claimed]]:
+        """Return expired leases to the queue (every 5 s) and lease up to `free` due rows."""
+        if now - last_recovery > 5:
+            last_recovery = now
+            async with self.sessions() as session:
+                recovered = await outbox.recover_expired(session)
+                waiting, age = await outbox.depth(session)
+                await session.commit()
+            metrics.OUTBOX_DEPTH.set(waiting)
+            metrics.OUTBOX_AGE.set(age)
+            if recovered:
+                log.info("outbox: %d expired leases returned to the queue", recovered)
+        claimed: list[Claimed] = []
+        if free > 0:
+            async with self.sessions() as session:
+                claimed = await outbox.claim(session, worker=self.worker, limit=free, lease_s=self.lease_s)
+                await session.commit()
+        return last_recovery, claimed
+
     async def _deliver(self, item: Claimed, siblings: tuple[Claimed, ...] = ()) -> None:
         async with self._slots:
             try:
                 await self._deliver_one(item, siblings)
             except Exception as exc:  # never lose a row to an unexpected error: put it back
+                if is_transient(exc):  # the row stays leased; the lease expiry returns it to the queue
+                    self.health.failing("sender", exc)
+                    return
                 log.exception("outbox %s: unexpected error", item.id)
-                async with self.sessions() as session:
-                    await outbox.retry_later(session, item.id, delay_s=outbox.backoff(item.attempts),
-                                             error=f"internal: {type(exc).__name__}", worker=self.worker)
-                    await session.commit()
+                with contextlib.suppress(Exception):  # if even that fails, the lease expiry returns it
+                    await self._requeue(item, outbox.backoff(item.attempts), f"internal: {type(exc).__name__}")
 
     async def _deliver_one(self, item: Claimed, siblings: tuple[Claimed, ...] = ()) -> None:
         async with self.sessions() as session:
@@ -205,14 +234,17 @@ class Sender:
                 return
             finally:
                 self._chat_last[chat_id] = loop.time()
-        async with self.sessions() as session:
-            for one in batch:
-                await outbox.mark_sent(session, one.id, message.message_id, worker=self.worker)
-            ticket_ids = [t for t in (notices.ticket_of(one.key) for one in batch) if t is not None]
-            if ticket_ids:  # a Telegram reply to this message answers the (latest) ticket in it
-                await session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids))
-                                      .values(notify_message_id=message.message_id))
-            await session.commit()
+        async def _sent() -> None:
+            async with self.sessions() as session:
+                for one in batch:
+                    await outbox.mark_sent(session, one.id, message.message_id, worker=self.worker)
+                ticket_ids = [t for t in (notices.ticket_of(one.key) for one in batch) if t is not None]
+                if ticket_ids:  # a Telegram reply to this message answers the (latest) ticket in it
+                    await session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids))
+                                          .values(notify_message_id=message.message_id))
+                await session.commit()
+
+        await self._write(_sent)
         metrics.MESSAGES_SENT.labels("sent").inc(len(batch))
         self.stats["sent"] += len(batch)
         if len(batch) > 1:
@@ -231,10 +263,11 @@ class Sender:
         batch = sorted([item, *siblings, *more], key=lambda c: (outbox.KIND_PRIORITY.get(c.kind, 9), c.id))
         if len(batch) == 1:
             ticket_id = notices.ticket_of(item.key)
-            markup = self.notice_markup(ticket_id) if self.notice_markup and ticket_id is not None else None
+            markup = (self.notice_markup(ticket_id, notices.language_of(item.key))
+                      if self.notice_markup and ticket_id is not None else None)
             return batch, item.text, markup
         urgent = sum(1 for c in batch if c.kind == notices.ALERT)
-        return batch, notices.burst_text([c.text for c in batch], urgent), None
+        return batch, notices.burst_text([c.text for c in batch], urgent, notices.language_of(item.key)), None
 
     async def _transient(self, batch: list[Claimed], exc: Exception) -> None:
         self.stats["retries"] += 1
@@ -263,26 +296,35 @@ class Sender:
         return not self._stop.is_set()
 
     async def _requeue(self, item: Claimed, delay: float, reason: str, count: bool = True) -> None:
-        async with self.sessions() as session:
-            await outbox.retry_later(session, item.id, delay_s=delay, error=reason, worker=self.worker,
-                                     count_attempt=count)
-            await session.commit()
+        async def write() -> None:
+            async with self.sessions() as session:
+                await outbox.retry_later(session, item.id, delay_s=delay, error=reason, worker=self.worker,
+                                         count_attempt=count)
+                await session.commit()
+
+        await self._write(write)
 
     async def _fail(self, item: Claimed, reason: str) -> None:
-        async with self.sessions() as session:
-            await outbox.mark_failed(session, item.id, reason, worker=self.worker)
-            await session.commit()
+        async def write() -> None:
+            async with self.sessions() as session:
+                await outbox.mark_failed(session, item.id, reason, worker=self.worker)
+                await session.commit()
+
+        await self._write(write)
         metrics.MESSAGES_SENT.labels("failed").inc()
         self.stats["failed"] += 1
         log.warning("send failed", extra={"outbox_id": item.id, "reason": reason})
 
     async def _blocked(self, item: Claimed, reason: str) -> None:
-        async with self.sessions() as session:
-            await outbox.mark_failed(session, item.id, f"403: {reason}", worker=self.worker)
-            if item.client_id is not None:
-                await session.execute(update(Client).where(Client.id == item.client_id).values(blocked=True))
-                await outbox.cancel_client(session, item.client_id, rules.BLOCKED)
-            await session.commit()
+        async def write() -> None:
+            async with self.sessions() as session:
+                await outbox.mark_failed(session, item.id, f"403: {reason}", worker=self.worker)
+                if item.client_id is not None:
+                    await session.execute(update(Client).where(Client.id == item.client_id).values(blocked=True))
+                    await outbox.cancel_client(session, item.client_id, rules.BLOCKED)
+                await session.commit()
+
+        await self._write(write)
         metrics.MESSAGES_SENT.labels("failed").inc()
         self.stats["blocked"] += 1
 
@@ -301,14 +343,14 @@ def _fold_notices(claimed: list[Claimed]) -> list[tuple[Claimed, tuple[Claimed, 
 
 
 async def run_sender(settings: Any, db: Any, bot: Bot, stop: asyncio.Event | None = None,
-                     *, limiter: Limiter | None = None,
-                     notice_markup: Callable[[int], InlineKeyboardMarkup] | None = None) -> None:
+                     *, limiter: Limiter | None = None, health: PartsHealth | None = None,
+                     notice_markup: Callable[[int, str], InlineKeyboardMarkup] | None = None) -> None:
     """Entry point for `rmbot run` / `rmbot worker`: run until cancelled or `stop` is set (then the
     messages in hand are finished). `limiter` is shared with the bot's replies in `rmbot run`."""
     own = limiter is None
     limiter = limiter or build_limiter(settings.redis_url, settings.send_rate_per_s)
     stop = stop or asyncio.Event()
-    sender = Sender(settings, db.sessions, bot, limiter, notice_markup=notice_markup)
+    sender = Sender(settings, db.sessions, bot, limiter, health=health, notice_markup=notice_markup)
     try:
         await sender.run(stop)
     finally:

@@ -83,7 +83,10 @@ class Manager(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    signature: Mapped[str | None] = mapped_column(String(200))
+    signature: Mapped[str | None] = mapped_column(String(200))  # Chinese drafts
+    signature_en: Mapped[str | None] = mapped_column(String(200))  # English drafts
+    language: Mapped[str] = mapped_column(String(5), default="zh", server_default="zh")  # console and bot texts
+    canned_replies: Mapped[list[str] | None] = mapped_column(Json)  # the manager's own quick replies
     branch: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(32))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)

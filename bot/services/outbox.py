@@ -241,6 +241,33 @@ async def cancel_client(session: AsyncSession, client_id: int, reason: str) -> i
     return len(rows)
 
 
+class NotCancellable(LookupError):
+    """No such queued message of this manager (unknown, another manager's, or already sending/sent)."""
+
+
+async def cancel_queued(session: AsyncSession, item_id: int, *, manager_id: int | None, actor: str) -> OutboxItem:
+    """Undo an approval: a message still waiting in the outbox is cancelled (its draft too). One
+    UPDATE guarded by the status, so a sender that leased it first wins and nothing is sent twice.
+    `manager_id` None: an admin (any manager's message)."""
+    cond = [OutboxItem.id == item_id, OutboxItem.status == OutboxStatus.QUEUED]
+    if manager_id is not None:
+        cond.append(OutboxItem.manager_id == manager_id)
+    result = await session.execute(update(OutboxItem).where(*cond).values(
+        status=OutboxStatus.CANCELLED, last_error="cancelled_by_manager"),
+        execution_options={"synchronize_session": False})
+    if not result.rowcount:
+        raise NotCancellable(f"message {item_id} is not waiting to be sent")
+    item = await session.get(OutboxItem, item_id, populate_existing=True)
+    assert item is not None
+    if item.draft_id is not None:
+        await session.execute(update(Draft).where(Draft.id == item.draft_id).values(status=DraftStatus.CANCELLED),
+                              execution_options={"synchronize_session": False})
+    audit.record(session, actor=actor, action="send_cancelled", entity="outbox", entity_id=item_id,
+                 manager_id=item.manager_id, client_id=item.client_id,
+                 details={"kind": item.kind, "reason": "cancelled_by_manager"})
+    return item
+
+
 async def depth(session: AsyncSession) -> tuple[int, float]:
     """(waiting rows, age in seconds of the oldest waiting row)."""
     from sqlalchemy import func

@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from jinja2 import TemplateError
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager
-from bot.services import audit, outbox
+from bot.services import audit, outbox, placeholders
 from bot.services.drafting import check_stored_draft
-from prompts import render_string
 
 MAX_TEXT = 4000
 
@@ -138,10 +136,40 @@ async def list_drafts(
     }
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of pending drafts starts: after draft `after_id` of the flagged group (clean
+    False) or of the clean group. Paging by id never skips a draft when others on earlier pages were
+    approved or rejected meanwhile (an offset would)."""
+
+    clean: bool = False
+    after_id: int = 0
+
+
+async def pending_page(session: AsyncSession, reviewer: Reviewer, campaign_id: int, *,
+                       start: Cursor | None = None, limit: int = 5) -> dict[str, Any]:
+    """A page of the campaign's pending drafts, flagged first, from `start`; `next` is the cursor of
+    the following page (None on the last one), `total` the pending count."""
+    await get_campaign(session, reviewer, campaign_id)
+    start = start or Cursor()
+    clean = Draft.flags.is_(None)
+    base = select(Draft, Client.client_no, Client.name).join(Client, Client.id == Draft.client_id) \
+        .where(Draft.campaign_id == campaign_id, Draft.status == DraftStatus.PENDING)
+    after = (and_(clean, Draft.id > start.after_id) if start.clean
+             else or_(clean, Draft.id > start.after_id))
+    rows = (await session.execute(base.where(after).order_by(clean, Draft.id).limit(limit + 1))).all()
+    total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    items = [_draft_view(d, no, name) for d, no, name in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return {"total": total, "items": items,
+            "next": Cursor(clean=last.flags is None, after_id=last.id) if last is not None else None}
+
+
 def _draft_view(d: Draft, client_no: str, name: str) -> dict[str, Any]:
     return {"id": d.id, "client_no": client_no, "client_name": name, "kind": d.kind, "occasion": d.occasion,
             "language": d.language, "text": d.text, "status": d.status, "flags": d.flags or [],
-            "reasons": d.reasons or [], "edited": d.edited, "scheduled_at": d.scheduled_at.isoformat(),
+            "reasons": d.reasons or [], "context": d.context or {}, "edited": d.edited,
+            "scheduled_at": d.scheduled_at.isoformat(),
             "reject_reason": d.reject_reason}
 
 
@@ -243,20 +271,16 @@ async def edit_draft(session: AsyncSession, reviewer: Reviewer, draft_id: int, t
 
 async def edit_template(session: AsyncSession, reviewer: Reviewer, campaign_id: int, template: str) -> int:
     """Replace the campaign's template and re-render every pending, unedited draft from its stored
-    values. Returns how many drafts were re-rendered."""
+    values. The template is plain text with `{field}` placeholders (`bot.services.placeholders`),
+    checked before anything changes: an unknown field, or one a draft has no value for, is refused
+    (`placeholders.TemplateFieldError`, naming the field). Returns how many drafts were re-rendered."""
     camp = await get_campaign(session, reviewer, campaign_id)
     template = (template or "").strip()
-    if not template:
-        raise InvalidInput("the template is empty")
+    parts = placeholders.parse(template)
     drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
                                                         Draft.status == DraftStatus.PENDING,
                                                         Draft.edited.is_(False)))).all()
-    rendered: list[tuple[Draft, str]] = []
-    for d in drafts:
-        try:
-            rendered.append((d, render_string(template, **(d.context or {}))))
-        except TemplateError as exc:
-            raise InvalidInput(f"the template does not render for draft {d.id}: {exc}") from None
+    rendered = [(d, placeholders.render(parts, d.context or {})) for d in drafts]
     camp.template_override = template
     for d, text in rendered:
         d.text = text

@@ -59,10 +59,11 @@ def _actor(manager: Manager) -> str:
     return audit.actor_for_manager(manager.id, admin=manager.is_admin)
 
 
-def can_access(manager: Manager | None, ticket: Ticket) -> bool:
+def can_access(manager: Manager | None, ticket: Ticket, *, admin: bool = False) -> bool:
+    """`admin`: the caller knows this manager is an admin by the deployment's ADMIN_IDS too."""
     if manager is None or not manager.active:
         return False
-    return manager.is_admin or (ticket.manager_id is not None and ticket.manager_id == manager.id)
+    return admin or manager.is_admin or (ticket.manager_id is not None and ticket.manager_id == manager.id)
 
 
 async def conversation_summary(session: AsyncSession, conversation_id: int, turns: int = SUMMARY_TURNS) -> str:
@@ -138,17 +139,19 @@ async def active_ticket(session: AsyncSession, conversation_id: int) -> Ticket |
     return await session.scalar(_ACTIVE_TICKET, {"conversation_id": conversation_id})
 
 
-async def get_for_manager(session: AsyncSession, ticket_id: int, manager: Manager | None) -> Ticket:
+async def get_for_manager(session: AsyncSession, ticket_id: int, manager: Manager | None, *,
+                          admin: bool = False) -> Ticket:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         raise TicketError("not_found", f"no ticket #{ticket_id}")
-    if not can_access(manager, ticket):
+    if not can_access(manager, ticket, admin=admin):
         raise TicketError("forbidden", f"ticket #{ticket_id} belongs to another manager's client")
     return ticket
 
 
-async def take(session: AsyncSession, ticket_id: int, manager: Manager, *, now: datetime | None = None) -> Ticket:
-    ticket = await get_for_manager(session, ticket_id, manager)
+async def take(session: AsyncSession, ticket_id: int, manager: Manager, *, now: datetime | None = None,
+               admin: bool = False) -> Ticket:
+    ticket = await get_for_manager(session, ticket_id, manager, admin=admin)
     if ticket.status == TicketStatus.CLOSED:
         raise TicketError("closed", f"ticket #{ticket_id} is closed")
     if ticket.status == TicketStatus.OPEN:
@@ -161,7 +164,8 @@ async def take(session: AsyncSession, ticket_id: int, manager: Manager, *, now: 
 
 
 async def reply(
-    session: AsyncSession, ticket_id: int, manager: Manager, text: str, *, now: datetime | None = None
+    session: AsyncSession, ticket_id: int, manager: Manager, text: str, *, now: datetime | None = None,
+    admin: bool = False,
 ) -> ReplyToSend:
     """Record the manager's reply on the ticket's conversation and return what to send."""
     body = (text or "").strip()
@@ -169,7 +173,7 @@ async def reply(
         raise TicketError("empty", "the reply is empty")
     if len(body) > MAX_REPLY_CHARS:
         raise TicketError("too_long", f"the reply is longer than {MAX_REPLY_CHARS} characters")
-    ticket = await get_for_manager(session, ticket_id, manager)
+    ticket = await get_for_manager(session, ticket_id, manager, admin=admin)
     if ticket.status == TicketStatus.CLOSED:
         raise TicketError("closed", f"ticket #{ticket_id} is closed")
     now = now or utcnow()
@@ -194,17 +198,18 @@ async def reply(
 
 async def reply_and_send(
     session: AsyncSession, ticket_id: int, manager: Manager, text: str,
-    send: Callable[[int, str], Awaitable[Any]],
+    send: Callable[[int, str], Awaitable[Any]], *, admin: bool = False,
 ) -> ReplyToSend:
     """`reply`, then `send(chat_id, html_text)` (e.g. `bot.send_message`). When sending raises, the
     caller rolls back: a reply is recorded only if it reached the customer."""
-    out = await reply(session, ticket_id, manager, text)
+    out = await reply(session, ticket_id, manager, text, admin=admin)
     await send(out.chat_id, out.text)
     return out
 
 
-async def close(session: AsyncSession, ticket_id: int, manager: Manager, *, now: datetime | None = None) -> Ticket:
-    ticket = await get_for_manager(session, ticket_id, manager)
+async def close(session: AsyncSession, ticket_id: int, manager: Manager, *, now: datetime | None = None,
+                admin: bool = False) -> Ticket:
+    ticket = await get_for_manager(session, ticket_id, manager, admin=admin)
     if ticket.status != TicketStatus.CLOSED:
         ticket.status = TicketStatus.CLOSED
         ticket.closed_at = now or utcnow()
@@ -214,18 +219,19 @@ async def close(session: AsyncSession, ticket_id: int, manager: Manager, *, now:
     return ticket
 
 
-async def open_tickets(session: AsyncSession, manager: Manager) -> list[Ticket]:
-    """Tickets not closed that this manager may handle, oldest first."""
+async def open_tickets(session: AsyncSession, manager: Manager, *, admin: bool = False) -> list[Ticket]:
+    """Tickets not closed that this manager (or admin, by role or ADMIN_IDS) may handle, oldest first."""
     query = select(Ticket).where(Ticket.status != TicketStatus.CLOSED).order_by(Ticket.created_at, Ticket.id)
-    if not manager.is_admin:
+    if not (admin or manager.is_admin):
         query = query.where(Ticket.manager_id == manager.id)
     return list((await session.scalars(query)).all())
 
 
-async def by_notification(session: AsyncSession, manager: Manager, message_id: int) -> Ticket | None:
+async def by_notification(session: AsyncSession, manager: Manager, message_id: int, *,
+                          admin: bool = False) -> Ticket | None:
     """The ticket whose notification (in this manager's chat) has id `message_id`."""
     query = select(Ticket).where(Ticket.notify_message_id == message_id).order_by(Ticket.id.desc())
-    if not manager.is_admin:
+    if not (admin or manager.is_admin):
         query = query.where(Ticket.manager_id == manager.id)
     else:
         query = query.where((Ticket.manager_id == manager.id) | (Ticket.manager_id.is_(None)))

@@ -3,7 +3,7 @@ health, readiness and metrics. `create_web_app` is called by `bot.app.run` (and 
 
 from __future__ import annotations
 
-import hmac
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,13 @@ from pydantic import BaseModel, Field
 from bot import metrics
 from bot.health import readiness
 from bot.services import auth
+from bot.services.placeholders import TemplateFieldError
 from bot.services.review import InvalidInput, NotFound
 from bot.services.tickets import TicketError
 from bot.web import api, pages
 from bot.web.deps import COOKIE, LoginRequired
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # a knowledge file upload (20 MB) with room for the form
 MAX_JSON_BODY = 256 * 1024
@@ -44,6 +47,33 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def _add_webhook(app: FastAPI, settings: Any, bot: Any, dispatcher: Any) -> None:
+    from bot.webhook import SECRET_HEADER, BadUpdate, parse_update, secret_matches
+
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:  # settings refuse this already; never serve an open webhook
+        raise RuntimeError("webhook mode needs WEBHOOK_SECRET")
+    header = SECRET_HEADER.encode("ascii")
+
+    @app.post("/telegram/webhook", include_in_schema=False)
+    async def webhook(request: Request) -> Response:
+        given = next((v for k, v in request.scope["headers"] if k == header), None)
+        if not secret_matches(given, secret):
+            return JSONResponse({"detail": "forbidden"}, status_code=403)
+        try:
+            update = parse_update(await request.body())
+        except BadUpdate as exc:
+            log.warning("webhook: refused a malformed update: %s", exc)
+            return JSONResponse({"detail": f"bad update: {exc}"}, status_code=400)
+        if app.state.accept_update is not None:
+            await app.state.accept_update(update)
+        elif dispatcher is not None and bot is not None:
+            await dispatcher.feed_webhook_update(bot, update)
+        else:
+            return JSONResponse({"detail": "no bot in this process"}, status_code=503)
+        return JSONResponse({})
+
+
 class WebAppLogin(BaseModel):
     init_data: str = Field(min_length=1, max_length=8192)
 
@@ -56,6 +86,7 @@ def create_web_app(
     app.state.settings, app.state.db, app.state.bot = settings, db, bot
     app.state.dispatcher, app.state.knowledge = dispatcher, knowledge
     app.state.accept_update = None  # set by bot.app.run to the durable inbox in webhook mode
+    app.state.health = None  # set by bot.app.run: parts waiting out a database error
 
     app.add_middleware(BodyLimit)
 
@@ -70,6 +101,11 @@ def create_web_app(
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(TemplateFieldError)
+    async def _template(request: Request, exc: TemplateFieldError) -> Response:
+        return JSONResponse({"detail": exc.both(), "code": exc.code, "field": exc.field,
+                             "allowed": list(exc.allowed)}, status_code=400)
 
     @app.exception_handler(TicketError)
     async def _ticket(request: Request, exc: TicketError) -> Response:
@@ -87,27 +123,15 @@ def create_web_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
-        ready, parts = await readiness(settings, db.engine, bot)
+        ready, parts = await readiness(settings, db.engine, bot, health=app.state.health)
         return JSONResponse({"ready": ready, "checks": parts}, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/telegram/webhook", include_in_schema=False)
-    async def webhook(request: Request) -> Response:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret and not hmac.compare_digest(given, secret):
-            return JSONResponse({"detail": "wrong secret token"}, status_code=401)
-        update = await request.json()
-        if app.state.accept_update is not None:
-            await app.state.accept_update(update)
-        elif dispatcher is not None and bot is not None:
-            await dispatcher.feed_webhook_update(bot, update)
-        else:
-            return JSONResponse({"detail": "no bot in this process"}, status_code=503)
-        return JSONResponse({})
+    if settings.webhook_url:  # webhook mode only: in polling mode nobody may push updates
+        _add_webhook(app, settings, bot, dispatcher)
 
     @app.post("/webapp/login", include_in_schema=False)
     async def webapp_login(body: WebAppLogin) -> Response:

@@ -86,9 +86,10 @@ def _template_source(template_id: str | None) -> str:
     if not template_id:
         return ""
     try:
+        from bot.services.placeholders import from_jinja
         from prompts import load_prompt
 
-        return load_prompt(template_id).text
+        return from_jinja(load_prompt(template_id).text)
     except (OSError, ValueError):
         return ""
 

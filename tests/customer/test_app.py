@@ -42,8 +42,8 @@ async def test_run_talks_to_the_bot_api(emulator, db, bank, tmp_path, mode):  # 
     extra = {}
     if mode == "webhook":
         port = _free_port()
-        extra = {"webhook_url": f"http://127.0.0.1:{port}/telegram/webhook", "webhook_secret": "s3cret-token",
-                 "web_port": port}
+        extra = {"webhook_url": f"http://127.0.0.1:{port}/telegram/webhook",
+                 "webhook_secret": "s3cret-token-for-the-webhook-tests", "web_port": port}
     settings = make_settings(tmp_path, bot_token="123456:TESTTOKEN", telegram_api_base=base, **extra)
     await asyncio.to_thread(emu.add_users, [{"id": USER_A, "first_name": "张伟", "language_code": "zh-hans"}])
     started = asyncio.Event()
@@ -62,7 +62,7 @@ async def test_run_talks_to_the_bot_api(emulator, db, bank, tmp_path, mode):  # 
 
             async with aiohttp.ClientSession() as http:
                 resp = await http.post(extra["webhook_url"], json={"update_id": 1})
-                assert resp.status == 401
+                assert resp.status == 403
         await asyncio.to_thread(emu.say, USER_A, f"/start {bank['invite_a']}")
         welcome = await asyncio.to_thread(emu.wait_reply, USER_A, 20)
         assert welcome is not None and "王敏" in welcome["text"]

@@ -180,7 +180,8 @@ async def test_fraud_and_lost_card_get_emergency_number_and_ticket(chat, db, ban
     assert ticket.reason == reason
 
 
-@pytest.mark.parametrize(("text", "reason"), [("我要投诉你们的服务", "complaint"), ("I want to file a complaint", "complaint")])
+@pytest.mark.parametrize(("text", "reason"), [("我要投诉你们的服务", "complaint"),
+                                              ("I want to file a complaint", "complaint")])
 async def test_complaints_open_a_ticket(chat, db, bank, text, reason):
     await bind(chat, USER_A, bank["invite_a"], "zh")
     await chat.feed(message_update(USER_A, text))

@@ -68,8 +68,8 @@ async def test_emergency_keeps_the_specific_answer_from_the_documents(settings, 
         async def ask(self, question, lang=None, history=None):
             if "热线" in question or "hotline" in question:
                 return Answer("24小时客服热线 400-800-1234", [Source("card.md", "挂失", "热线", 0.9)], True, False)
-            return Answer("盗刷保障：须在交易后48小时内向公安机关报案并提供回执。", [Source("cover.md", "盗刷保障", "条件", 0.8)],
-                          True, False)
+            return Answer("盗刷保障：须在交易后48小时内向公安机关报案并提供回执。",
+                          [Source("cover.md", "盗刷保障", "条件", 0.8)], True, False)
 
     chat = Chat(build_dispatcher(settings, db.sessions, Docs(), throttling=ThrottlingMiddleware(limit=100)),
                 fake_bot, fake_session)

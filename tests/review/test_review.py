@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.db.models import AuditLog, Campaign, Client, Draft, Manager, OutboxItem
 from bot.services import review
+from bot.services.placeholders import TemplateFieldError
 from bot.services.review import InvalidInput, NotFound, Reviewer
 
 DAY = date(2026, 12, 1)
@@ -79,13 +80,13 @@ async def test_template_edit_rerenders_unedited_pending(db) -> None:  # type: ig
         me = Reviewer(ids["m1"])
         items = (await review.list_drafts(session, me, ids["campM1"]))["items"]
         await review.edit_draft(session, me, items[0]["id"], "手写的祝福")
-        n = await review.edit_template(session, me, ids["campM1"], "{{ salutation }}，新年快乐！{{ signature }}")
+        n = await review.edit_template(session, me, ids["campM1"], "{salutation}，新年快乐！{signature}")
         assert n == 2
         texts = {d["id"]: d["text"] for d in (await review.list_drafts(session, me, ids["campM1"]))["items"]}
         assert texts[items[0]["id"]] == "手写的祝福"
         assert texts[items[1]["id"]] == "客户1，新年快乐！王敏"
-        with pytest.raises(InvalidInput):
-            await review.edit_template(session, me, ids["campM1"], "{{ missing_value }}")
+        with pytest.raises(TemplateFieldError, match="missing_value"):
+            await review.edit_template(session, me, ids["campM1"], "{missing_value}")
 
 
 async def test_reject_needs_reason(db) -> None:  # type: ignore[no-untyped-def]

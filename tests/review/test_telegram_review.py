@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
 from bot.db.models import Draft, Manager, OutboxItem
-from handlers.keyboards import ReviewCb
+from handlers.keyboards import ReviewCb, button_text
 from tests.kit.fake_bot import callback_update, make_bot, message_update
 from tests.web.conftest import seed_console
 
@@ -14,46 +17,61 @@ MANAGER_TG = 9100
 
 
 def test_callback_data_fits_64_bytes_with_huge_ids() -> None:
-    for action in ("open", "all", "allok", "ok", "ed", "no"):
-        packed = ReviewCb(a=action, c=2**53, d=2**53, o=1_000_000).pack()
+    for action in ("today", "open", "all", "allok", "rem", "remok", "ok", "ed", "no", "tpl"):
+        packed = ReviewCb(a=action, c=2**53, d=2**53, o=2**53, f=1).pack()
         assert len(packed.encode()) <= 64, packed
 
 
+def test_button_text_keeps_the_count() -> None:
+    text = button_text("很长的活动名称" * 20, " · 2040 ⚑17")
+    assert text.endswith(" · 2040 ⚑17") and len(text) <= 48
+
+
+def _screen(session, chat_id: int):  # type: ignore[no-untyped-def]
+    """The last message the manager sees: a new message or one edited in place."""
+    return [r for r in session.requests if r.method_name in ("sendMessage", "editMessageText")
+            and str(r.params.get("chat_id")) == str(chat_id)][-1]
+
+
 def _buttons(session, chat_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    msg = session.sent_messages(chat_id)[-1]
-    markup = msg.params.get("reply_markup") or {}
+    markup = _screen(session, chat_id).params.get("reply_markup") or {}
     return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def _manager(db, ids, language: str = "en") -> None:  # type: ignore[no-untyped-def]
+    async with db.sessions() as session:
+        manager = await session.get(Manager, ids["m1"])
+        manager.telegram_id, manager.language = MANAGER_TG, language
+        await session.commit()
 
 
 async def test_queue_open_edit_and_approve_all(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     ids = await seed_console(db, drafts_per_manager=7)
-    async with db.sessions() as session:
-        (await session.get(Manager, ids["m1"])).telegram_id = MANAGER_TG
-        await session.commit()
+    await _manager(db, ids)
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
 
-    await dp.feed_update(bot, message_update(MANAGER_TG, "/queue", language_code="en"))
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/queue", language_code="zh"))
     assert "元旦祝福" in fake_session.sent_texts(MANAGER_TG)[-1]
-    [(_, open_data)] = _buttons(fake_session, MANAGER_TG)
+    [open_data] = [d for text, d in _buttons(fake_session, MANAGER_TG) if "元旦祝福" in text]
 
-    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="en"))
-    page = fake_session.sent_texts(MANAGER_TG)[-1]
-    assert "7 waiting" in page and "M1-00000" in page and "M2-" not in page
+    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="zh"))
+    page = _screen(fake_session, MANAGER_TG).params["text"]
+    assert "7 waiting" in page and "M1-00000" in page and "客户0" in page and "M2-" not in page  # English, by choice
+    assert "Why: " in page
     buttons = dict(_buttons(fake_session, MANAGER_TG))
     edit_data = buttons["✎1"]
     assert "Next page" in buttons
 
-    await dp.feed_update(bot, callback_update(MANAGER_TG, edit_data, language_code="en"))
-    await dp.feed_update(bot, message_update(MANAGER_TG, "王先生，新年好！", language_code="en"))
-    assert "exactly as written" in fake_session.sent_texts(MANAGER_TG)[-1]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, edit_data, language_code="zh"))
+    await dp.feed_update(bot, message_update(MANAGER_TG, "王先生，新年好！", language_code="zh"))
+    assert any("exactly as written" in text for text in fake_session.sent_texts(MANAGER_TG)[-2:])
 
-    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="en"))
-    all_data = dict(_buttons(fake_session, MANAGER_TG))["Approve all 7"]
-    await dp.feed_update(bot, callback_update(MANAGER_TG, all_data, language_code="en"))
-    [(label, confirm)] = _buttons(fake_session, MANAGER_TG)
-    assert "7" in label
-    await dp.feed_update(bot, callback_update(MANAGER_TG, confirm, language_code="en"))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="zh"))
+    all_data = dict(_buttons(fake_session, MANAGER_TG))["Approve all 7 clean"]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, all_data, language_code="zh"))
+    confirm = [d for label, d in _buttons(fake_session, MANAGER_TG) if "7" in label]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, confirm[0], language_code="zh"))
     async with db.sessions() as session:
         statuses = dict((await session.execute(select(Draft.status, func.count()).where(
             Draft.manager_id == ids["m1"]).group_by(Draft.status))).all())
@@ -61,13 +79,107 @@ async def test_queue_open_edit_and_approve_all(db, settings, fake_session) -> No
                                       .where(Draft.edited.is_(True)))
     assert statuses == {"queued": 7}
     assert edited == "王先生，新年好！"
+    assert "Nothing more waits" in _screen(fake_session, MANAGER_TG).params["text"]  # the page refreshed
+
+
+async def test_queue_paging_shows_every_draft_exactly_once(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    """Paging through 23 drafts (3 flagged) while approving and rejecting on the way: every draft
+    is shown on exactly one page, none skipped (offset paging lost two here)."""
+    ids = await seed_console(db, drafts_per_manager=23)
+    async with db.sessions() as session:
+        flagged = (await session.scalars(select(Draft).where(Draft.manager_id == ids["m1"])
+                                         .order_by(Draft.id.desc()).limit(3))).all()
+        for d in flagged:
+            d.flags = ["promise_words"]
+        all_ids = set((await session.scalars(select(Draft.id).where(Draft.manager_id == ids["m1"]))).all())
+        await session.commit()
+    await _manager(db, ids, language="zh")
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/today"))
+    [open_data] = [d for text, d in _buttons(fake_session, MANAGER_TG) if "元旦祝福" in text]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, open_data))
+
+    shown_on: dict[int, set[int]] = {}
+    decided: list[int] = []
+    page_no = 0
+    for step in range(60):
+        screen = _screen(fake_session, MANAGER_TG).params
+        text, buttons = screen["text"], _buttons(fake_session, MANAGER_TG)
+        if page_no == 0:
+            assert "含承诺收益用语" in text and "promise_words" not in text  # flags translated, first
+        on_page = {int(ReviewCb.unpack(d).d) for label, d in buttons if label.startswith("✓")}
+        for draft_id in on_page:
+            shown_on.setdefault(draft_id, set()).add(page_no)
+        actions = {label: d for label, d in buttons}
+        if step % 3 == 0 and "✓1" in actions:  # approve the first draft: the page refreshes in place
+            decided.append(ReviewCb.unpack(actions["✓1"]).d)
+            await dp.feed_update(bot, callback_update(MANAGER_TG, actions["✓1"]))
+            assert _screen(fake_session, MANAGER_TG).method_name == "editMessageText"
+            continue
+        if step % 3 == 1 and "✗2" in actions:  # reject the second one, with a reason
+            decided.append(ReviewCb.unpack(actions["✗2"]).d)
+            await dp.feed_update(bot, callback_update(MANAGER_TG, actions["✗2"]))
+            await dp.feed_update(bot, message_update(MANAGER_TG, "客户已电话联系"))
+            continue
+        if "下一页" not in actions:
+            break
+        page_no += 1
+        await dp.feed_update(bot, callback_update(MANAGER_TG, actions["下一页"]))
+    assert set(shown_on) == all_ids, (sorted(shown_on), page_no, decided, text[-300:])  # nothing skipped
+    assert all(len(pages) == 1 for pages in shown_on.values()), shown_on  # no draft on two pages
+    assert page_no >= 3 and len(decided) >= 4
+    async with db.sessions() as session:
+        statuses = Counter(dict((await session.execute(select(Draft.status, func.count()).where(
+            Draft.manager_id == ids["m1"]).group_by(Draft.status))).all()))
+    assert statuses["rejected"] >= 2 and statuses["queued"] >= 2
+
+
+async def test_manager_start_help_and_free_text(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    ids = await seed_console(db, drafts_per_manager=1)
+    await _manager(db, ids, language="zh")
+    settings.public_url = "https://rm.example.com"
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/start", language_code="en"))
+    assert "/today" in fake_session.sent_texts(MANAGER_TG)[-1] and "王敏" in fake_session.sent_texts(MANAGER_TG)[-1]
+    [menu] = fake_session.requests_of("setChatMenuButton")
+    assert menu.params["chat_id"] == MANAGER_TG and "https://rm.example.com/login" in str(menu.params["menu_button"])
+    await dp.feed_update(bot, message_update(MANAGER_TG, "我的定期什么时候到期？"))
+    reply = fake_session.sent_texts(MANAGER_TG)[-1]
+    assert "不会发给客户" in reply and "联系我的客户经理" not in reply
+    async with db.sessions() as session:
+        from bot.db.models import ChatMessage
+
+        assert await session.scalar(select(func.count()).select_from(ChatMessage).where(
+            ChatMessage.text == "我的定期什么时候到期？")) == 0  # not a customer question
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/language"))
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/help"))
+    assert "/today: what needs you today" in fake_session.sent_texts(MANAGER_TG)[-1]
+
+
+async def test_admin_only_in_admin_ids_sees_and_takes_tickets(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    ids = await seed_console(db, drafts_per_manager=1)
+    settings.admin_ids = [7777]
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, message_update(7777, "/tickets"))
+    texts = "\n".join(fake_session.sent_texts(7777))
+    assert f"#{ids['ticket_M1']}" in texts and f"#{ids['ticket_M2']}" in texts
+    take = [b["callback_data"] for r in fake_session.sent_messages(7777)
+            for row in (r.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+            if b["callback_data"].startswith("tk:take")][0]
+    await dp.feed_update(bot, callback_update(7777, take))
+    from bot.db.models import Ticket
+
+    async with db.sessions() as session:
+        ticket_id = int(re.search(r":(\d+)$", take).group(1))  # type: ignore[union-attr]
+        assert (await session.get(Ticket, ticket_id)).status == "taken"
 
 
 async def test_forged_button_for_another_managers_draft(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     ids = await seed_console(db, drafts_per_manager=2)
-    async with db.sessions() as session:
-        (await session.get(Manager, ids["m1"])).telegram_id = MANAGER_TG
-        await session.commit()
+    await _manager(db, ids)
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
     forged = ReviewCb(a="ok", c=ids["camp_M2"], d=ids["draft_M2"]).pack()
