@@ -42,6 +42,10 @@ class Invite:
                 "expires_at": self.expires_at.isoformat()}
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
 def invite_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username.lstrip('@')}?start={token}"
 
@@ -63,7 +67,7 @@ async def create_invite(
     if created_by is not None and not created_by.is_admin and client.manager_id != created_by.id:
         raise InviteError("forbidden", f"client {client_no} is not in manager {created_by.code}'s book")
     now = now or utcnow()
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = new_token()
     row = InviteToken(token=token, client_id=client.id, created_by=created_by.id if created_by else None,
                       created_at=now, expires_at=now + ttl)
     session.add(row)
