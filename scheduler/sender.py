@@ -93,9 +93,10 @@ class Sender:
         """A bookkeeping write after a send: retried through a passing lock, so the row is not sent twice."""
         await retry_transient("sender", fn, health=self.health, attempts=8)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> None:
         """Send until `stop` is set; then finish the sends in flight, put the other rows in hand
-        back in the queue, and return."""
+        back in the queue, and return. With `until_idle`, also return once nothing is due and nothing is in
+        flight (one pass over the queue: tests, and a worker's catch-up run)."""
         self._stop = stop
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
@@ -119,7 +120,11 @@ class Sender:
                 task = asyncio.create_task(self._deliver(item, siblings))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-            if not claimed:
+            if not claimed and until_idle:
+                if not tasks:
+                    break
+                await asyncio.wait(tasks)  # what they put back may be due again: claim once more
+            elif not claimed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.idle_s)
             elif len(tasks) >= self.batch:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 
@@ -55,7 +55,7 @@ def bench_delivery(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Send N approved messages through a Bot API server and print sent, failed, rate and 429s."""
-    from bot.bench_delivery import run_bench
+    run_bench = dev_tool("tools.bench.delivery").run_bench
 
     if workers > 1 and not (database_url and redis_url):
         console.print("[red]Error:[/red] --workers > 1 needs --database-url (PostgreSQL) and --redis-url")

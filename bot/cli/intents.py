@@ -86,13 +86,14 @@ def bench_urgent(
     each customer's first reply, hotline share, alerts delivered to the manager/admins and 429s."""
     import tempfile
 
-    from bot.bench_urgent import run_urgent
-    from bot.cli.app import run_async
+    from bot.cli.app import dev_tool, run_async
+
+    run_urgent = dev_tool("tools.bench.urgent").run_urgent
 
     if not emulator.exists():
         console.print(f"[red]Error:[/red] {emulator} not found (--emulator)")
         raise typer.Exit(1)
-    docs = Path(__file__).resolve().parent.parent.parent / "knowledge" / "demo_docs"
+    docs = dev_tool("tools.demo").DEMO_DOCS
     with tempfile.TemporaryDirectory() as tmp:
         try:
             result = run_async(run_urgent(urgent=urgent, ordinary=ordinary, seconds=seconds, emulator=emulator,

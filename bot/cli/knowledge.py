@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 kb_app = typer.Typer(help="Knowledge base: list and remove documents.", no_args_is_help=True)
@@ -185,7 +185,7 @@ def bench_retrieval(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Retrieval p50/p95 latency with N chunks in the index, and ingestion pages per second."""
-    from knowledge.bench import run_retrieval_bench
+    run_retrieval_bench = dev_tool("tools.bench.knowledge").run_retrieval_bench
 
     with Progress(TextColumn("[bold]filling index[/bold]"), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=as_json) as bar:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 
@@ -40,7 +40,7 @@ def _progress() -> Progress:
 
 @app.command("plan")
 def plan_cmd(
-    day: str = typer.Option(..., "--date", help="Day to plan, YYYY-MM-DD"),
+    day: str | None = typer.Option(None, "--date", help="Day to plan, YYYY-MM-DD (default: today in TIMEZONE)"),
     manager: str | None = typer.Option(None, "--manager", help="Only this manager (id or code)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be drafted; store nothing"),
     json_out: bool = typer.Option(False, "--json", help="Print campaigns, drafts and skipped counts as JSON"),
@@ -55,8 +55,8 @@ def plan_cmd(
     from bot.workspace import open_database
     from scheduler.planner import plan_day
 
-    plan_date = _parse_date(day)
     settings = settings_or_exit()
+    plan_date = _parse_date(day) if day is not None else datetime.now(settings.tz).date()
 
     async def _run() -> dict[str, Any] | str:
         async with open_database(settings) as db, db.sessions() as session:
@@ -113,7 +113,7 @@ def bench_plan(
     database_url: str = typer.Option("", "--database-url", help="Scratch database (default: SQLite in a temp dir)"),
 ) -> None:
     """Plan one day for synthetic clients in a scratch workspace; print drafts/s and total time."""
-    from scheduler.bench import run_plan_bench
+    run_plan_bench = dev_tool("tools.bench.planning").run_plan_bench
 
     plan_date = _parse_date(day)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, exit_if_port_busy, print_json, run_async, settings_or_exit
 
 DEFAULT_BOT_USERNAME = "rm_assistant_bot"
 
@@ -33,6 +33,8 @@ def run_cmd(
                       "a Bot API server such as ../shared/tg_emulator.")
         if role == "bot":
             raise typer.Exit(1)
+    if role in ("all", "console") or (role == "bot" and settings.webhook_url):
+        exit_if_port_busy(settings.web_host, settings.web_port)
     with contextlib.suppress(KeyboardInterrupt):
         run_async(run(settings, role))
 
@@ -101,7 +103,7 @@ def chat_cmd(
 ) -> None:
     """Try the customer side in the terminal: no token, no Telegram, the real bot logic."""
     from bot.app import build_knowledge
-    from bot.localchat import LocalChat
+    LocalChat = dev_tool("tools.localchat").LocalChat  # noqa: N806
     from bot.workspace import open_database
 
     if lang not in ("zh", "en"):

@@ -22,7 +22,7 @@ from bot.workspace import Database
 from handlers.middlewares import ThrottlingMiddleware
 from knowledge import Answer, Source
 from tests.conftest import make_settings
-from tests.kit.fake_bot import BOT_USERNAME, FakeSession
+from tools.fakes.bot_api import BOT_USERNAME, FakeSession
 
 ADMIN_TG = 7000
 MANAGER_A_TG = 9001

@@ -8,7 +8,7 @@ from bot.app import build_dispatcher
 from bot.db.models import AuditLog, Client, Ticket
 from handlers.middlewares import ThrottlingMiddleware
 from tests.customer.conftest import MANAGER_A_TG, USER_A, USER_B, Chat, FakeKnowledge, seed_bank
-from tests.kit.fake_bot import message_update
+from tools.fakes.bot_api import message_update
 
 
 async def test_flow_on_postgres(settings, pg_db, fake_bot, fake_session):

@@ -15,7 +15,7 @@ from bot.db.models import ChatMessage, Client, Ticket
 from handlers.middlewares import ThrottlingMiddleware
 from knowledge import build_knowledge_service
 from tests.customer.conftest import ADMIN_TG, STRANGER, USER_A, Chat, FakeKnowledge
-from tests.kit.fake_bot import document_update, message_update
+from tools.fakes.bot_api import document_update, message_update
 
 
 class BrokenKnowledge(FakeKnowledge):

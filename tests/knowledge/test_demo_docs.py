@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from knowledge.bench import DEMO_DOCS
+from tools.bench.knowledge import DEMO_DOCS
 
 DEMO_FILES = sorted(p for p in Path(DEMO_DOCS).iterdir() if p.is_file())
 COLUMNS = ["code", "name_zh", "name_en", "type", "risk_level", "term_days", "min_amount", "rate_text"]

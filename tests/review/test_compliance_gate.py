@@ -132,7 +132,7 @@ async def test_console_api_refuses_blocked_and_asks_for_override(db, settings, p
 async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, settings, planned, fake_session) -> None:  # type: ignore[no-untyped-def]
     from bot.app import build_dispatcher
     from handlers.keyboards import ReviewCb
-    from tests.kit.fake_bot import callback_update, make_bot, message_update
+    from tools.fakes.bot_api import callback_update, make_bot, message_update
 
     manager_id, drafts = planned
     blocked = await _edit(db, manager_id, drafts["zh"], drafts["zh"].text + PROMISE)
@@ -159,7 +159,7 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
 async def _send(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     from scheduler.ratelimit import LocalLimiter
     from scheduler.sender import Sender
-    from tests.kit.fake_bot import make_bot
+    from tools.fakes.bot_api import make_bot
 
     quiet_free = settings.model_copy(update={"quiet_hours_start": "00:00", "quiet_hours_end": "00:00",
                                              "chat_interval_s": 0.0})

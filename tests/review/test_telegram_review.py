@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from bot.app import build_dispatcher
 from bot.db.models import Draft, Manager, OutboxItem
 from handlers.keyboards import ReviewCb, button_text
-from tests.kit.fake_bot import callback_update, make_bot, message_update
 from tests.web.conftest import seed_console
+from tools.fakes.bot_api import callback_update, make_bot, message_update
 
 MANAGER_TG = 9100
 

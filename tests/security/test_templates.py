@@ -69,7 +69,7 @@ async def test_telegram_template_edit_names_the_unknown_field(db, settings, fake
     from bot.app import build_dispatcher
     from bot.db.models import Manager
     from handlers.keyboards import ReviewCb
-    from tests.kit.fake_bot import callback_update, make_bot, message_update
+    from tools.fakes.bot_api import callback_update, make_bot, message_update
 
     ids = await seed_console(db, drafts_per_manager=2)
     async with db.sessions() as session:

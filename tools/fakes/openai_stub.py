@@ -24,6 +24,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 import struct
 import threading
 import time
@@ -34,7 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["OpenAIStub", "RecordedCall", "deterministic_embedding"]
+__all__ = ["OpenAIStub", "RecordedCall", "deterministic_embedding", "echo_draft"]
 
 Reply = str | dict[str, Any] | Callable[[dict[str, Any]], "str | dict[str, Any]"]
 
@@ -107,6 +108,14 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def echo_draft(body: dict[str, Any]) -> str:
+    """A reply that returns the draft the personaliser sent (between <<< and >>>) unchanged, so it passes the
+    checks: for benchmarks and concurrency tests of the drafting path."""
+    user = _last_user_text(body)
+    found = re.search(r"<<<\n(.*)\n>>>", user, re.S)
+    return found.group(1) if found else user
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split()) + sum(1 for ch in text if ord(ch) > 0x2E80))
 
@@ -122,6 +131,7 @@ class OpenAIStub:
         embedding_dim: int = 64,
         models: tuple[str, ...] = ("gpt-4o-mini", "text-embedding-3-small"),
         default_reply: Reply | None = None,
+        latency: float = 0.0,
         host: str = "127.0.0.1",
     ) -> None:
         self.api_key = api_key
@@ -129,7 +139,9 @@ class OpenAIStub:
         self.embedding_dim = embedding_dim
         self.models = list(models)
         self.default_reply: Reply = default_reply or (lambda body: f"Stub answer: {_last_user_text(body)}")
-        self.latency: float = 0.0
+        self.latency: float = latency
+        self.in_flight = 0  # chat calls being answered now, and the most at once (concurrency checks)
+        self.max_in_flight = 0
         self.requests: list[RecordedCall] = []
         self.host = host
         self.port: int = 0
@@ -328,6 +340,14 @@ class OpenAIStub:
         return {"role": "assistant", "content": str(reply)}
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer_chat(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer_chat(self, request: web.Request) -> web.StreamResponse:
         body, error, delayed = await self._prelude(request, "chat")
         if error is not None:
             return error

@@ -3,9 +3,7 @@ stub server (aiohttp, in-process) that sleeps a fixed time per call. Used by `rm
 
 from __future__ import annotations
 
-import asyncio
 import random
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import insert
 
 from bot.db.models import Client, Holding, Manager, Product
 from bot.settings import Settings, load_settings
 from bot.workspace import open_database
+from tools.fakes.openai_stub import OpenAIStub, echo_draft
 
 BENCH_PRODUCTS = [
     ("TD1Y", "一年期定期存款", "1-year time deposit", "deposit", None, False, 365, "50.00"),
@@ -96,56 +94,6 @@ async def seed_synthetic(db: Any, *, clients: int, managers: int, plan_date: dat
             progress(len(client_rows))
 
 
-class LLMStubServer:
-    """An OpenAI-compatible chat endpoint that waits `delay_s` and answers with the draft it was
-    given (between <<< and >>>), lightly reworded so it still passes the checks."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self.calls = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    async def _chat(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.calls += 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.delay_s)
-        finally:
-            self.in_flight -= 1
-        user = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
-        found = re.search(r"<<<\n(.*)\n>>>", user, re.S)
-        text = found.group(1) if found else user
-        return web.json_response({
-            "id": f"chatcmpl-bench{self.calls}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "stub"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
-
-    async def start(self) -> LLMStubServer:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
 @dataclass
 class BenchFigures:
     clients: int
@@ -172,7 +120,9 @@ async def run_plan_bench(*, clients: int, managers: int, plan_date: date, llm_st
     from scheduler.planner import plan_day
 
     with tempfile.TemporaryDirectory(prefix="rmbot-bench-plan-") as tmp:
-        stub = await LLMStubServer(llm_stub_ms / 1000).start() if llm_stub_ms is not None else None
+        stub = None
+        if llm_stub_ms is not None:
+            stub = OpenAIStub(default_reply=echo_draft, latency=llm_stub_ms / 1000).start()
         try:
             values: dict[str, Any] = {"data_dir": Path(tmp), "_env_file": None}
             if database_url:
@@ -195,9 +145,9 @@ async def run_plan_bench(*, clients: int, managers: int, plan_date: date, llm_st
                 plan_s = time.perf_counter() - t1
         finally:
             if stub is not None:
-                await stub.stop()
+                stub.stop()
     return BenchFigures(
         clients=clients, seed_s=seed_s, plan_s=plan_s, drafts=result.drafted, skipped=dict(result.skipped),
         personalised=result.personalised, llm_fallbacks=result.llm_fallbacks, llm_s=result.llm_seconds,
-        llm_calls=stub.calls if stub else 0, max_in_flight=stub.max_in_flight if stub else 0,
+        llm_calls=len(stub.chat_requests) if stub else 0, max_in_flight=stub.max_in_flight if stub else 0,
     )

@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.demo import DemoManager, make_clients, make_holdings, products_by_kind, read_products
 from bot.services.clientbook import CLIENT_OPTIONAL, CLIENT_REQUIRED, HOLDING_OPTIONAL, HOLDING_REQUIRED
 from bot.settings import Settings
 from bot.workspace import open_database
+from tools.demo import DemoManager, make_clients, make_holdings, products_by_kind, read_products
 
 CLIENT_COLUMNS = [*CLIENT_REQUIRED, *[c for c in CLIENT_OPTIONAL if c != "manager_name"]]
 HOLDING_COLUMNS = [*HOLDING_REQUIRED, *HOLDING_OPTIONAL]
@@ -39,7 +39,7 @@ def _cell(value: Any) -> Any:
 
 def write_export(folder: Path, clients: int, fmt: str, docs_dir: Path | None = None) -> tuple[Path, Path]:
     """A clients file and a holdings file of `clients` synthetic clients (client numbers B...)."""
-    from bot.demo import DEMO_DOCS
+    from tools.demo import DEMO_DOCS
 
     anchor = date(2026, 1, 1)
     records = make_clients(DemoManager("BENCH1", "Bench", "bench", clients, "B1"), anchor)

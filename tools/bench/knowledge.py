@@ -19,8 +19,8 @@ from knowledge.loaders import load_path
 from knowledge.registry import DocumentRecord, MemoryRegistry
 from knowledge.service import KnowledgeService, expand_paths
 from knowledge.text import split_sentences
+from tools.demo import DEMO_DOCS
 
-DEMO_DOCS = Path(__file__).parent / "demo_docs"
 DEFAULT_QUERIES = [
     "一年定期利率多少", "大额存单起存金额", "信用卡年费怎么免", "挂失电话是多少", "手机银行转账限额",
     "个人养老金每年最多缴多少", "基金定投最低多少钱", "理财产品可以提前赎回吗", "消费贷款提前还款违约金",

@@ -35,10 +35,10 @@ import httpx
 from aiohttp import ClientSession, ClientTimeout, web
 from sqlalchemy import insert, select, text
 
-from bot.bench_delivery import drop_database, scratch_database
 from bot.db.models import Client, Holding, Manager
 from bot.settings import Settings, load_settings
 from bot.workspace import open_database
+from tools.bench.delivery import drop_database, scratch_database
 
 TOKEN = "700000002:LOADloadLOADloadLOADloadLOADload"
 SECRET = "bench-load-secret-0123456789abcdefghij"  # WEBHOOK_SECRET needs 32+ characters
@@ -279,7 +279,7 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
         # The proxy runs in its own process, as nginx would: the emulator pushes webhook updates one
         # at a time, so every millisecond on this hop caps the whole deployment's intake.
         proxy_proc = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "bot.bench_load", str(proxy_port), *[f"http://127.0.0.1:{p}" for p in ports]],
+            [sys.executable, "-m", "tools.bench.load", str(proxy_port), *[f"http://127.0.0.1:{p}" for p in ports]],
             stdout=(workdir / "proxy.log").open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
         procs["proxy"] = proxy_proc
         hook = f"http://127.0.0.1:{proxy_port}/telegram/webhook"

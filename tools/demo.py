@@ -3,7 +3,7 @@
 `build_demo` is deterministic (seeded generator, dates anchored to the day the demo was first
 built, i.e. the demo manager's creation date) and idempotent: it upserts through the client book
 service (`bot.services.clientbook`), so a second run reports everything unchanged. Generation is
-plain Python; storage is bulk inserts. The knowledge base (`knowledge/demo_docs/`) is ingested
+plain Python; storage is bulk inserts. The knowledge base (`tools/demo_docs/`) is ingested
 through the knowledge service when it is available, and skips documents already indexed.
 """
 
@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Client, Holding, InviteToken, KnowledgeDocument, Manager, Product
 from bot.services.clientbook import client_ids, replace_holdings, upsert_clients
 from bot.settings import Settings
-from bot.workspace import ROOT, Database
+from bot.workspace import Database
 
 log = logging.getLogger(__name__)
 
-DEMO_DOCS = ROOT / "knowledge" / "demo_docs"
+DEMO_DOCS = Path(__file__).resolve().parent / "demo_docs"
 SEED = 20261122
 # Reach: the share of each book that opened the manager's invite in Telegram, and the share invited
 # (a personal link sent by SMS or in the branch) who have not opened it yet.
@@ -56,6 +56,9 @@ DEFAULT_MANAGERS = (
     DemoManager("RM002", "陈静", "深圳分行 福田支行", 2_000, "D2"),
 )
 
+# The demo's admin: signs in to the console's admin pages (documents, managers); has no client book.
+DEMO_ADMIN = DemoManager("ADMIN", "刘洋", "深圳分行", 0, "")
+
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -76,6 +79,8 @@ class DemoSummary:
     changes: dict[str, int] = field(default_factory=dict)
     knowledge: str = ""  # what happened to the knowledge base, in one line
     sample_client: str = ""  # a client worth trying the customer side with (`rmbot chat --client`)
+    plan_date: str = ""  # today, planned so the console's first screen has campaigns to review
+    drafts_today: int = 0  # drafts of today waiting for review (planned now or before)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +88,7 @@ class DemoSummary:
             "products": self.products, "documents": self.documents, "chunks": self.chunks,
             "seconds": round(self.seconds, 2), "anchor": self.anchor, "changes": dict(self.changes),
             "knowledge": self.knowledge, "sample_client": self.sample_client,
+            "plan_date": self.plan_date, "drafts_today": self.drafts_today,
         }
 
 
@@ -328,6 +334,27 @@ async def _ensure_managers(
     return {code: m.id for code, m in stored.items()}, anchor
 
 
+async def _ensure_admin(session: AsyncSession) -> None:
+    if await session.scalar(select(Manager.id).where(Manager.code == DEMO_ADMIN.code)) is None:
+        session.add(Manager(code=DEMO_ADMIN.code, name=DEMO_ADMIN.name, branch=DEMO_ADMIN.branch, is_admin=True,
+                            signature=f"{BANK_ZH} {DEMO_ADMIN.branch} {DEMO_ADMIN.name}"))
+
+
+async def plan_today(settings: Settings, db: Database) -> tuple[date, int]:
+    """Plan today (in the bank's time zone) as the 07:00 job would, so the console has campaigns to review at
+    once; a second call adds nothing. Returns the day and its drafts waiting for review."""
+    from bot.db.models import Draft, DraftStatus
+    from scheduler.planner import plan_day
+
+    today = datetime.now(settings.tz).date()
+    async with db.sessions() as session:
+        await plan_day(session, settings, today, now=datetime.now(UTC), collect=False, actor="demo")
+        await session.commit()
+        waiting = await session.scalar(select(func.count()).select_from(Draft).where(
+            Draft.plan_date == today, Draft.status == DraftStatus.PENDING))
+    return today, int(waiting or 0)
+
+
 async def build_demo(
     settings: Settings,
     db: Database,
@@ -337,11 +364,12 @@ async def build_demo(
     knowledge: bool = True,
     embedding: str | None = None,
     seed: int = SEED,
+    plan: bool = True,
     progress: ProgressFn | None = None,
 ) -> DemoSummary:
     """Build (or confirm) the demo workspace in `db`; a second call changes nothing.
     Pass smaller `managers` (e.g. `scaled_managers(0.01)`) for tests; `embedding` is the knowledge
-    service's embedding kind (None: its default; "hash" for tests)."""
+    service's embedding kind (None: its default; "hash" for tests). With `plan`, today is planned too."""
     started = time.perf_counter()
     managers = DEFAULT_MANAGERS if managers is None else managers
     docs_dir = DEMO_DOCS if docs_dir is None else docs_dir
@@ -356,6 +384,7 @@ async def build_demo(
     catalogue = products_by_kind(product_rows)
     async with db.sessions() as session:
         manager_ids, anchor = await _ensure_managers(session, managers, settings)
+        await _ensure_admin(session)
         summary.anchor = anchor.isoformat()
         changes["products"] = await upsert_products(session, product_rows)
 
@@ -381,6 +410,11 @@ async def build_demo(
             settings, db, docs_dir, embedding=embedding, progress=step)
     else:
         summary.knowledge = "skipped (--no-knowledge)"
+    if plan:
+        step("plan", 0, 1)
+        day, summary.drafts_today = await plan_today(settings, db)
+        summary.plan_date = day.isoformat()
+        step("plan", 1, 1)
 
     async with db.sessions() as session:
         summary.managers = int(await session.scalar(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +21,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.base import BaseSession
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
@@ -30,6 +28,7 @@ from sqlalchemy import select
 
 from bot.db.models import Client, Manager, Ticket
 from bot.services.invites import create_invite
+from tools.fakes.bot_api import FakeSession
 
 LOCAL_TOKEN = "1:LOCALCHAT"
 LOCAL_BOT = User(id=1, is_bot=True, first_name="RM Assistant", username="rm_assistant_local_bot")
@@ -48,47 +47,24 @@ class Sent:
         return html.unescape(re.sub(r"</?(b|i|u|s|code|pre|a)[^>]*>", "", self.text))
 
 
-class RecordingSession(BaseSession):
-    """Answers every Bot API call in process, like Telegram would, and records the messages."""
+class RecordingSession(FakeSession):
+    """The shared fake Bot API (answers every call in process, like Telegram would), keeping what the bot sent as
+    `Sent` rows with the message ids Telegram gave them (the chat presses buttons of those messages)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(bot_username=LOCAL_BOT.username or "bot")
         self.sent: list[Sent] = []
-        self._ids = itertools.count(1)
-
-    async def close(self) -> None:
-        return None
-
-    async def stream_content(self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,  # noqa: ASYNC109
-                             chunk_size: int = 65536, raise_for_status: bool = True) -> AsyncIterator[bytes]:
-        if False:  # pragma: no cover - no files in a local chat
-            yield b""
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
-                           timeout: int | None = None) -> TelegramType:  # noqa: ASYNC109
-        name = method.__api_method__
-        params = {k: v for k, v in method.model_dump(warnings=False).items() if v is not None}
-        now = int(datetime.now(UTC).timestamp())
-        result: Any = True
-        if name == "getMe":
-            result = LOCAL_BOT.model_dump(exclude_none=True)
-        elif name in ("sendMessage", "editMessageText"):
-            chat_id = int(params.get("chat_id") or 0)
-            message_id = int(params.get("message_id") or next(self._ids))
-            buttons = []
+                           timeout: int | None = None) -> TelegramType:  # noqa: ASYNC109 - aiogram's signature
+        result = await super().make_request(bot, method, timeout)
+        if method.__api_method__ in ("sendMessage", "editMessageText") and isinstance(result, Message):
+            params = self.requests[-1].params
             markup = params.get("reply_markup") or {}
-            for row in (markup.get("inline_keyboard") or []) if isinstance(markup, dict) else []:
-                buttons += [(b.get("text", ""), b.get("callback_data", "")) for b in row]
-            self.sent.append(Sent(chat_id, params.get("text", ""), message_id, buttons))
-            result = {"message_id": message_id, "date": now, "chat": {"id": chat_id, "type": "private"},
-                      "from": LOCAL_BOT.model_dump(exclude_none=True), "text": params.get("text", "")}
-        elif name == "editMessageReplyMarkup":
-            result = True
-        elif name in ("getMyCommands", "getUpdates"):
-            result = []
-        content = json.dumps({"ok": True, "result": result}, default=str)
-        response = self.check_response(bot, method, 200, content)
-        return response.result  # type: ignore[return-value]
+            rows = (markup.get("inline_keyboard") or []) if isinstance(markup, dict) else []
+            buttons = [(b.get("text", ""), b.get("callback_data", "")) for row in rows for b in row]
+            self.sent.append(Sent(result.chat.id, params.get("text", ""), result.message_id, buttons))
+        return result
 
 
 class LocalChat:
