@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, insert, select
 
-from tools.bench.load import ReplyTap, _doc_files, _env, _percentile, _spawn, _wait_http, free_port
 from bot.db.models import Client, Manager, OutboxItem, OutboxStatus, Ticket
 from bot.settings import load_settings
 from bot.workspace import open_database
+from tools.bench.load import ReplyTap, _doc_files, _env, _percentile, _spawn, _wait_http, free_port
 
 CHAT_BASE = 6_000_000
 MANAGER_CHAT = 5_999_999
