@@ -48,11 +48,9 @@ class FakeKnowledge:
         if "180" in q or "定期" in q or "deposit" in q:
             return Answer("180天定期存款年利率1.45%,5万元起存 <b>", [Source("deposit.md", "定期存款", "利率", 0.8)],
                           True, False, prompt_id="fake", prompt_hash="h1")
-        if "90" in q:
-            ctx = " ".join(h.get("content", "") for h in history or [])
-            grounded = "180" in ctx
-            return Answer("90天定期存款年利率1.25%" if grounded else "不知道",
-                          [Source("deposit.md", "定期存款", "利率", 0.7)] if grounded else [], grounded, not grounded)
+        if "90" in q:  # a follow-up; whether the bot passed the history is checked on `calls`, not decided here
+            return Answer("90天定期存款年利率1.25%", [Source("deposit.md", "定期存款", "利率", 0.7)], True, False,
+                          prompt_id="fake", prompt_hash="h1")
         return Answer("抱歉,资料中没有找到。", [], False, True, prompt_id="fake", prompt_hash="h1")
 
     def supported_types(self) -> list[str]:

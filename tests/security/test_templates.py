@@ -28,7 +28,7 @@ async def test_template_code_is_refused_and_nothing_changes(console, db) -> None
         assert "uid=" not in r.text
     async with db.sessions() as session:
         texts = (await session.scalars(select(Draft.text).where(Draft.campaign_id == ids["camp_M1"]))).all()
-        assert all("uid=" not in t and "environ" not in t for t in texts)
+        assert texts and all("uid=" not in t and "environ" not in t for t in texts)
         assert (await session.get(Campaign, ids["camp_M1"])).template_override is None
 
 
