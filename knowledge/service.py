@@ -53,6 +53,8 @@ STALE_AFTER_S = 3600.0
 LANG_BOOST = 0.004
 # English questions are matched to Chinese passages through a glossary: their coverage is lower
 EN_THRESHOLD_FACTOR = 0.75
+# only a question about oneself needs one's own records ('定期最少存多少钱' is about the product)
+_FIRST_PERSON = re.compile(r"我|俺|本人|咱|\b(?:my|mine|i|me|i'm|i've)\b", re.I)
 # a question naming a currency is about that currency: a passage that never names it does not answer
 _CURRENCIES = [
     ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),
@@ -527,7 +529,7 @@ class KnowledgeService:
 
     def _early_reply(self, question: str, lang: str, retrieved: list[str]) -> Answer | None:
         """Questions declined before the documents: the customer's own records, other banks."""
-        if not question or is_personal_question(question, lang):
+        if not question or (_FIRST_PERSON.search(question) and is_personal_question(question, lang)):
             return Answer(decline_text(lang, personal=bool(question)), [], False, True, mode="declined",
                           reason="personal", retrieved=retrieved)
         if mentions_other_bank(question):
