@@ -248,6 +248,13 @@ class KnowledgeIndex:
                 self.texts.pop(cid, None)
         return len(ids)
 
+    def texts_of_key(self, key: str) -> list[str]:
+        """The chunk texts of one document version, in document order."""
+        with self._lock:
+            ids = self.bm25.ids_for_key(key)
+            ordered = sorted(ids, key=lambda cid: int(self.bm25.meta.get(cid, {}).get("chunk_index", 0) or 0))
+            return [self.texts.get(cid, "") for cid in ordered]
+
     def count(self) -> int:
         return len(self.bm25)
 

@@ -157,7 +157,9 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
             noun = flag.startswith("n") or flag == "nz"
             # jieba glues a unit to the next character after a number ('180天能' -> '天能'): not a topic
             glued = w[0] in "天年月日元万个次笔期号" and re.search(r"\d" + re.escape(w), q) is not None
-            strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued
+            # only a real word vetoes: segmentation fragments ('费有', '化是', '能代') are not topics
+            real = bool(_get_jieba().dt.FREQ.get(w))
+            strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued and real
             concepts.append(Concept(w, alts, idf * pos, parts, strict))
     return concepts
 

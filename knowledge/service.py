@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,11 +25,13 @@ from knowledge.answer import (
     build_llm_chain,
     check_llm_answer,
     decline_text,
-    extractive_answer,
     format_passages,
     grounding,
+    render_answer,
 )
 from knowledge.chunking import chunk_document, doc_key
+from knowledge.compliance import compliance_kind, compliance_reply
+from knowledge.compose import asked_kinds, compose, effective_date
 from knowledge.errors import LoadError
 from knowledge.glossary import expand_english
 from knowledge.index import Hit, KnowledgeIndex
@@ -45,6 +48,14 @@ INGEST_GROUP = 16
 # chunks of a version the registry does not hold are dropped at start once they are this old
 STALE_AFTER_S = 3600.0
 LANG_BOOST = 0.004
+# English questions are matched to Chinese passages through a glossary: their coverage is lower
+EN_THRESHOLD_FACTOR = 0.75
+# a question naming a currency is about that currency: a passage that never names it does not answer
+_CURRENCIES = [
+    ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),
+    ("日元", "jpy", "yen"), ("英镑", "gbp", "pound"), ("澳元", "澳大利亚元", "aud"), ("加元", "加拿大元", "cad"),
+    ("新加坡元", "sgd"), ("瑞士法郎", "chf"), ("新西兰元", "nzd"), ("外币",),
+]
 
 
 @dataclass
@@ -469,28 +480,54 @@ class KnowledgeService:
         history: list[Any] | None = None,
         filters: dict[str, Any] | None = None,
     ) -> Answer:
+        """`lang`: the language of the QUESTION (the reply's language); detected when not given."""
         await self.start()
         question = (question or "").strip()
         lang = lang or detect_language(question)
         lang = "en" if lang.startswith("en") else "zh"
         hits = await self.retrieve(question, k=10, filters=filters, history=history, lang=lang) if question else []
         retrieved = _ranked_docs(hits)
+        early = self._early_reply(question, lang, retrieved)
+        if early is not None:
+            return early
+        asked = self._grounding_text(question, history)
+        threshold = self.grounding_threshold * (EN_THRESHOLD_FACTOR if lang == "en" else 1.0)
+        g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=threshold)
+        if not g.grounded:
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
+        top = _prefer_language(hits[: self.top_k], lang)
+        if not _subject_covered(asked, top[0]):
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason="subject not in the passages",
+                          retrieved=retrieved)
+        composed = await asyncio.to_thread(compose, asked, top, self.index.bm25, lang)
+        if not composed.lines:
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason="nothing to quote",
+                          retrieved=retrieved)
+        lead = top[composed.lead_hit]
+        effective = ""
+        if {"rate", "fee"} & set(asked_kinds(asked)):
+            effective = effective_date(self.index.texts_of_key(str(lead.meta.get("doc_key", ""))))
+        extractive = render_answer(composed, lead, lang, effective)
+        sources = _sources([lead, *[h for h in top if h is not lead]])[:1]
+        if self.llm is None:
+            return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
+        return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
+
+    def _early_reply(self, question: str, lang: str, retrieved: list[str]) -> Answer | None:
+        """Questions answered before the documents: the customer's own records, other banks,
+        and those with a fixed compliant reply."""
         if not question or is_personal_question(question, lang):
             return Answer(decline_text(lang, personal=bool(question)), [], False, True, mode="declined",
                           reason="personal", retrieved=retrieved)
         if mentions_other_bank(question):
             return Answer(decline_text(lang), [], False, True, mode="declined", reason="other bank",
                           retrieved=retrieved)
-        asked = self._grounding_text(question, history)
-        g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=self.grounding_threshold)
-        if not g.grounded:
-            return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
-        top = hits[: self.top_k]
-        extractive, lead = await asyncio.to_thread(extractive_answer, asked, top, self.index.bm25, lang)
-        sources = _sources([top[lead], *top[:lead], *top[lead + 1 :]])
-        if self.llm is None:
-            return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
-        return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
+        kind = compliance_kind(question)
+        if kind is not None:
+            text, pid, phash = compliance_reply(kind, lang)
+            return Answer(text, [], False, True, pid, phash, mode="declined", reason=f"compliance: {kind}",
+                          retrieved=retrieved)
+        return None
 
     async def _llm_answer(
         self, question: str, lang: str, hits: list[Hit], sources: list[Source], extractive: str, retrieved: list[str]
@@ -542,14 +579,39 @@ def _warm_up() -> None:
             pass
 
 
+def _prefer_language(hits: list[Hit], lang: str) -> list[Hit]:
+    """A passage in the question's language goes first when it ranks close to the best one."""
+    if not hits or hits[0].meta.get("lang") == lang:
+        return hits
+    for i, h in enumerate(hits[1:3], start=1):
+        if h.meta.get("lang") == lang and h.score >= hits[0].score * 0.85:
+            return [h, *hits[:i], *hits[i + 1 :]]
+    return hits
+
+
+def _subject_covered(question: str, hit: Hit) -> bool:
+    q = normalize_query(question).lower()
+    text = nfkc(hit.text).lower()
+    for names in _CURRENCIES:
+        named = [n for n in names if (n in q if not n.isascii() else re.search(rf"\b{re.escape(n)}s?\b", q))]
+        if named and not any(n in text for n in names):
+            return False
+    return True
+
+
+def _same_document(a: Hit, b: Hit) -> bool:
+    """One document in two formats (faq.csv and faq.xlsx) is one source."""
+    return Path(a.doc).stem == Path(b.doc).stem and a.meta.get("title") == b.meta.get("title")
+
+
 def _sources(hits: list[Hit]) -> list[Source]:
+    """One source per document, in the order given."""
     out: list[Source] = []
-    seen: set[tuple[str, str]] = set()
+    kept: list[Hit] = []
     for h in hits:
-        key = (h.doc, str(h.meta.get("section", "")))
-        if key in seen:
+        if any(h.doc == k.doc or _same_document(h, k) for k in kept):
             continue
-        seen.add(key)
+        kept.append(h)
         page = int(h.meta.get("page") or 0) or None
         out.append(Source(h.doc, str(h.meta.get("title", "")), str(h.meta.get("section", "")), h.score, page))
     return out

@@ -250,7 +250,8 @@ def make_holdings(
 
 
 def read_products(path: Path) -> list[dict[str, Any]]:
-    """products.csv (code,name_zh,name_en,type,risk_level,term_days,min_amount,rate_text) as rows."""
+    """products.csv (code,name_zh,name_en,type,risk_level,term_days,min_amount,rate_text[,currency,segments])
+    as rows; `segments` lists the target segments (mass,affluent,wealth), empty for everyone."""
     if not path.is_file():
         raise DemoError(f"{path} is missing: the demo's product list comes with the demo knowledge base")
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -276,7 +277,9 @@ def read_products(path: Path) -> list[dict[str, Any]]:
                 "code": row["code"], "name_zh": row["name_zh"], "name_en": row["name_en"], "type": kind,
                 "risk_level": level, "is_investment": investment,
                 "term_days": term, "min_amount": minimum, "rate_text": row.get("rate_text") or None,
-                "active": True,
+                "active": True, "currency": (row.get("currency") or "CNY").upper(),
+                "segments": ",".join(s.strip().lower() for s in (row.get("segments") or "").split(",") if s.strip())
+                or None,
             })
     return rows
 
@@ -284,7 +287,7 @@ def read_products(path: Path) -> list[dict[str, Any]]:
 async def upsert_products(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     """Insert or update products by code; returns how many rows changed."""
     fields = ("name_zh", "name_en", "type", "risk_level", "is_investment", "term_days", "min_amount",
-              "rate_text", "active")
+              "rate_text", "active", "currency", "segments")
     stored = {p.code: p for p in (await session.execute(
         select(Product.id, Product.code, *[getattr(Product, f) for f in fields])
     )).all()}

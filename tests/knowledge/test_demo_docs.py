@@ -6,7 +6,8 @@ from pathlib import Path
 from tools.bench.knowledge import DEMO_DOCS
 
 DEMO_FILES = sorted(p for p in Path(DEMO_DOCS).iterdir() if p.is_file())
-COLUMNS = ["code", "name_zh", "name_en", "type", "risk_level", "term_days", "min_amount", "rate_text"]
+COLUMNS = ["code", "name_zh", "name_en", "type", "risk_level", "term_days", "min_amount", "rate_text", "currency",
+           "segments"]
 
 
 def test_product_catalogue_columns_and_risk_levels():

@@ -104,6 +104,12 @@ def test_unreachable_database_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     assert "Traceback" not in result.output
 
 
+def test_bench_plan_days_checks_every_day(workspace: Path) -> None:
+    result = run("bench", "plan-days", "--start", D.isoformat(), "--end", (D + timedelta(days=2)).isoformat())
+    assert result.exit_code == 0, result.output
+    assert "days:             3" in result.stdout and "violations:       0" in result.stdout
+
+
 def test_plan_defaults_to_today(workspace: Path) -> None:
     from datetime import datetime
 
