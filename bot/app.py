@@ -25,7 +25,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.retry import PartsHealth
@@ -110,6 +110,13 @@ def build_bot(settings: Settings, *, session: Any = None, retry_429: bool = True
     return bot
 
 
+def notice_markup(ticket_id: int, lang: str) -> InlineKeyboardMarkup:
+    """Take / Reply / Close under a ticket notice the sender delivers (in the notice's language)."""
+    from handlers.keyboards import ticket_keyboard
+
+    return ticket_keyboard(ticket_id, lang)
+
+
 def build_storage(settings: Settings) -> BaseStorage:
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
@@ -138,7 +145,7 @@ def build_dispatcher(
         settings=settings,
         sessions=sessions,
         knowledge=knowledge,
-        conversations=services.pop("conversations", None) or Conversations(knowledge),
+        conversations=services.pop("conversations", None) or Conversations(knowledge, admin_ids=settings.admin_ids),
         **services,
     )
     if throttling is None and settings.redis_url:
@@ -197,6 +204,11 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             knowledge = await build_knowledge(settings, db.sessions)
         dp = (build_dispatcher(settings, db.sessions, knowledge, health=health)
               if bot is not None and "bot" in want else None)
+        if dp is not None:
+            from knowledge.understanding import warm_up
+
+            # the understanding step fits (or reads its cached weights) in a thread before the first message
+            await asyncio.to_thread(warm_up)
         tasks: list[asyncio.Task[Any]] = []
         stop_events: list[asyncio.Event] = []
         running: list[str] = []
@@ -264,7 +276,8 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
             assert sender_bot is not None
             sender_stop = asyncio.Event()
             tasks.append(asyncio.create_task(run_sender(settings, db, sender_bot, sender_stop, limiter=limiter,
-                                                        health=health), name="sender"))
+                                                        health=health, notice_markup=notice_markup),
+                                             name="sender"))
             stop_events.append(sender_stop)
             cleanups.append(sender_bot.session.close)
             running.append("sender")

@@ -15,7 +15,6 @@ from bot.i18n import t
 from bot.services import consent
 from bot.services.conversations import Conversations, Turn
 from bot.services.invites import InviteError
-from bot.settings import Settings
 from handlers.filters import Magic
 from handlers.keyboards import (
     ConsentCb,
@@ -28,7 +27,6 @@ from handlers.keyboards import (
     language_keyboard,
     settings_keyboard,
 )
-from handlers.tickets import notify_ticket, relay_to_manager
 
 # "typing…" only for an answer that takes a while (a model, a slow lookup): most answers arrive
 # sooner, and each indicator is one more Bot API call charged to the deployment's budget.
@@ -44,13 +42,13 @@ def _settings_text(client: Client, lang: str) -> str:
              language="中文" if lang == "zh" else "English")
 
 
-async def _send_turn(message: Message, bot: Bot, session: AsyncSession, turn: Turn, lang: str,
-                     settings: Settings, client: Client | None) -> None:
+async def _send_turn(message: Message, session: AsyncSession, turn: Turn, client: Client | None) -> None:
+    """The turn's parts, in the language of the message (notices to the manager went to the outbox)."""
     for i, part in enumerate(turn.parts):
         last = i == len(turn.parts) - 1
         markup = None
         if last and turn.offer_handoff:
-            markup = handoff_keyboard(lang)
+            markup = handoff_keyboard(turn.lang)
         elif last and turn.outcome == "grounded" and turn.answer_id is not None:
             markup = feedback_keyboard(turn.answer_id)
         try:
@@ -59,10 +57,6 @@ async def _send_turn(message: Message, bot: Bot, session: AsyncSession, turn: Tu
             if client is not None:
                 await consent.mark_blocked(session, client)
             break
-    if turn.ticket is not None and (turn.ticket_created or turn.ticket.notify_message_id is None):
-        await notify_ticket(bot, session, turn.ticket, settings.admin_ids)
-    elif turn.relay is not None:
-        await relay_to_manager(bot, session, turn.relay, turn.customer_text, settings.admin_ids)
 
 
 def setup_router() -> Router:
@@ -183,7 +177,7 @@ def setup_router() -> Router:
 
     @router.callback_query(HandoffCb.filter())
     async def on_handoff(query: CallbackQuery, session: AsyncSession, bot: Bot, conversations: Conversations,
-                         client: Client | None, lang: str, settings: Settings) -> None:
+                         client: Client | None, lang: str) -> None:
         await query.answer()
         if query.message is None:
             return
@@ -192,8 +186,6 @@ def setup_router() -> Router:
         turn = await conversations.handoff(session, conv, client, lang, reason="request")
         for part in turn.parts:
             await bot.send_message(chat_id, part)
-        if turn.ticket is not None and (turn.ticket_created or turn.ticket.notify_message_id is None):
-            await notify_ticket(bot, session, turn.ticket, settings.admin_ids)
 
     @router.my_chat_member(Magic(F.chat.type == "private"))
     async def on_block_change(update: ChatMemberUpdated, session: AsyncSession, client: Client | None) -> None:
@@ -210,11 +202,11 @@ def setup_router() -> Router:
 
     @router.message(Magic(F.text))
     async def on_text(message: Message, bot: Bot, session: AsyncSession, conversations: Conversations,
-                      client: Client | None, lang: str, settings: Settings) -> None:
+                      client: Client | None, lang: str) -> None:
         async with ChatActionSender.typing(bot=bot, chat_id=message.chat.id, initial_sleep=TYPING_AFTER_S):
             turn = await conversations.handle_text(session, chat_id=message.chat.id, client=client, lang=lang,
                                                    text=message.text or "")
-        await _send_turn(message, bot, session, turn, lang, settings, client)
+        await _send_turn(message, session, turn, client)
 
     return router
 

@@ -127,11 +127,22 @@ class LocalChat:
     async def _feed(self, update: Update) -> list[Sent]:
         before = len(self.session.sent)
         await self.dp.feed_update(self.bot, update)
+        await self._deliver_notices()
         new = self.session.sent[before:]
         mine = [s for s in new if s.chat_id == self.chat_id and s.buttons]
         if mine:
             self.last_buttons = [(label, data, mine[-1].message_id) for label, data in mine[-1].buttons]
         return new
+
+    async def _deliver_notices(self) -> None:
+        """Notices to managers and admins go through the outbox: send what is due, as `rmbot run`'s sender would."""
+        from bot.app import notice_markup
+        from scheduler.ratelimit import LocalLimiter
+        from scheduler.sender import Sender
+
+        settings = self.dp["settings"].model_copy(update={"chat_interval_s": 0.0})
+        await Sender(settings, self.dp["sessions"], self.bot, LocalLimiter(1000),
+                     notice_markup=notice_markup).run_until_idle()
 
     async def say(self, text: str) -> list[Sent]:
         """The customer writes `text`; returns everything the bot sent meanwhile (to anyone)."""

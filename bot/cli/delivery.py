@@ -18,7 +18,7 @@ from bot.cli.bench import bench_app
 @app.command("worker")
 def worker_cmd() -> None:
     """Send approved messages from the outbox (run several against PostgreSQL to scale out)."""
-    from bot.app import build_bot
+    from bot.app import build_bot, notice_markup
     from bot.logs import setup_logging
     from bot.workspace import open_database
     from scheduler.sender import run_sender
@@ -37,7 +37,7 @@ def worker_cmd() -> None:
             loop.add_signal_handler(sig, stop.set)  # finish the messages in hand, then exit
         try:
             async with open_database(settings) as db:
-                await run_sender(settings, db, bot, stop)
+                await run_sender(settings, db, bot, stop, notice_markup=notice_markup)
         finally:
             await bot.session.close()
 

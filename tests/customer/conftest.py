@@ -140,6 +140,22 @@ class Chat:
         return [r.params.get("text", "") for r in reqs if r.method_name == "sendMessage"
                 and (chat_id is None or r.params.get("chat_id") == chat_id)]
 
+    async def deliver(self) -> list[Any]:
+        """Run the outbox's sender until nothing is due (the notices to managers and admins go
+        there); returns the requests it made."""
+        from bot.app import notice_markup
+        from scheduler.ratelimit import LocalLimiter
+        from scheduler.sender import Sender
+
+        settings = self.dp["settings"].model_copy(update={"chat_interval_s": 0.0})
+        before = len(self.session.requests)
+        sender = Sender(settings, self.dp["sessions"], self.bot, LocalLimiter(1000), notice_markup=notice_markup)
+        await sender.run_until_idle()
+        return self.session.requests[before:]
+
+    async def feed_and_deliver(self, update: Update) -> list[Any]:
+        return await self.feed(update) + await self.deliver()
+
 
 @pytest.fixture
 def chat(dp: Dispatcher, fake_bot: Bot, fake_session: FakeSession) -> Chat:
