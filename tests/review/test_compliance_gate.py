@@ -144,7 +144,7 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
                                               language_code="en"))
     answers = [r for r in fake_session.requests if r.method_name == "answerCallbackQuery"]
     # the manager's language (zh by default): the finding is named
-    assert "合规" in answers[-1].params["text"] and "promise_words" in answers[-1].params["text"]
+    assert "合规" in answers[-1].params["text"] and "含承诺收益用语" in answers[-1].params["text"]  # translated
     await dp.feed_update(bot, callback_update(9100, ReviewCb(a="ok", c=warned.campaign_id, d=warned.id).pack(),
                                               language_code="en"))
     assert "请发送批准理由" in fake_session.sent_texts(9100)[-1]
