@@ -25,7 +25,6 @@ from knowledge.chunking import Chunk
 from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
 from knowledge.text import nfkc, to_simplified, tokenize
 
-
 _ROMAN_RE = re.compile(r" \[[a-z0-9 ]+\](?=\n|$)")
 DENSE_MAX_CHARS = 400  # ~ 300 tokens: the model's cost grows with length, the gist is at the start
 
@@ -283,6 +282,13 @@ class KnowledgeIndex:
         ranked = sorted(metas.items(), key=lambda x: -sims.get(x[0], 0.0))
         # without vectors only the same question matches: every one is a candidate
         return [(m, sims.get(cid, 0.0)) for cid, m in (ranked[:k] if self.dense_enabled else ranked)]
+
+    def hits_of_key(self, key: str, exclude: set[str]) -> list[Hit]:
+        """The chunks of one document version as hits (score 0), in document order."""
+        with self._lock:
+            ids = [cid for cid in self.bm25.ids_for_key(key) if cid not in exclude]
+            ids.sort(key=lambda cid: int(self.bm25.meta.get(cid, {}).get("chunk_index", 0) or 0))
+            return [Hit(cid, self.texts.get(cid, ""), self.bm25.meta.get(cid, {}), 0.0) for cid in ids]
 
     def texts_of_key(self, key: str) -> list[str]:
         """The chunk texts of one document version, in document order."""
