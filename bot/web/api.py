@@ -7,7 +7,7 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -354,3 +354,36 @@ async def remove(request: Request, viewer: ApiViewer, name: str = Path(max_lengt
     if not removed:
         raise HTTPException(404, f"no document {name}")
     return Done(count=1)
+
+
+@router.get("/reach")
+async def reach(viewer: ApiViewer, session: Session) -> dict[str, int]:
+    """The manager's book by Telegram reach: bound, blocked, invited, invite expired, not invited."""
+    from bot.services.invites import reach_counts
+
+    return await reach_counts(session, viewer.manager.id)
+
+
+@router.post("/invites/export")
+async def invites_export(request: Request, viewer: ApiViewer, session: Session, unbound: bool = True,
+                         days: int = Query(30, ge=1, le=90)) -> Response:
+    """Personal invite links and QR codes for the manager's clients (only the unbound ones by
+    default), as an .xlsx for the bank's SMS or in-branch channel."""
+    import asyncio
+    import io
+
+    from bot.services.invite_export import write_xlsx
+    from bot.services.invites import bulk_invites
+
+    username = request.app.state.settings.bot_username
+    if not username and request.app.state.bot is not None:
+        username = (await request.app.state.bot.me()).username or ""
+    if not username:
+        raise HTTPException(400, "set BOT_USERNAME: invite links name the bot / 请设置 BOT_USERNAME")
+    manager = viewer.manager
+    rows = await bulk_invites(session, manager, bot_username=username, unbound=unbound, ttl=timedelta(days=days))
+    buf = io.BytesIO()
+    await asyncio.to_thread(write_xlsx, rows, buf, language=getattr(manager, "language", None) or "zh")
+    await session.commit()
+    return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="invites-{manager.code}.xlsx"'})
