@@ -178,6 +178,23 @@ async def set_commands(bot: Bot) -> None:
                               language_code="en")
 
 
+async def setup_manager_menus(bot: Bot, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Each manager on Telegram gets their own command list and the console as a Mini App button in
+    their chat's menu (again at /start, e.g. after a language change)."""
+    from sqlalchemy import select
+
+    from bot.db.models import Manager
+    from handlers.manager import setup_manager_chat
+
+    async with sessions() as session:
+        managers = (await session.scalars(select(Manager).where(Manager.active.is_(True),
+                                                                Manager.telegram_id.is_not(None)))).all()
+    done = 0
+    for manager in managers:
+        done += await setup_manager_chat(bot, settings, manager)
+    return done
+
+
 async def build_knowledge(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Any:
     """The knowledge service over the project database's document registry (None if unavailable)."""
     try:
@@ -396,6 +413,49 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
 
             web_app = create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
             web_app.state.health = health
+<<<<<<< HEAD
+=======
+
+        if dp is not None and bot is not None:
+            with contextlib.suppress(Exception):
+                await set_commands(bot)
+                await setup_manager_menus(bot, settings, db.sessions)
+            if settings.webhook_url:
+                from bot.webhook import WebhookInbox
+
+                inbox = WebhookInbox(settings.redis_url, dp, bot)
+                tasks.append(asyncio.create_task(inbox.consume(), name="inbox"))
+                stop_events.append(inbox.stop)  # stops reading updates, finishes the ones in hand
+                cleanups.append(inbox.close)
+                assert web_app is not None
+                web_app.state.accept_update = inbox.accept
+                secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                await bot.set_webhook(settings.webhook_url, secret_token=secret,
+                                      allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
+                running.append(f"bot (webhook {settings.webhook_url})")
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                tasks.append(asyncio.create_task(
+                    dp.start_polling(bot, handle_signals=False, allowed_updates=dp.resolve_used_update_types()),
+                    name="polling"))
+                running.append("bot (polling" + (f" via {settings.telegram_api_base})" if settings.telegram_api_base
+                                                 else ")"))
+        elif "bot" in want:
+            log.warning("BOT_TOKEN is not set: no Telegram bot. Try the customer side with "
+                        "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
+
+        if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
+            from scheduler import jobs
+
+            scheduler = await jobs.start_scheduler(settings, db, bot)
+            running.append("scheduler")
+
+            async def _stop_scheduler(s: Any = scheduler) -> None:
+                s.shutdown(wait=False)  # also gives up the leader lock
+
+            cleanups.append(_stop_scheduler)
+
+>>>>>>> main
         # One sending budget for the deployment: the customers' answers charge it without waiting
         # (replies first), the broadcast waits for what is left (`scheduler.ratelimit`).
         from scheduler.ratelimit import build_limiter

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.services.formats import fmt_date
 from scheduler.calendar import FESTIVAL_NAMES
 
 Pair = tuple[str, str]  # (zh, en)
@@ -167,6 +168,4 @@ def local_time(when: datetime | None, tz: ZoneInfo, lang: str, *, fmt: str = "%m
 
 
 def local_date(day: date | None, lang: str) -> str:
-    if day is None:
-        return ""
-    return f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else day.strftime("%d %b %Y")
+    return fmt_date(day, lang) if day is not None else ""

@@ -136,9 +136,9 @@ def load_examples(data_dir: Path = DATA_DIR) -> list[Example]:
     if b77.exists() and b77_map.exists():
         mapping = {r["category"]: r["label"] for r in _read_csv(b77_map.read_text(encoding="utf-8")) if r.get("label")}
         for row in _read_csv(b77.read_text(encoding="utf-8")):
-            label = mapping.get(row.get("category", ""))
-            if label and row.get("text"):
-                examples.append(Example(row["text"].strip(), label))
+            mapped = mapping.get(row.get("category", ""))
+            if mapped and row.get("text"):
+                examples.append(Example(row["text"].strip(), mapped))
     return examples
 
 

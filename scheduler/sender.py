@@ -42,7 +42,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -175,33 +175,9 @@ class Sender:
                     await self._requeue(item, outbox.backoff(item.attempts), f"internal: {type(exc).__name__}")
 
     async def _deliver_one(self, item: Claimed, siblings: tuple[Claimed, ...] = ()) -> None:
-        async with self.sessions() as session:
-            client = await session.get(Client, item.client_id) if item.client_id else None
-            if client is not None:
-                problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=utcnow(),
-                                                   settings=self.settings, outbox_id=item.id)
-                if problem == rules.QUIET_HOURS:
-                    when = rules.next_send_time(utcnow(), client.timezone or self.settings.timezone,
-                                                self.settings.quiet_hours_start, self.settings.quiet_hours_end)
-                    await outbox.retry_later(session, item.id, delay_s=(when - utcnow()).total_seconds(),
-                                             error=problem, worker=self.worker, count_attempt=False)
-                    await session.commit()
-                    self.stats["postponed"] += 1
-                    return
-                if problem is None and item.draft_id is not None:
-                    problem = await self._compliance_problem(session, item, client)
-                if problem is not None:
-                    await outbox.mark_cancelled(session, item.id, problem, worker=self.worker)
-                    await session.commit()
-                    metrics.MESSAGES_SENT.labels("cancelled").inc()
-                    self.stats["cancelled"] += 1
-                    return
-            if item.chat_id is None:
-                await outbox.mark_cancelled(session, item.id, rules.UNBOUND, worker=self.worker)
-                await session.commit()
-                self.stats["cancelled"] += 1
-                return
-
+        if not await self._cleared(item):
+            return
+        assert item.chat_id is not None
         chat_id = item.chat_id
         batch, text, markup = [item], item.text, None
         async with self._chat_locks[chat_id]:
@@ -220,29 +196,12 @@ class Sender:
                 self.stats["returned"] += len(batch)
                 return
             try:
-                # Drafts are plain text, sent exactly as approved; replies and staff notices are escaped HTML.
-                parse_mode = "HTML" if item.kind == "reply" or item.kind in notices.KINDS else None
-                message = await self.bot.send_message(chat_id, text, parse_mode=parse_mode, reply_markup=markup)
-            except TelegramRetryAfter as exc:
-                metrics.TELEGRAM_429.inc()
-                self.stats["429"] += 1
-                await self.limiter.pause(exc.retry_after)
-                for one in batch:
-                    await self._requeue(one, exc.retry_after, f"429 retry after {exc.retry_after}s", count=False)
-                return
-            except TelegramForbiddenError as exc:
-                for one in batch:
-                    await self._blocked(one, str(exc.message))
-                return
-            except TelegramBadRequest as exc:
-                for one in batch:
-                    await self._fail(one, f"400: {exc.message}")
-                return
-            except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
-                await self._transient(batch, exc)
-                return
+                message = await self._send(chat_id, item.kind, batch, text, markup)
             finally:
                 self._chat_last[chat_id] = loop.time()
+        if message is None:
+            return
+
         async def _sent() -> None:
             async with self.sessions() as session:
                 for one in batch:
@@ -259,6 +218,64 @@ class Sender:
         if len(batch) > 1:
             self.stats["coalesced"] += len(batch) - 1
         log.info("sent", extra={"outbox_id": item.id, "kind": item.kind, "chat_id": chat_id, "folded": len(batch)})
+
+    async def _cleared(self, item: Claimed) -> bool:
+        """The bank's rules once more, right before the send: False when the message was postponed
+        (quiet hours) or cancelled (opt-out, block, cap, compliance, no chat)."""
+        async with self.sessions() as session:
+            client = await session.get(Client, item.client_id) if item.client_id else None
+            if client is not None:
+                problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=utcnow(),
+                                                   settings=self.settings, outbox_id=item.id)
+                if problem == rules.QUIET_HOURS:
+                    when = rules.next_send_time(utcnow(), client.timezone or self.settings.timezone,
+                                                self.settings.quiet_hours_start, self.settings.quiet_hours_end)
+                    await outbox.retry_later(session, item.id, delay_s=(when - utcnow()).total_seconds(),
+                                             error=problem, worker=self.worker, count_attempt=False)
+                    await session.commit()
+                    self.stats["postponed"] += 1
+                    return False
+                if problem is None and item.draft_id is not None:
+                    problem = await self._compliance_problem(session, item, client)
+                if problem is not None:
+                    await outbox.mark_cancelled(session, item.id, problem, worker=self.worker)
+                    await session.commit()
+                    metrics.MESSAGES_SENT.labels("cancelled").inc()
+                    self.stats["cancelled"] += 1
+                    return False
+            if item.chat_id is None:
+                await outbox.mark_cancelled(session, item.id, rules.UNBOUND, worker=self.worker)
+                await session.commit()
+                self.stats["cancelled"] += 1
+                return False
+        return True
+
+    async def _send(self, chat_id: int, kind: str, batch: list[Claimed], text: str,
+                    markup: InlineKeyboardMarkup | None) -> Message | None:
+        """One Bot API send for the batch; None when Telegram refused it (the rows are then requeued,
+        failed or their client marked blocked, as its answer says)."""
+        try:
+            # Drafts are plain text, sent exactly as approved; replies and staff notices are escaped HTML.
+            parse_mode = "HTML" if kind == "reply" or kind in notices.KINDS else None
+            return await self.bot.send_message(chat_id, text, parse_mode=parse_mode, reply_markup=markup)
+        except TelegramRetryAfter as exc:
+            metrics.TELEGRAM_429.inc()
+            self.stats["429"] += 1
+            await self.limiter.pause(exc.retry_after)
+            for one in batch:
+                await self._requeue(one, exc.retry_after, f"429 retry after {exc.retry_after}s", count=False)
+            return None
+        except TelegramForbiddenError as exc:
+            for one in batch:
+                await self._blocked(one, str(exc.message))
+            return None
+        except TelegramBadRequest as exc:
+            for one in batch:
+                await self._fail(one, f"400: {exc.message}")
+            return None
+        except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
+            await self._transient(batch, exc)
+            return None
 
     async def _notice_batch(self, item: Claimed, siblings: tuple[Claimed, ...]
                             ) -> tuple[list[Claimed], str, InlineKeyboardMarkup | None]:

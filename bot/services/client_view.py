@@ -28,6 +28,7 @@ from bot.db.models import (
     TicketStatus,
 )
 from bot.services import rules
+from bot.services.formats import fmt_money_short
 from bot.services.review import NotFound, Reviewer
 
 SEARCH_LIMIT = 50
@@ -58,7 +59,7 @@ def holdings_line(holdings: list[tuple[Holding, Product | None]], lang: str) -> 
     parts = []
     for kind, amount in totals.items():
         name = labels.label("holding", kind, lang)
-        parts.append(f"{name} ¥{amount:,.0f}" if amount and kind not in ("card",) else name)
+        parts.append(f"{name} {fmt_money_short(amount)}" if amount and kind != "card" else name)
     return " · ".join(parts)
 
 

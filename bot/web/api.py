@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot import labels
 from bot.db.models import Client, OutboxItem
 from bot.services import client_view, invites, managers, outbox, review, tickets, today
+from bot.services.formats import plain_text
 from bot.services.reports import Period, bot_quality, manager_report
 from bot.web.deps import ApiViewer, Session, require_admin, reviewer
 
@@ -235,7 +236,8 @@ async def ticket_messages(request: Request, ticket_id: Id, viewer: ApiViewer, se
     messages = await client_view.conversation_of_ticket(session, ticket)
     state = client_view.ticket_state(ticket, messages[-1] if messages else None)
     return {"state": state, "state_label": labels.label("ticket_state", state, lang), "messages": [
-        {"id": m.id, "author": m.author, "author_label": labels.label("author", m.author, lang), "text": m.text,
+        {"id": m.id, "author": m.author, "author_label": labels.label("author", m.author, lang),
+         "text": plain_text(m.text),
          "at": m.created_at.isoformat(), "time": labels.local_time(m.created_at, tz, lang)} for m in messages]}
 
 

@@ -4,9 +4,7 @@ API from `static/console.js` (no inline script)."""
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from datetime import date, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -20,6 +18,7 @@ from sqlalchemy import func, or_, select
 from bot import labels
 from bot.db.models import Client, KnowledgeDocument, Manager, OutboxItem
 from bot.services import auth, client_view, review, today
+from bot.services.formats import fmt_amount, plain_text
 from bot.services.reports import admin_overview, bot_quality, manager_report, report_tables, to_csv, to_xlsx
 from bot.web import charts
 from bot.web.api import period_of
@@ -54,18 +53,9 @@ def helpers(request: Request, lang: str) -> dict[str, Any]:
         "label": lambda table, code: labels.label(table, code, lang),
         "labels": lambda table, codes: labels.labels(table, codes, lang),
         "error_label": lambda error: labels.error_label(error, lang),
-        "plain": plain_text,
+        "plain": plain_text, "money": fmt_amount,
         "reason": lambda d: labels.reason_line(d["occasion"], d.get("context"), d.get("reasons"), lang),
     }
-
-
-_TAG = re.compile(r"</?(b|i|u|s|a|code|pre|blockquote|tg-spoiler)(\s[^>]*)?>")
-
-
-def plain_text(telegram_html: str) -> str:
-    """A message as the client reads it: Telegram's HTML tags dropped, entities decoded (the
-    template escapes it again for the page)."""
-    return html.unescape(_TAG.sub("", telegram_html or ""))
 
 
 def page(request: Request, name: str, viewer: auth.ConsoleSession | None, status_code: int = 200,

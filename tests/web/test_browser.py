@@ -22,7 +22,7 @@ from bot.services.auth import create_login_link
 from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from tests.conftest import make_settings
-from tests.web.conftest import seed_console
+from tests.web.conftest import save_screenshot, seed_console
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -112,8 +112,6 @@ def test_review_3000_drafts_in_a_browser(served) -> None:  # type: ignore[no-unt
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(f"{base}/login/{link}")
         assert "元旦祝福" in page.content()
-        if shots:
-            page.screenshot(path=str(shots / "campaigns.png"))
         page.click("text=元旦祝福")
         page.wait_for_selector("#approve-all-ask")
         assert "共 3000 条" in page.content()
@@ -126,7 +124,7 @@ def test_review_3000_drafts_in_a_browser(served) -> None:  # type: ignore[no-unt
         page.click(f"#edit-{draft_id} [data-action=save-draft]")
         page.wait_for_function(f"document.getElementById('shown-{draft_id}').textContent.includes('客户经理王敏')")
         if shots:
-            page.screenshot(path=str(shots / "campaign.png"))
+            save_screenshot(page, shots / "campaign.png")
         # actions 4-5: approve all, confirm the stated count (in the page: no browser dialog)
         page.click("#approve-all-ask")
         assert "3000" in page.inner_text("#confirm-approve")
@@ -164,10 +162,7 @@ def test_dashboard_and_csv_download(served) -> None:  # type: ignore[no-untyped-
         assert "李强" in html and "王敏" not in html  # only their own figures
         assert page.inner_text("#f-planned").strip() == "3000"
         if shots:
-            page.screenshot(path=str(shots / "reports.png"), full_page=True)
-            page.goto(f"{base}/inbox")
-            page.screenshot(path=str(shots / "inbox.png"))
-            page.goto(f"{base}/reports")
+            save_screenshot(page, shots / "reports.png")
         with page.expect_download() as info:
             page.click("#export-daily")
         path = info.value.path()

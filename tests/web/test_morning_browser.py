@@ -44,6 +44,7 @@ from bot.services.auth import create_login_link
 from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from tests.conftest import make_settings
+from tests.web.conftest import save_screenshot
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -109,7 +110,9 @@ async def seed_morning(db: Database, code: str, name: str, telegram_id: int) -> 
         conv = Conversation(chat_id=clients[7].telegram_chat_id, client_id=clients[7].id)
         session.add(conv)
         await session.flush()
-        for author, text in (("customer", "我的卡好像被盗刷了"), ("bot", "已为您转接客户经理。")):
+        for author, text in (("customer", "我的卡好像被盗刷了"),
+                             ("bot", "挂失请拨打热线。\n<b>资料来源</b>：信用卡章程"),  # as the bot stores it
+                             ("customer", "转人工"), ("bot", "已为您转接客户经理。")):
             session.add(ChatMessage(conversation_id=conv.id, client_id=clients[7].id, direction="in"
                                     if author == "customer" else "out", author=author, text=text))
         ticket = Ticket(conversation_id=conv.id, client_id=clients[7].id, manager_id=manager.id,
@@ -224,7 +227,7 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     check_page(page, f"{size} today")
     assert "北京时间" in page.inner_text("h1")
     if shots:
-        page.screenshot(path=str(shots / f"today-{size}.png"))
+        save_screenshot(page, shots / f"today-{size}.png")
     # 1-2: every clean service reminder in one action (with the in-page confirmation)
     act(lambda: page.click("#approve-reminders-ask"))
     assert "10" in page.inner_text("#confirm-reminders")
@@ -271,12 +274,12 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     page.wait_for_function("document.querySelector('#chat').innerText.includes('已为您冻结卡片')", timeout=20_000)
     assert "已回复" in page.inner_text(f"[data-ticket-state='{ids['ticket']}']")
     if shots:
-        page.screenshot(path=str(shots / f"conversation-{size}.png"))
+        save_screenshot(page, shots / f"conversation-{size}.png")
     page.goto(f"{base}/inbox")
     check_page(page, f"{size} inbox")
     assert "定期存款" in page.inner_text("main")  # the holdings line
     if shots:
-        page.screenshot(path=str(shots / f"inbox-{size}.png"))
+        save_screenshot(page, shots / f"inbox-{size}.png")
 
     # a client, found by the last digits of the phone
     page.goto(f"{base}/clients")
@@ -287,7 +290,7 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     body = page.inner_text("main")
     assert "一年期定期存款" in body and "C3" in body and "已同意" in body and "已绑定" in body
     if shots:
-        page.screenshot(path=str(shots / f"client-{size}.png"))
+        save_screenshot(page, shots / f"client-{size}.png")
 
     # undo one queued message
     page.goto(f"{base}/sent?status=queued")

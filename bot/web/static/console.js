@@ -155,7 +155,7 @@ async function refreshChat(ticket) {
     div.append(who, text); return div;
   }));
   const state = document.querySelector(`[data-ticket-state="${ticket}"]`);
-  if (state) state.textContent = d.state_label;
+  if (state) { state.textContent = d.state_label; state.className = `pill ${d.state === "replied" ? "ok" : "warn"}`; }
 }
 document.querySelectorAll("[data-live]").forEach((box) => setInterval(() => refreshChat(box.dataset.live), 15000));
 
