@@ -297,11 +297,12 @@ async def _stop_signals() -> AsyncIterator[asyncio.Event]:
             loop.remove_signal_handler(sig)
 
 
-async def _start_bot(parts: Parts, settings: Settings, bot: Bot, dp: Dispatcher,
-                     web_app: Any) -> None:
+async def _start_bot(parts: Parts, settings: Settings, bot: Bot, dp: Dispatcher, web_app: Any,
+                     sessions: async_sessionmaker[AsyncSession]) -> None:
     """Telegram updates: by webhook (into the inbox the console's endpoint fills) or by long polling."""
     with contextlib.suppress(Exception):
         await set_commands(bot)
+        await setup_manager_menus(bot, settings, sessions)
     if settings.webhook_url:
         from bot.webhook import WebhookInbox
 
@@ -413,49 +414,6 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
 
             web_app = create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
             web_app.state.health = health
-<<<<<<< HEAD
-=======
-
-        if dp is not None and bot is not None:
-            with contextlib.suppress(Exception):
-                await set_commands(bot)
-                await setup_manager_menus(bot, settings, db.sessions)
-            if settings.webhook_url:
-                from bot.webhook import WebhookInbox
-
-                inbox = WebhookInbox(settings.redis_url, dp, bot)
-                tasks.append(asyncio.create_task(inbox.consume(), name="inbox"))
-                stop_events.append(inbox.stop)  # stops reading updates, finishes the ones in hand
-                cleanups.append(inbox.close)
-                assert web_app is not None
-                web_app.state.accept_update = inbox.accept
-                secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-                await bot.set_webhook(settings.webhook_url, secret_token=secret,
-                                      allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
-                running.append(f"bot (webhook {settings.webhook_url})")
-            else:
-                await bot.delete_webhook(drop_pending_updates=False)
-                tasks.append(asyncio.create_task(
-                    dp.start_polling(bot, handle_signals=False, allowed_updates=dp.resolve_used_update_types()),
-                    name="polling"))
-                running.append("bot (polling" + (f" via {settings.telegram_api_base})" if settings.telegram_api_base
-                                                 else ")"))
-        elif "bot" in want:
-            log.warning("BOT_TOKEN is not set: no Telegram bot. Try the customer side with "
-                        "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
-
-        if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
-            from scheduler import jobs
-
-            scheduler = await jobs.start_scheduler(settings, db, bot)
-            running.append("scheduler")
-
-            async def _stop_scheduler(s: Any = scheduler) -> None:
-                s.shutdown(wait=False)  # also gives up the leader lock
-
-            cleanups.append(_stop_scheduler)
-
->>>>>>> main
         # One sending budget for the deployment: the customers' answers charge it without waiting
         # (replies first), the broadcast waits for what is left (`scheduler.ratelimit`).
         from scheduler.ratelimit import build_limiter
@@ -466,7 +424,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
         parts.on_close(limiter.close)
         if dp is not None and bot is not None:
             bot.session.middleware(ReplyBudgetMiddleware(limiter))
-            await _start_bot(parts, settings, bot, dp, web_app)
+            await _start_bot(parts, settings, bot, dp, web_app, db.sessions)
         if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
             await _start_scheduler(parts, settings, db, bot)
         if "worker" in want and bot is not None:
