@@ -174,6 +174,23 @@ async def set_commands(bot: Bot) -> None:
                               language_code="en")
 
 
+async def setup_manager_menus(bot: Bot, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Each manager on Telegram gets their own command list and the console as a Mini App button in
+    their chat's menu (again at /start, e.g. after a language change)."""
+    from sqlalchemy import select
+
+    from bot.db.models import Manager
+    from handlers.manager import setup_manager_chat
+
+    async with sessions() as session:
+        managers = (await session.scalars(select(Manager).where(Manager.active.is_(True),
+                                                                Manager.telegram_id.is_not(None)))).all()
+    done = 0
+    for manager in managers:
+        done += await setup_manager_chat(bot, settings, manager)
+    return done
+
+
 async def build_knowledge(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Any:
     """The knowledge service over the project database's document registry (None if unavailable)."""
     try:
@@ -225,6 +242,7 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
         if dp is not None and bot is not None:
             with contextlib.suppress(Exception):
                 await set_commands(bot)
+                await setup_manager_menus(bot, settings, db.sessions)
             if settings.webhook_url:
                 from bot.webhook import WebhookInbox
 

@@ -199,3 +199,19 @@ async def test_customers_cannot_use_review_commands(db, settings, fake_session) 
     texts = fake_session.sent_texts(4242)
     assert texts, "the customer got no answer: the test would pass without the bot running"
     assert all("元旦" not in text for text in texts)
+
+
+async def test_every_manager_gets_the_console_in_the_chat_menu(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import setup_manager_menus
+
+    ids = await seed_console(db, drafts_per_manager=1)
+    await _manager(db, ids, language="zh")
+    bot = make_bot(fake_session)
+    assert await setup_manager_menus(bot, settings, db.sessions) == 0  # no https PUBLIC_URL: no Mini App
+    assert fake_session.requests_of("setChatMenuButton") == []
+    settings.public_url = "https://rm.example.com/"
+    assert await setup_manager_menus(bot, settings, db.sessions) == 1
+    [menu] = fake_session.requests_of("setChatMenuButton")
+    assert menu.params["chat_id"] == MANAGER_TG
+    scoped = [r for r in fake_session.requests_of("setMyCommands") if r.params.get("scope")]
+    assert scoped and "today" in str(scoped[-1].params["commands"])
