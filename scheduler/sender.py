@@ -132,17 +132,6 @@ class Sender:
         if tasks:
             await asyncio.wait(tasks)
 
-    async def run_until_idle(self) -> int:
-        """Send what is due now, then return how many were sent (for tools and tests: no timers)."""
-        before = self.stats["sent"]
-        while True:
-            async with self.sessions() as session:
-                claimed = await outbox.claim(session, worker=self.worker, limit=self.batch, lease_s=self.lease_s)
-                await session.commit()
-            if not claimed:
-                return self.stats["sent"] - before
-            await asyncio.gather(*(self._deliver(item, siblings) for item, siblings in _fold_notices(claimed)))
-
     async def _claim(self, now: float, last_recovery: float, free: int) -> tuple[float, list[Claimed]]:
         """Return expired leases to the queue (every 5 s) and lease up to `free` due rows."""
         if now - last_recovery > 5:
