@@ -210,8 +210,8 @@ def render_answer(composed: Composed, lead: Hit, lang: str, effective: str = "")
         lead_line = (f"In short: {'; '.join(facts)}." if facts else "Here is what the bank's document says.")
         original = load_prompt("knowledge/replies/original_zh_en.txt").text.strip()
         help_line = load_prompt("knowledge/replies/english_help_en.txt").text.strip()
-        quoted = "\n".join(lines)
-        return f"{lead_line}\n{original}\n《{title}》\n{quoted}\n{help_line}"
+        # the deciding line only: the reply stays an English one, with the Chinese original to check against
+        return f"{lead_line}\n{original}\n《{title}》{lines[0]}\n{help_line}"
     if effective:
         lines.append(f"（执行日期：{effective}）" if lang == "zh" else f"(Effective: {effective})")
     if lang == "zh" and passage_lang == "en":

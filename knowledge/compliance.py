@@ -22,9 +22,9 @@ _BEST_RES = [
 # "which deposit term pays most" is answered from the rate sheet: deposits are not investments
 _DEPOSIT_RE = re.compile(r"存款|定期|活期|存单|deposit|\bcd\b|savings", re.I)
 _STOCK_RES = [
-    re.compile(r"股票|个股|炒股|哪只股|买什么股|[AH]股|港股|美股|涨停|抄底|牛股|荐股"),
-    re.compile(r"\bstocks?\b|\bshares? (?:to|should i) buy\b|\bstock tips?\b|\bwhich shares\b|\bcrypto|\bbitcoin",
-               re.I),
+    re.compile(r"股票(?!型|基金|类)|个股|炒股|哪只股|买什么股|[AH]股|港股|美股|涨停|抄底|牛股|荐股"),
+    re.compile(r"\bstocks?\b(?! funds?)|\bshares? (?:to|should i) buy\b|\bstock tips?\b|\bwhich shares\b|"
+               r"\bcrypto|\bbitcoin", re.I),
 ]
 
 

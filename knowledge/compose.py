@@ -35,11 +35,13 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(_DATE)),
     "fee": (re.compile(r"费|收费|违约金|\bfees?\b|charge|cost|penalt", re.I),
             re.compile(r"\d[\d,.]*\s*(?:元|%|美元|yuan|rmb)|免|waive|free", re.I)),
-    "limit": (re.compile(r"多少|最多|最少|最低|最高|上限|限额|额度|起存|起购|起投|minimum|maximum|limit|quota|\bcap\b|"
-                         r"how much|at least|at most", re.I),
+    "limit": (re.compile(r"多少|最多|最少|最低|最高|上限|限额|额度|起存|起购|起投|几次|几个|minimum|maximum|limit|"
+                         r"quota|\bcap\b|how much|how many|at least|at most", re.I),
               re.compile(r"\d[\d,.]*\s*(?:万|元|美元|份|笔|次|%|rmb|usd|yuan)|rmb\s*\d|usd\s*\d", re.I)),
     "period": (re.compile(r"多久|多长|几天|期限|免息期|宽限期|冷静期|how long|period|how many days", re.I),
                re.compile(r"\d+\s*(?:天|个月|年|小时|个工作日|分钟|days?|months?|years?|hours?|working days)", re.I)),
+    "hours": (re.compile(r"几点|营业时间|时间段|开门|关门|\bhours\b|what time|opening", re.I),
+              re.compile(r"\d{1,2}[:：]\d{2}")),
     "phone": (re.compile(r"电话|热线|号码|客服|phone|hotline|call|contact", re.I),
               re.compile(r"\d{3,4}-\d{3,4}-\d{3,4}|\+\d{2}")),
 }

@@ -32,6 +32,9 @@ from knowledge.answer import (
 from knowledge.chunking import chunk_document, doc_key
 from knowledge.compliance import compliance_kind, compliance_reply
 from knowledge.compose import asked_kinds, compose, effective_date
+from knowledge.curated import PREFIX as CURATED_PREFIX
+from knowledge.curated import CuratedAnswer, CuratedError, close_enough, curated_chunk, make_curated
+from knowledge.curated import from_meta as curated_from_meta
 from knowledge.errors import LoadError
 from knowledge.glossary import expand_english
 from knowledge.index import Hit, KnowledgeIndex
@@ -50,6 +53,8 @@ STALE_AFTER_S = 3600.0
 LANG_BOOST = 0.004
 # English questions are matched to Chinese passages through a glossary: their coverage is lower
 EN_THRESHOLD_FACTOR = 0.75
+# only a question about oneself needs one's own records ('定期最少存多少钱' is about the product)
+_FIRST_PERSON = re.compile(r"我|俺|本人|咱|\b(?:my|mine|i|me|i'm|i've)\b", re.I)
 # a question naming a currency is about that currency: a passage that never names it does not answer
 _CURRENCIES = [
     ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),
@@ -396,7 +401,8 @@ class KnowledgeService:
             return existing
 
     async def list(self) -> list[DocumentRecord]:
-        return await self.registry.all()
+        """The documents (curated answers are listed by `list_curated`)."""
+        return [r for r in await self.registry.all() if not r.name.startswith(CURATED_PREFIX)]
 
     @staticmethod
     def supported_types() -> list[str]:
@@ -490,6 +496,14 @@ class KnowledgeService:
         early = self._early_reply(question, lang, retrieved)
         if early is not None:
             return early
+        curated = await self._curated_reply(self._grounding_text(question, history), retrieved)
+        if curated is not None:
+            return curated
+        kind = compliance_kind(question)
+        if kind is not None:
+            text, pid, phash = compliance_reply(kind, lang)
+            return Answer(text, [], False, True, pid, phash, mode="declined", reason=f"compliance: {kind}",
+                          retrieved=retrieved)
         asked = self._grounding_text(question, history)
         threshold = self.grounding_threshold * (EN_THRESHOLD_FACTOR if lang == "en" else 1.0)
         g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=threshold)
@@ -514,20 +528,62 @@ class KnowledgeService:
         return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
 
     def _early_reply(self, question: str, lang: str, retrieved: list[str]) -> Answer | None:
-        """Questions answered before the documents: the customer's own records, other banks,
-        and those with a fixed compliant reply."""
-        if not question or is_personal_question(question, lang):
+        """Questions declined before the documents: the customer's own records, other banks."""
+        if not question or (_FIRST_PERSON.search(question) and is_personal_question(question, lang)):
             return Answer(decline_text(lang, personal=bool(question)), [], False, True, mode="declined",
                           reason="personal", retrieved=retrieved)
         if mentions_other_bank(question):
             return Answer(decline_text(lang), [], False, True, mode="declined", reason="other bank",
                           retrieved=retrieved)
-        kind = compliance_kind(question)
-        if kind is not None:
-            text, pid, phash = compliance_reply(kind, lang)
-            return Answer(text, [], False, True, pid, phash, mode="declined", reason=f"compliance: {kind}",
-                          retrieved=retrieved)
         return None
+
+    async def _curated_reply(self, question: str, retrieved: list[str]) -> Answer | None:
+        """The bank's approved wording, verbatim, when the question is a close paraphrase of one."""
+        allowed = set(self._current.values())
+        found = await asyncio.to_thread(self.index.search_curated, question, allowed)
+        for meta, sim in found:
+            c = curated_from_meta(meta)
+            if close_enough(question, c.question, sim):
+                src = Source(str(meta.get("doc", "")), c.source or str(meta.get("title", "")), "", sim)
+                return Answer(c.answer, [src], True, False, mode="curated", reason=f"curated {c.id} ({sim:.3f})",
+                              retrieved=[str(meta.get("doc", "")), *retrieved])
+        return None
+
+    # ------------------------------------------------------------------ curated answers
+
+    async def save_curated(self, question: str, answer: str, *, source: str = "", by: str | None = None
+                           ) -> CuratedAnswer:
+        """Add (or, for the same question, replace) an approved answer. Raises CuratedError on bad input."""
+        await self.start()
+        c = make_curated(question, answer, source)
+        chunk = curated_chunk(c)
+        async with self._write_lock:
+            await asyncio.to_thread(self.index.add_chunks, [chunk])
+            doc = LoadedDocument(c.name, str(chunk.metadata["title"]), c.lang, [], 1, len(c.answer.encode()),
+                                 str(chunk.metadata["content_hash"]), "curated")
+            item = await self._switch(doc, str(chunk.metadata["doc_key"]), 1, by)
+        if item.status == "failed":
+            raise CuratedError(item.reason)
+        c.updated_by = by
+        c.updated_at = utcnow()
+        return c
+
+    async def remove_curated(self, curated_id: str) -> bool:
+        return await self.remove(CURATED_PREFIX + curated_id) is not None
+
+    async def list_curated(self) -> list[CuratedAnswer]:
+        await self.start()
+        records = {r.name: r for r in await self.registry.all() if r.name.startswith(CURATED_PREFIX)}
+        out = []
+        with_meta = {str(m.get("doc")): m for m in list(self.index.curated.values())}
+        for name, record in sorted(records.items(), key=lambda x: x[1].updated_at, reverse=True):
+            meta = with_meta.get(name)
+            if meta is None:
+                continue
+            c = curated_from_meta(meta)
+            c.updated_by, c.updated_at = record.loaded_by, record.updated_at
+            out.append(c)
+        return out
 
     async def _llm_answer(
         self, question: str, lang: str, hits: list[Hit], sources: list[Source], extractive: str, retrieved: list[str]

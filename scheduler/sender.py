@@ -132,17 +132,6 @@ class Sender:
         if tasks:
             await asyncio.wait(tasks)
 
-    async def run_until_idle(self) -> int:
-        """Send what is due now, then return how many were sent (for tools and tests: no timers)."""
-        before = self.stats["sent"]
-        while True:
-            async with self.sessions() as session:
-                claimed = await outbox.claim(session, worker=self.worker, limit=self.batch, lease_s=self.lease_s)
-                await session.commit()
-            if not claimed:
-                return self.stats["sent"] - before
-            await asyncio.gather(*(self._deliver(item, siblings) for item, siblings in _fold_notices(claimed)))
-
     async def _claim(self, now: float, last_recovery: float, free: int) -> tuple[float, list[Claimed]]:
         """Return expired leases to the queue (every 5 s) and lease up to `free` due rows."""
         if now - last_recovery > 5:
@@ -225,8 +214,7 @@ class Sender:
         async with self.sessions() as session:
             client = await session.get(Client, item.client_id) if item.client_id else None
             if client is not None:
-                problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=utcnow(),
-                                                   settings=self.settings, outbox_id=item.id)
+                problem = await self._send_problem(session, item, client)
                 if problem == rules.QUIET_HOURS:
                     when = rules.next_send_time(utcnow(), client.timezone or self.settings.timezone,
                                                 self.settings.quiet_hours_start, self.settings.quiet_hours_end)
@@ -235,8 +223,6 @@ class Sender:
                     await session.commit()
                     self.stats["postponed"] += 1
                     return False
-                if problem is None and item.draft_id is not None:
-                    problem = await self._compliance_problem(session, item, client)
                 if problem is not None:
                     await outbox.mark_cancelled(session, item.id, problem, worker=self.worker)
                     await session.commit()
@@ -305,10 +291,13 @@ class Sender:
             else:
                 await self._requeue(one, outbox.backoff(one.attempts), reason)
 
-    async def _compliance_problem(self, session: AsyncSession, item: Claimed, client: Client) -> str | None:
-        """The compliance gate once more, with today's rules: a blocking finding cancels the message
-        (audited), even though it was approved."""
-        assert item.draft_id is not None
+    async def _send_problem(self, session: AsyncSession, item: Claimed, client: Client) -> str | None:
+        """The bank's rules (`rules.send_problem`), then, for an approved draft, the compliance gate
+        once more with today's rules: a blocking finding cancels the message (audited)."""
+        problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=utcnow(),
+                                           settings=self.settings, outbox_id=item.id)
+        if problem is not None or item.draft_id is None:
+            return problem
         today = utcnow().astimezone(rules.zone(client.timezone or self.settings.timezone)).date()
         findings = await compliance.send_findings(session, item.draft_id, item.text, client, today)
         if not findings:

@@ -99,6 +99,10 @@ def plan_cmd(
                       f"{camp['count']:>6}")
     if result["skipped"]:
         console.print("  skipped: " + ", ".join(f"{k}={v}" for k, v in result["skipped"].items()))
+    if result.get("not_reachable"):
+        console.print("  not reachable on Telegram (not put in review): "
+                      + ", ".join(f"{k}={v}" for k, v in result["not_reachable"].items())
+                      + "; invite them: rmbot invite --manager CODE --unbound --xlsx FILE")
 
 
 @bench_app.command("plan")

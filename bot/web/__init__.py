@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from bot import metrics
 from bot.health import readiness
 from bot.services import auth
-from bot.web import api, errors, pages
+from bot.web import api, curated, errors, pages
 from bot.web.deps import COOKIE
 
 log = logging.getLogger(__name__)
@@ -130,5 +130,6 @@ def create_web_app(
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(curated.router)  # approved answers (标准话术)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
