@@ -387,6 +387,11 @@ async def build_demo(
             select(func.coalesce(func.sum(KnowledgeDocument.chunk_count), 0))) or 0)
         summary.sample_client = await _sample_client(session, manager_ids[managers[0].code], anchor) or ""
     summary.seconds = time.perf_counter() - started
+    from bot.backup import DEMO_MARKER
+
+    # this workspace holds invented clients only: `rmbot backup` may write it without BACKUP_KEY
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / DEMO_MARKER).write_text("rmbot demo: invented data only\n", encoding="utf-8")
     return summary
 
 

@@ -32,8 +32,12 @@ class ConsoleSession:
     is_admin: bool
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
+    """What is stored of a one-time token (login links, sessions, invites): its SHA-256."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+_hash = hash_token
 
 
 async def create_login_link(session: AsyncSession, manager: Manager) -> str:
