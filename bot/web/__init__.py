@@ -135,20 +135,14 @@ def create_web_app(
 
     @app.post("/webapp/login", include_in_schema=False)
     async def webapp_login(body: WebAppLogin) -> Response:
-        """Telegram Mini App: the init data is checked with the bot token, then a session is opened."""
-        from aiogram.utils.web_app import safe_parse_webapp_init_data
-
+        """Telegram Mini App: init data signed with the bot token, fresh (10 minutes) and used once."""
         if not settings.token:
             return JSONResponse({"detail": "no bot token configured"}, status_code=503)
-        try:
-            data = safe_parse_webapp_init_data(settings.token, body.init_data)
-        except ValueError:
-            return JSONResponse({"detail": "init data failed verification"}, status_code=401)
-        if data.user is None:
-            return JSONResponse({"detail": "init data has no user"}, status_code=401)
         async with db.sessions() as session:
             try:
-                token, _ = await auth.login_webapp(session, data.user.id)
+                token, _ = await auth.login_webapp(session, settings.token, body.init_data)
+            except auth.InitDataRejected as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=401)
             except auth.AuthError as exc:
                 return JSONResponse({"detail": str(exc)}, status_code=403)
             await session.commit()
