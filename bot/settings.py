@@ -86,7 +86,6 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Console/webhook listen address")
     web_port: int = Field(8080, ge=1, le=65535, description="Console/webhook port")
     public_url: str = Field("", description="Public base URL of the console for login links")
-    session_secret: SecretStr | None = Field(None, description="Key that signs console sessions")
 
     # Logs
     log_format: str = Field("console", description="console or json")

@@ -20,7 +20,8 @@ from bot.services.placeholders import TemplateFieldError
 from bot.services.review import InvalidInput, NotFound
 from bot.services.tickets import TicketError
 from bot.web import api, pages
-from bot.web.deps import COOKIE, LoginRequired
+from bot.web.deps import LoginRequired, set_session_cookie
+from bot.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,14 @@ class WebAppLogin(BaseModel):
 def create_web_app(
     settings: Any, db: Any, *, bot: Any = None, dispatcher: Any = None, knowledge: Any = None
 ) -> FastAPI:
-    app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url="/api/docs",
+    # No Swagger UI: it loads script from a CDN into the console's origin; the schema stays.
+    app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url=None,
                   redoc_url=None)
     app.state.settings, app.state.db, app.state.bot = settings, db, bot
     app.state.dispatcher, app.state.knowledge = dispatcher, knowledge
     app.state.accept_update = None  # set by bot.app.run to the durable inbox in webhook mode
     app.state.health = None  # set by bot.app.run: parts waiting out a database error
+    app.state.sign_in_throttle = SignInThrottle()
 
     app.add_middleware(BodyLimit)
 
@@ -134,21 +137,24 @@ def create_web_app(
         _add_webhook(app, settings, bot, dispatcher)
 
     @app.post("/webapp/login", include_in_schema=False)
-    async def webapp_login(body: WebAppLogin) -> Response:
+    async def webapp_login(request: Request, body: WebAppLogin) -> Response:
         """Telegram Mini App: init data signed with the bot token, fresh (10 minutes) and used once."""
         if not settings.token:
             return JSONResponse({"detail": "no bot token configured"}, status_code=503)
+        throttle: SignInThrottle = app.state.sign_in_throttle
+        who = throttle.key(request)
+        if throttle.blocked(who):
+            return JSONResponse({"detail": "too many failed sign-in attempts; wait 10 minutes"}, status_code=429)
         async with db.sessions() as session:
             try:
                 token, _ = await auth.login_webapp(session, settings.token, body.init_data)
-            except auth.InitDataRejected as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=401)
             except auth.AuthError as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=403)
+                throttle.failed(who)
+                status = 401 if isinstance(exc, auth.InitDataRejected) else 403
+                return JSONResponse({"detail": str(exc)}, status_code=status)
             await session.commit()
         response = JSONResponse({"ok": True})
-        response.set_cookie(COOKIE, token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
-                            samesite="none", secure=True)
+        set_session_cookie(request, response, token, samesite="none")
         return response
 
     app.include_router(api.router)
