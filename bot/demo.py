@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Client, Holding, KnowledgeDocument, Manager, Product
+from bot.db.models import Client, Holding, InviteToken, KnowledgeDocument, Manager, Product
 from bot.services.clientbook import client_ids, replace_holdings, upsert_clients
 from bot.settings import Settings
 from bot.workspace import ROOT, Database
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 DEMO_DOCS = ROOT / "knowledge" / "demo_docs"
 SEED = 20261122
+# Reach: the share of each book that opened the manager's invite in Telegram, and the share invited
+# (a personal link sent by SMS or in the branch) who have not opened it yet.
+BOUND_SHARE = 0.35
+INVITED_SHARE = 0.15
+CHAT_BASE = 5_000_000_000  # the demo's Telegram chat ids: CHAT_BASE + client id
 BANK_ZH = "星海银行"  # the fictional bank of the demo documents
 BANK_EN = "Star Sea Bank"
 
@@ -366,6 +371,9 @@ async def build_demo(
         ids = await client_ids(session, holdings)
         report = await replace_holdings(session, {ids[no]: rows for no, rows in holdings.items()}, progress=step)
         changes.update({f"holdings_{k}": v for k, v in report.as_dict().items() if k != "clients"})
+        bound = await _bind_share(session, list(ids.values()), anchor, seed)
+        if bound:
+            changes["clients_bound"] = bound
         await session.commit()
 
     if knowledge:
@@ -393,6 +401,40 @@ async def build_demo(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / DEMO_MARKER).write_text("rmbot demo: invented data only\n", encoding="utf-8")
     return summary
+
+
+async def _bind_share(session: AsyncSession, client_ids: Sequence[int], anchor: date, seed: int) -> int:
+    """The demo's reach, once: a seeded share of clients has redeemed an invite (bound to a chat),
+    another share holds an open invite. Nothing happens when any demo client is already bound or
+    invited (a second build, or after `--simulate-days`)."""
+    from bot.services.auth import hash_token
+    from bot.services.invites import new_token
+
+    if not client_ids:
+        return 0
+    ids = sorted(client_ids)
+    already = await session.scalar(select(func.count()).select_from(InviteToken).where(
+        InviteToken.client_id.in_(ids[:1000])))
+    bound = await session.scalar(select(func.count()).select_from(Client).where(
+        Client.id.in_(ids[:1000]), Client.telegram_chat_id.is_not(None)))
+    if already or bound:
+        return 0
+    rng = random.Random(f"{seed}:reach")
+    sent_at = datetime.combine(anchor - timedelta(days=3), datetime.min.time(), tzinfo=UTC)
+    tokens, binds = [], []
+    for client_id in ids:
+        roll = rng.random()
+        if roll < BOUND_SHARE + INVITED_SHARE:
+            used = roll < BOUND_SHARE
+            tokens.append({"token_hash": hash_token(new_token()), "client_id": client_id, "created_at": sent_at,
+                           "expires_at": sent_at + timedelta(days=30), "used_at": sent_at if used else None})
+            if used:
+                binds.append({"id": client_id, "telegram_chat_id": CHAT_BASE + client_id, "bound_at": sent_at})
+    for i in range(0, len(tokens), 5000):
+        await session.execute(insert(InviteToken), tokens[i:i + 5000])
+    if binds:
+        await session.execute(update(Client), binds)
+    return len(binds)
 
 
 async def _sample_client(session: AsyncSession, manager_id: int, anchor: date) -> str | None:

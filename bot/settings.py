@@ -81,6 +81,7 @@ class Settings(BaseSettings):
 
     # Knowledge
     kb_max_file_mb: float = Field(20.0, gt=0, description="Largest knowledge file accepted, MB")
+    kb_embedding: str = Field("e5", description="Offline dense channel: e5 (default), use, lexical (BM25 only)")
 
     # Web console
     web_host: str = Field("127.0.0.1", description="Console/webhook listen address")

@@ -31,9 +31,9 @@ from bot.services.conversations import Conversations
 from bot.settings import Settings
 
 SEED = 20261122
-BOUND_SHARE = 0.35  # clients who opened the manager's invite in Telegram
+BOUND_SHARE = 0.35  # clients who opened the manager's invite in Telegram (when the demo bound none)
 BLOCKED_SHARE = 0.01  # of those, blocked the bot since
-CHAT_BASE = 5_000_000_000
+CHAT_BASE = 5_000_000_000  # as bot.demo.CHAT_BASE
 QUESTIONS = ["信用卡年费怎么免？", "大额存单起存金额是多少？", "我的定期什么时候到期？", "三年期定期利率是多少？",
              "How much can I put into the personal pension account each year?", "客服电话是多少？",
              "你们有比特币理财吗？"]

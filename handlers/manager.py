@@ -63,6 +63,10 @@ class EditTemplate(StatesGroup):
     text = State()
 
 
+class OverrideReason(StatesGroup):
+    reason = State()
+
+
 def _me(manager: Manager, is_admin: bool = False) -> review.Reviewer:
     return review.Reviewer(manager.id, is_admin=is_admin or manager.is_admin)
 
@@ -316,12 +320,24 @@ def setup_router() -> Router:
 
     @router.callback_query(ReviewCb.filter(F.a == "ok"))
     async def approve_one(query: CallbackQuery, callback_data: ReviewCb, session: AsyncSession, manager: Manager,
-                          lang: str, is_admin: bool = False) -> None:
+                          state: FSMContext, lang: str, is_admin: bool = False) -> None:
         try:
             await review.approve_one(session, _me(manager, is_admin), callback_data.d)
             note = t("Approved", lang)
         except review.NotFound:
             await query.answer(t("Not found.", lang), show_alert=True)
+            return
+        except review.Blocked as exc:  # the compliance gate: the text must be fixed first
+            note = t("Blocked by the compliance check ({findings}): edit the text or reject it.", lang,
+                     findings=", ".join(exc.findings))[:190]
+        except review.NeedsOverride as exc:  # warnings: approving needs the manager's reason
+            await state.set_state(OverrideReason.reason)
+            await state.update_data(draft_id=callback_data.d, campaign_id=callback_data.c)
+            await query.answer()
+            if isinstance(query.message, Message):
+                await query.message.answer(t(
+                    "This draft has warnings ({findings}). Send the reason for approving it anyway.", lang,
+                    findings=", ".join(exc.findings)))
             return
         except review.InvalidInput as exc:
             await session.rollback()
@@ -329,6 +345,22 @@ def setup_router() -> Router:
         await query.answer(note)
         text, markup = await campaign_page(session, manager, callback_data.c, _cursor(callback_data), lang, is_admin)
         await _show(query, text, markup)
+
+    @router.message(StateFilter(OverrideReason.reason), Magic(F.text))
+    async def save_override(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,
+                            lang: str) -> None:
+        draft_id = (await state.get_data())["draft_id"]
+        await state.clear()
+        try:
+            await review.approve_one(session, _me(manager), draft_id, override_reason=message.text or "")
+        except review.Blocked as exc:
+            await message.answer(t("Blocked by the compliance check ({findings}): edit the text or reject it.",
+                                   lang, findings=", ".join(exc.findings)))
+            return
+        except (review.NotFound, review.InvalidInput) as exc:
+            await message.answer(escape(str(exc)))
+            return
+        await message.answer(t("Approved with your reason (recorded).", lang))
 
     @router.callback_query(ReviewCb.filter(F.a.in_({"ed", "no"})))
     async def ask_text(query: CallbackQuery, callback_data: ReviewCb, state: FSMContext, session: AsyncSession,
@@ -402,6 +434,11 @@ def setup_router() -> Router:
             n = await review.edit_template(session, _me(manager, is_admin), campaign_id, message.text or "")
         except placeholders.TemplateFieldError as exc:  # the state stays: the manager sends a corrected text
             await message.answer(escape(exc.message(lang)) + "\n" + t("Send the corrected template.", lang))
+            return
+        except review.TemplateRejected as exc:  # its messages would fail compliance: nothing saved
+            await message.answer(t("The template was not saved: {findings}", lang,
+                                   findings=", ".join(f"{k} ({v})" for k, v in sorted(exc.findings.items())))
+                                 + "\n" + t("Send the corrected template.", lang))
             return
         except review.NotFound:
             await state.clear()

@@ -42,7 +42,6 @@ def _synthetic_chunks(sources: list[Chunk], n: int, seed: int = 7) -> list[tuple
         chunks = []
         for i in range(per_doc):
             body = "".join(rng.sample(sentences, k=min(4, len(sentences))))
-            body = body.replace("海港", rng.choice(names))
             meta = {"doc": name, "title": title, "section": f"第{i + 1}节", "page": 0, "kind": "text", "lang": "zh",
                     "product_type": "general", "doc_key": doc_key(name, chash), "content_hash": chash,
                     "chunk_index": i}

@@ -25,8 +25,8 @@ PRODUCT_TYPES: list[tuple[str, tuple[str, ...]]] = [
     ("credit_card", ("信用卡", "credit card", "年费", "annual fee")),
     ("pension", ("养老金", "pension")),
     ("fund", ("基金", "定投", "fund")),
-    ("wealth", ("理财", "wealth", "稳盈", "活钱宝", "现金管理", "risk level")),
-    ("loan", ("贷款", "e贷", "loan", "房贷", "mortgage")),
+    ("wealth", ("理财", "wealth", "现金管理", "risk level")),
+    ("loan", ("贷款", "loan", "房贷", "mortgage")),
     ("deposit", ("存款", "存单", "定期", "deposit", "cd")),
     ("fx", ("购汇", "外汇", "结汇", "foreign exchange", "fx")),
     ("card", ("挂失", "借记卡", "银行卡", "盗刷", "lost card", "fraud")),
@@ -194,5 +194,7 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
             "content_hash": doc.content_hash,
             "chunk_index": i,
         }
+        if kind == "faq" and section:
+            meta["question"] = section[-1]  # matched on its own by the dense channel
         chunks.append(Chunk(id=chunk_id(doc.name, doc.content_hash, i), text=text, body=body, metadata=meta))
     return chunks

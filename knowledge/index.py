@@ -8,6 +8,7 @@ Methods here are synchronous (CPU and Chroma I/O); the service calls them in wor
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -22,11 +23,22 @@ from langchain_core.embeddings import Embeddings
 from knowledge.bm25 import BM25Index
 from knowledge.chunking import Chunk
 from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
-from knowledge.text import tokenize
+from knowledge.text import nfkc, to_simplified, tokenize
+
+
+def dense_text(text: str) -> str:
+    """What the embedding model reads: Simplified and Traditional Chinese alike."""
+    return to_simplified(nfkc(text))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 RRF_K = 60
 ADD_BATCH = 1000
 ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
+DENSE_WEIGHT = 2.0  # the dense channel counts twice BM25 in the fusion (measured: paraphrased FAQs)
+ALIAS_SEP = "#q"  # id suffix of an FAQ row's question-only record (dense channel only)
 
 
 @dataclass
@@ -114,6 +126,7 @@ class KnowledgeIndex:
         self.texts: dict[str, str] = {}
         self._lock = threading.RLock()
         self.alt_weight = ALT_WEIGHT
+        self.dense_weight = DENSE_WEIGHT
 
     # -------------------------------------------------------------- lifecycle
 
@@ -132,6 +145,8 @@ class KnowledgeIndex:
                 break
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 meta = dict(meta or {})
+                if meta.get("alias_of"):
+                    continue
                 texts[cid] = text or ""
                 bm25.add(cid, text or "", str(meta.get("doc_key", "")), meta)
             offset += len(got["ids"])
@@ -171,19 +186,27 @@ class KnowledgeIndex:
         if not chunks:
             return
         texts = [c.text for c in chunks]
-        if vectors is None:
-            vectors = self._store_emb.embed_documents(texts)
         now = time.time()
         for c in chunks:
             c.metadata.setdefault("indexed_at", now)
+        ids, docs, metas = [c.id for c in chunks], list(texts), [dict(c.metadata) for c in chunks]
+        if self.dense_enabled:
+            # an FAQ row is also found by its question alone: customers paraphrase the question
+            for c in chunks:
+                q = str(c.metadata.get("question") or "")
+                if c.metadata.get("kind") == "faq" and q:
+                    ids.append(c.id + ALIAS_SEP)
+                    docs.append(q)
+                    metas.append({**c.metadata, "alias_of": c.id})
+        if vectors is None or len(vectors) != len(ids):
+            vectors = self._vectors(docs, metas)
         col = self.store._collection
-        for i in range(0, len(chunks), ADD_BATCH):
-            part = chunks[i : i + ADD_BATCH]
+        for i in range(0, len(ids), ADD_BATCH):
             col.upsert(
-                ids=[c.id for c in part],
-                documents=[c.text for c in part],
-                embeddings=vectors[i : i + ADD_BATCH],
-                metadatas=[dict(c.metadata) for c in part],
+                ids=ids[i : i + ADD_BATCH],
+                documents=docs[i : i + ADD_BATCH],
+                embeddings=vectors[i : i + ADD_BATCH],  # type: ignore[arg-type]
+                metadatas=metas[i : i + ADD_BATCH],  # type: ignore[arg-type]
             )
         if tokens is None:
             tokens = [tokenize(t) for t in texts]
@@ -191,6 +214,29 @@ class KnowledgeIndex:
             for c, toks in zip(chunks, tokens, strict=True):
                 self.texts[c.id] = c.text
                 self.bm25.add(c.id, c.text, str(c.metadata.get("doc_key", "")), dict(c.metadata), tokens=toks)
+
+    def _vectors(self, docs: list[str], metas: list[dict[str, Any]]) -> list[list[float]]:
+        """Vectors for the records; a text already stored (a re-ingest, a new version sharing most of
+        its chunks with the old one) reuses its stored vector instead of being embedded again."""
+        if not self.dense_enabled:
+            return self._store_emb.embed_documents(docs)
+        norm = [dense_text(d) for d in docs]
+        hashes = [text_hash(n) for n in norm]
+        for m, h in zip(metas, hashes, strict=True):
+            m["vec_hash"] = h
+        known: dict[str, list[float]] = {}
+        col = self.store._collection
+        wanted = sorted(set(hashes))
+        for i in range(0, len(wanted), 500):
+            got = col.get(where={"vec_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"])
+            for emb, meta in zip(got["embeddings"] if got["embeddings"] is not None else [], got["metadatas"] or [],
+                                 strict=False):
+                known[str((meta or {}).get("vec_hash"))] = [float(x) for x in emb]
+        todo = list(dict.fromkeys(h for h in hashes if h not in known))
+        if todo:
+            text_of = dict(zip(hashes, norm, strict=True))
+            known.update(zip(todo, self._store_emb.embed_documents([text_of[h] for h in todo]), strict=True))
+        return [known[h] for h in hashes]
 
     def delete_key(self, key: str) -> int:
         with self._lock:
@@ -210,7 +256,7 @@ class KnowledgeIndex:
     def embed_query(self, text: str) -> list[float] | None:
         if self.embeddings is None:
             return None
-        return self.embeddings.embed_query(text)
+        return self.embeddings.embed_query(dense_text(text))
 
     def search(
         self,
@@ -243,8 +289,12 @@ class KnowledgeIndex:
             )
             ids = res["ids"][0] if res["ids"] else []
             dists = res["distances"][0] if res.get("distances") else []
-            dense = [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
-        w_lex, w_dense = weights
+            best: dict[str, float] = {}
+            for cid, d in zip(ids, dists, strict=True):
+                base = cid.removesuffix(ALIAS_SEP)  # an FAQ question record stands for its row
+                best[base] = max(best.get(base, -1.0), 1.0 - float(d))
+            dense = sorted(best.items(), key=lambda x: -x[1])
+        w_lex, w_dense = weights[0], weights[1] * self.dense_weight
         fused: dict[str, Hit] = {}
         with self._lock:
             for rank, (cid, s) in enumerate(lex, start=1):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.errors import LoadError
-from knowledge.text import detect_language, nfkc
+from knowledge.text import detect_language, nfkc, to_simplified
 
 SUPPORTED_SUFFIXES = {".pdf", ".docx", ".md", ".markdown", ".html", ".htm", ".txt", ".csv", ".xlsx"}
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -631,17 +631,33 @@ def _join_lines(lines: list[str]) -> str:
 
 # ---------------------------------------------------------------- FAQ and tables
 
-_Q_HEADERS = ("问题", "问", "question", "q", "常见问题", "提问")
-_A_HEADERS = ("答案", "答", "answer", "a", "回答", "解答")
+_Q_HEADERS = ("问题", "问", "question", "questions", "q", "常见问题", "提问", "标准问", "标准问题", "问法", "faq")
+_A_HEADERS = ("答案", "答", "answer", "answers", "a", "回答", "解答", "答复", "回复", "标准答案", "说明")
+
+
+def _header_word(cell: object) -> str:
+    # Traditional headers (問題 / 答案) and decorations ('问题：', 'Question (EN)') count alike
+    text = to_simplified(nfkc(str(cell or ""))).strip().lower()
+    return re.sub(r"[\s:：()（）\[\]_\-]+|en$|zh$|中文$|英文$", "", text) or text
 
 
 def _qa_columns(header: list[str]) -> tuple[int, int] | None:
-    h = [str(c or "").strip().lower() for c in header]
+    h = [_header_word(c) for c in header]
     qi = next((i for i, c in enumerate(h) if c in _Q_HEADERS), None)
-    ai = next((i for i, c in enumerate(h) if c in _A_HEADERS), None)
+    ai = next((i for i, c in enumerate(h) if c in _A_HEADERS and i != qi), None)
     if qi is None or ai is None:
         return None
     return qi, ai
+
+
+def _looks_like_qa(rows: list[list[str]]) -> bool:
+    """A two-column sheet without a known header whose first column is mostly questions."""
+    if len(rows) < 3 or any(len([c for c in r if c]) > 2 for r in rows[:20]):
+        return False
+    firsts = [r[0] for r in rows if r and r[0]]
+    ask = re.compile(r"[?？]\s*$|^(如何|怎么|怎样|什么|为什么|能否|可以|how|what|can|why)", re.I)
+    asks = sum(1 for f in firsts if ask.search(f))
+    return asks >= 0.6 * max(len(firsts), 1)
 
 
 def _rows_to_blocks(rows: list[list[str]], sheet: str = "") -> list[Block]:
@@ -650,11 +666,14 @@ def _rows_to_blocks(rows: list[list[str]], sheet: str = "") -> list[Block]:
     if not rows:
         return []
     cols = _qa_columns(rows[0])
+    body = rows[1:]
+    if cols is None and _looks_like_qa(rows):
+        cols, body = (0, 1), rows
     blocks: list[Block] = []
     base = (sheet,) if sheet else ()
     if cols:
         qi, ai = cols
-        for r in rows[1:]:
+        for r in body:
             q = r[qi] if qi < len(r) else ""
             a = r[ai] if ai < len(r) else ""
             if not q and not a:

@@ -20,13 +20,12 @@ from typing import Any
 
 from bot.db.models import DraftKind, HoldingKind
 from bot.services import rules
-from scheduler.calendar import Festival, festival_on
+from bot.services.compliance import notice_for_type
+from bot.services.formats import fmt_amount, fmt_date, fmt_money_short
+from scheduler.calendar import QINGMING, Festival, festival_on
 
-RISK_NOTICE = {
-    "zh": "理财非存款,产品有风险,投资须谨慎",
-    "en": "Wealth products are not deposits and carry risk; invest with care.",
-}
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+__all__ = ["fmt_amount", "fmt_date", "Candidate", "Catalog", "ProductInfo", "candidates"]
+Reason = tuple[str, str]  # (zh, en): shown in the manager's language
 
 MATURITY_NOTICE_DAYS = 7
 LOAN_NOTICE_DAYS = 3
@@ -41,20 +40,6 @@ GREETING_ORDER = {"birthday": 0, "anniversary": 2}  # festivals: 1
 RECOMMENDATION_ORDER = {"maturity_renewal": 0, "maturity_product": 0, "pension": 1, "activation": 2}
 
 
-def fmt_amount(value: Decimal | int | float | None, currency: str = "CNY") -> str:
-    """¥50,000.00 (other currencies: USD 1,200.00), exactly the stored value with two decimals."""
-    amount = Decimal(str(value if value is not None else 0)).quantize(Decimal("0.01"))
-    text = f"{amount:,.2f}"
-    return f"¥{text}" if currency in ("CNY", "RMB", "", None) else f"{currency} {text}"
-
-
-def fmt_date(value: date, language: str) -> str:
-    """2026年12月3日 / 3 Dec 2026."""
-    if language == "zh":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
-
-
 @dataclass
 class ProductInfo:
     code: str
@@ -66,9 +51,21 @@ class ProductInfo:
     term_days: int | None
     min_amount: Decimal | None
     active: bool = True
+    currency: str = "CNY"
+    segments: str | None = None
 
     def name(self, language: str) -> str:
         return self.name_zh if language == "zh" else self.name_en
+
+    @property
+    def notice(self) -> str | None:
+        """The risk notice its messages carry: by type; an investment of another type: wealth."""
+        return notice_for_type(self.type) or ("wealth" if self.is_investment else None)
+
+    def as_json(self, language: str) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name(language), "type": self.type, "risk_level": self.risk_level,
+                "min_amount": str(self.min_amount) if self.min_amount is not None else None,
+                "currency": self.currency, "term_days": self.term_days, "segments": self.segments}
 
 
 @dataclass
@@ -85,6 +82,7 @@ class Catalog:
                 code=p.code, name_zh=p.name_zh, name_en=p.name_en, type=(p.type or "").lower(),
                 risk_level=p.risk_level, is_investment=bool(p.is_investment), term_days=p.term_days,
                 min_amount=p.min_amount, active=bool(getattr(p, "active", True)),
+                currency=(getattr(p, "currency", None) or "CNY").upper(), segments=getattr(p, "segments", None),
             )
         return cls(items)
 
@@ -97,25 +95,30 @@ class Candidate:
     kind: str  # greeting | reminder | recommendation
     occasion: str
     dedupe_key: str
-    values: dict[str, str] = field(default_factory=dict)  # per-occasion template values (no language)
+    values: dict[str, Any] = field(default_factory=dict)  # per-occasion template values (no language)
     dated: dict[str, date] = field(default_factory=dict)  # dates formatted per language at render
     localized: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (zh, en)
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     product: ProductInfo | None = None
-    product_message: bool = False  # carries the risk notice
+    notices: tuple[str, ...] = ()  # risk notices the message must carry ("wealth", "fund")
+    holding_id: int | None = None  # the holding it is about (a reminder and a pitch on it become one)
+    amount: Decimal | None = None  # what a recommendation's product was matched against
     order: int = 1
+    absorbed_reminder: bool = False  # a pitch that also carries the reminder on its holding
 
     @property
     def template(self) -> str:
         return f"drafts/{self.kind}/{self.occasion}"
 
+    @property
+    def product_message(self) -> bool:
+        return bool(self.notices)
 
-def _level(value: str | None) -> int:
-    return int(value[1:]) if value and value[1:].isdigit() else 0
 
-
-def _rating_text(client: Any) -> str:
-    return f"risk rating {client.risk_rating}" if client.risk_rating else "no risk rating"
+def _rating_reason(client: Any) -> Reason:
+    if client.risk_rating:
+        return (f"风险评级 {client.risk_rating}", f"risk rating {client.risk_rating}")
+    return ("无风险评级", "no risk rating")
 
 
 def _anniversary(start: date | None, day: date) -> int | None:
@@ -132,83 +135,131 @@ def _anniversary(start: date | None, day: date) -> int | None:
     return None
 
 
+def tenure_years(client: Any, day: date) -> int:
+    """Whole years with the bank on `day` (0: joined less than a year ago, or unknown)."""
+    since = getattr(client, "customer_since", None)
+    if since is None or since > day:
+        return 0
+    years = day.year - since.year - ((day.month, day.day) < (since.month, since.day))
+    return max(years, 0)
+
+
+def day_values(client: Any, day: date, festival: Festival | None) -> dict[str, Any]:
+    """Values every template of the day may use: the festival's tense (eve or the day itself),
+    a quiet day (清明: no 快乐 in any greeting), the client's tenure and segment."""
+    festival_day = (festival.day or festival.date) if festival is not None else None
+    since = getattr(client, "customer_since", None)
+    remembrance = festival_on(day, qingming_greeting=True)
+    return {
+        "festival_today": festival_day == day,
+        "eve": festival is not None and festival.day is not None and day < festival.day,
+        "quiet_day": remembrance is not None and remembrance.key == QINGMING,
+        "tenure_years": tenure_years(client, day),
+        "new_client": since is None or tenure_years(client, day) < 1,
+        "segment": (getattr(client, "segment", None) or "").lower(),
+        "customer_since": since.isoformat() if since else None,
+    }
+
+
 def greetings(client: Any, day: date, festival: Festival | None) -> list[Candidate]:
     out: list[Candidate] = []
     if festival is not None:
         out.append(Candidate(DraftKind.GREETING.value, festival.key, festival.dedupe_key,
                              localized={"festival_name": (festival.name_zh, festival.name_en)},
-                             reasons=[f"{festival.name_en} ({festival.name_zh})"], order=1))
+                             reasons=[(festival.name_zh, festival.name_en)], order=1))
     if client.birthday is not None and _anniversary(client.birthday, day) is not None:
         out.append(Candidate(DraftKind.GREETING.value, "birthday", f"greeting:birthday:{day.year}",
-                             reasons=["birthday today"], order=GREETING_ORDER["birthday"]))
+                             reasons=[("今天生日", "birthday today")], order=GREETING_ORDER["birthday"]))
     years = _anniversary(client.customer_since, day)
     if years:
+        since = client.customer_since.isoformat()
         out.append(Candidate(DraftKind.GREETING.value, "anniversary", f"greeting:anniversary:{day.year}",
                              values={"years": str(years)},
-                             reasons=[f"{years} year(s) with the bank since {client.customer_since.isoformat()}"],
+                             reasons=[(f"开户 {years} 周年（{since} 起）",
+                                       f"{years} year(s) with the bank since {since}")],
                              order=GREETING_ORDER["anniversary"]))
     return out
+
+
+def _maturity_reminder(h: Any, day: date, catalog: Catalog) -> Candidate:
+    days = (h.maturity_date - day).days
+    occasion = f"{h.kind}_maturity_{'today' if days == 0 else '7d'}"
+    product = catalog.products.get(h.product_code)
+    if h.kind == HoldingKind.WEALTH.value:
+        notice = (product.notice if product is not None else None) or "wealth"
+        notices: tuple[str, ...] = (notice,)
+    else:
+        notices = ()
+    amount = fmt_amount(h.amount, h.currency)
+    kind_zh = "定期存款" if h.kind == HoldingKind.DEPOSIT.value else "理财产品"
+    return Candidate(
+        DraftKind.REMINDER.value, occasion, f"reminder:{occasion}:{h.id}:{h.maturity_date.isoformat()}",
+        values={"amount": amount, "account_tail": h.account_tail or "", "product_code": h.product_code,
+                "due_today": days == 0},
+        localized={"product_name": (product.name_zh, product.name_en) if product
+                   else (h.product_code, h.product_code)},
+        dated={"maturity_date": h.maturity_date},
+        reasons=[(f"{kind_zh} {amount} {fmt_date(h.maturity_date, 'zh')}到期",
+                  f"{h.kind} {amount} matures on {fmt_date(h.maturity_date, 'en')}")],
+        notices=notices, holding_id=h.id,
+    )
+
+
+def _holding_reminders(h: Any, day: date, catalog: Catalog) -> list[Candidate]:
+    kind = h.kind
+    if kind in (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value) and h.maturity_date is not None:
+        if 0 <= (h.maturity_date - day).days <= MATURITY_NOTICE_DAYS:
+            return [_maturity_reminder(h, day, catalog)]
+    elif kind == HoldingKind.CARD.value and h.maturity_date is not None:
+        nxt = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        if (h.maturity_date.year, h.maturity_date.month) == (nxt.year, nxt.month):
+            tail = h.account_tail or "?"
+            return [Candidate(
+                DraftKind.REMINDER.value, "card_expiry", f"reminder:card_expiry:{h.id}:{h.maturity_date}",
+                values={"account_tail": h.account_tail or ""}, dated={"expiry_date": h.maturity_date},
+                reasons=[(f"尾号{tail}信用卡 {fmt_date(h.maturity_date, 'zh')}到期",
+                          f"card ending {tail} expires {fmt_date(h.maturity_date, 'en')}")],
+                holding_id=h.id)]
+    elif kind == HoldingKind.LOAN.value and h.next_due_date is not None:
+        days = (h.next_due_date - day).days
+        if 0 <= days <= LOAN_NOTICE_DAYS:
+            due = fmt_amount(h.next_due_amount if h.next_due_amount is not None else h.amount, h.currency)
+            return [Candidate(
+                DraftKind.REMINDER.value, "loan_due", f"reminder:loan_due:{h.id}:{h.next_due_date}",
+                values={"account_tail": h.account_tail or "", "due_amount": due, "due_today": days == 0},
+                dated={"due_date": h.next_due_date},
+                reasons=[(f"贷款还款 {due}，{fmt_date(h.next_due_date, 'zh')}到期",
+                          f"loan repayment {due} due {fmt_date(h.next_due_date, 'en')}")],
+                holding_id=h.id)]
+    return []
 
 
 def reminders(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog) -> list[Candidate]:
     out: list[Candidate] = []
     for h in holdings:
-        kind = h.kind
-        if kind in (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value) and h.maturity_date is not None:
-            days = (h.maturity_date - day).days
-            if 0 <= days <= MATURITY_NOTICE_DAYS:
-                which = "today" if days == 0 else "7d"
-                occasion = f"{kind}_maturity_{which}"
-                product = catalog.products.get(h.product_code)
-                out.append(Candidate(
-                    DraftKind.REMINDER.value, occasion,
-                    f"reminder:{occasion}:{h.id}:{h.maturity_date.isoformat()}",
-                    values={"amount": fmt_amount(h.amount, h.currency), "account_tail": h.account_tail or "",
-                            "product_code": h.product_code},
-                    localized={"product_name": (product.name_zh, product.name_en) if product
-                               else (h.product_code, h.product_code)},
-                    dated={"maturity_date": h.maturity_date},
-                    reasons=[f"{kind} {fmt_amount(h.amount, h.currency)} matures on "
-                             f"{fmt_date(h.maturity_date, 'en')}"],
-                    product_message=kind == HoldingKind.WEALTH.value,
-                ))
-        elif kind == HoldingKind.CARD.value and h.maturity_date is not None:
-            nxt = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-            if (h.maturity_date.year, h.maturity_date.month) == (nxt.year, nxt.month):
-                out.append(Candidate(
-                    DraftKind.REMINDER.value, "card_expiry", f"reminder:card_expiry:{h.id}:{h.maturity_date}",
-                    values={"account_tail": h.account_tail or ""}, dated={"expiry_date": h.maturity_date},
-                    reasons=[f"card ending {h.account_tail or '?'} expires {fmt_date(h.maturity_date, 'en')}"],
-                ))
-        elif kind == HoldingKind.LOAN.value and h.next_due_date is not None:
-            days = (h.next_due_date - day).days
-            if 0 <= days <= LOAN_NOTICE_DAYS:
-                due = fmt_amount(h.next_due_amount if h.next_due_amount is not None else h.amount, h.currency)
-                out.append(Candidate(
-                    DraftKind.REMINDER.value, "loan_due", f"reminder:loan_due:{h.id}:{h.next_due_date}",
-                    values={"account_tail": h.account_tail or "", "due_amount": due},
-                    dated={"due_date": h.next_due_date},
-                    reasons=[f"loan repayment {due} due {fmt_date(h.next_due_date, 'en')}"],
-                ))
+        out += _holding_reminders(h, day, catalog)
     expires = rules.assessment_expires_on(client)
     if expires is not None and 0 < (expires - day).days <= ASSESSMENT_NOTICE_DAYS:
         out.append(Candidate(
             DraftKind.REMINDER.value, "assessment_expiry", f"reminder:assessment_expiry:{expires}",
             dated={"expires_on": expires},
-            reasons=[f"risk assessment of {client.risk_assessed_on} expires {fmt_date(expires, 'en')}"],
+            reasons=[(f"风险测评（{client.risk_assessed_on}）将于 {fmt_date(expires, 'zh')} 到期",
+                      f"risk assessment of {client.risk_assessed_on} expires {fmt_date(expires, 'en')}")],
         ))
     if client.id_expiry is not None and 0 <= (client.id_expiry - day).days <= ID_NOTICE_DAYS:
         out.append(Candidate(
             DraftKind.REMINDER.value, "id_expiry", f"reminder:id_expiry:{client.id_expiry}",
-            dated={"id_expiry": client.id_expiry},
-            reasons=[f"ID document expires {fmt_date(client.id_expiry, 'en')}"],
+            values={"due_today": client.id_expiry == day}, dated={"id_expiry": client.id_expiry},
+            reasons=[(f"身份证件 {fmt_date(client.id_expiry, 'zh')} 到期",
+                      f"ID document expires {fmt_date(client.id_expiry, 'en')}")],
         ))
     has_pension = any(h.kind == HoldingKind.PENSION.value for h in holdings)
     if has_pension and (day.month, day.day) >= PENSION_SEASON_START:
         out.append(Candidate(
             DraftKind.REMINDER.value, "pension_contribution", f"reminder:pension_contribution:{day.year}",
             values={"year": str(day.year)}, dated={"deadline": date(day.year, 12, 31)},
-            reasons=[f"personal pension account: {day.year} contributions close on 31 Dec"],
+            reasons=[(f"个人养老金账户：{day.year} 年度缴存 12月31日截止",
+                      f"personal pension account: {day.year} contributions close on 31 Dec")],
         ))
     return out
 
@@ -220,24 +271,11 @@ def _reassessment(client: Any) -> Candidate:
     return Candidate(
         DraftKind.REMINDER.value, "risk_reassessment", key, dated=dated,
         values={} if expires else {"expired_on": ""},
-        reasons=["risk assessment expired: re-assess before any investment product"
-                 if expires else "no risk assessment on file: assess before any investment product"],
+        reasons=[("风险测评已过期：推荐任何投资产品前需重新评估",
+                  "risk assessment expired: re-assess before any investment product")
+                 if expires else ("尚无风险测评：推荐任何投资产品前需先评估",
+                                  "no risk assessment on file: assess before any investment product")],
     )
-
-
-def _pick(client: Any, products: list[ProductInfo], day: date, *, amount: Decimal | None = None,
-          prefer_high: bool = True) -> ProductInfo | None:
-    """The suitable product closest to the client's appetite (highest level within the rating),
-    or the lowest-risk one for `prefer_high=False`; min_amount respected when `amount` given."""
-    ok = [p for p in products if rules.suitability_problem(client, p, day) is None
-          and (amount is None or p.min_amount is None or p.min_amount <= amount)]
-    if not ok:
-        return None
-    if prefer_high:
-        ok.sort(key=lambda p: (-_level(p.risk_level), p.min_amount or ZERO, p.code))
-    else:
-        ok.sort(key=lambda p: (_level(p.risk_level), p.min_amount or ZERO, p.code))
-    return ok[0]
 
 
 def review_day(client_id: int) -> int:
@@ -246,76 +284,107 @@ def review_day(client_id: int) -> int:
     return 1 + client_id % 28
 
 
+def _holdings_level(holdings: Sequence[Any], catalog: Catalog) -> int:
+    """The riskiest of the client's current holdings (deposits count as R1)."""
+    levels = [rules.DEPOSIT_LEVEL]
+    for h in holdings:
+        if h.kind in ASSET_KINDS:
+            product = catalog.products.get(h.product_code)
+            if product is not None:
+                levels.append(rules.product_level(product))
+    return max(levels)
+
+
+def _choice_reasons(product: ProductInfo, verdicts: Sequence[rules.Verdict], policy: Reason) -> list[Reason]:
+    level = f"，{product.risk_level}" if product.risk_level else ""
+    level_en = f", {product.risk_level}" if product.risk_level else ""
+    out: list[Reason] = [(f"建议 {product.name_zh}（{product.code}{level}）",
+                          f"suggest {product.name_en} ({product.code}{level_en})"), policy]
+    return out + [(v.text("zh"), v.text("en")) for v in verdicts]
+
+
+def _maturity_recommendation(client: Any, h: Any, holdings: Sequence[Any], day: date,
+                             catalog: Catalog) -> Candidate | None:
+    cap = rules.DEPOSIT_LEVEL + rules.MAX_STEP_UP
+    reference = min(_holdings_level(holdings, catalog), cap)
+    term = (h.maturity_date - h.start_date).days if getattr(h, "start_date", None) else None
+    own = catalog.products.get(h.product_code)
+    offer = rules.Offer(amount=Decimal(h.amount or ZERO), currency=h.currency or "CNY",
+                        max_term_days=term or (own.term_days if own else None), reference_level=reference,
+                        step_cap=cap, prefer_code=h.product_code)
+    shelf = catalog.of_type("deposit", "wealth", "cash_management", "fund")
+    product, verdicts = rules.choose_product(client, shelf, day, offer)
+    if product is None:
+        return None
+    occasion = "maturity_renewal" if product.type == "deposit" else "maturity_product"
+    amount = fmt_amount(h.amount, h.currency)
+    policy = (f"依据：最接近现有持仓风险 R{reference}（至多高于到期产品一级）",
+              f"rule: nearest the risk of current holdings R{reference} (at most one level above what matures)")
+    reasons = [(f"定期存款 {amount} {fmt_date(h.maturity_date, 'zh')}到期",
+                f"deposit of {amount} matures on {fmt_date(h.maturity_date, 'en')}"), _rating_reason(client)]
+    return Candidate(
+        DraftKind.RECOMMENDATION.value, occasion, f"recommendation:maturity:{h.id}:{h.maturity_date}",
+        values={"amount": amount, "account_tail": h.account_tail or "", "risk_level": product.risk_level or "",
+                "due_today": h.maturity_date == day},
+        dated={"maturity_date": h.maturity_date},
+        reasons=reasons + _choice_reasons(product, verdicts, policy), product=product,
+        notices=(product.notice,) if product.notice else (), holding_id=h.id, amount=offer.amount,
+        order=RECOMMENDATION_ORDER[occasion],
+    )
+
+
+def _pension_recommendation(client: Any, assets: Decimal, day: date, catalog: Catalog,
+                            month: str) -> Candidate | None:
+    offer = rules.Offer(amount=assets)
+    product, verdicts = rules.choose_product(client, catalog.of_type("pension"), day, offer)
+    if product is None:
+        return None
+    policy = ("依据：未持有个人养老金账户，选风险最低者", "rule: holds no personal pension account; the lowest risk")
+    return Candidate(
+        DraftKind.RECOMMENDATION.value, "pension", f"recommendation:pension:{month}",
+        values={"risk_level": product.risk_level or ""},
+        reasons=[("未持有个人养老金账户", "holds no personal pension account"), _rating_reason(client),
+                 (f"金融资产 {fmt_money_short(assets)}", f"assets {fmt_money_short(assets)}")]
+        + _choice_reasons(product, verdicts, policy),
+        product=product, notices=(product.notice,) if product.notice else (), amount=assets,
+        order=RECOMMENDATION_ORDER["pension"],
+    )
+
+
 def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog) -> list[Candidate]:
     """The next best product, by transparent rules (at most one per rule and window):
-    a maturing deposit (within 7 days) -> a suitable wealth product, or renewal of a deposit;
-    some assets but no pension account -> personal pension (once a month, from the review day);
-    no assets at all -> an entry product (once a month, from the review day).
+    a maturing deposit (within 7 days) -> the product the policy chooses (bot/services/rules.py:
+    eligible, nearest the risk of the client's holdings, at most one level above a deposit), a
+    renewal when that is a deposit; some assets but no pension account -> personal pension (once a
+    month, from the review day); no assets at all -> an introduction by the manager, naming no
+    product (there is no money to match a product's minimum against).
     An investment product never goes to a client whose assessment expired: they get a
     re-assessment reminder instead."""
     out: list[Candidate] = []
     expired = rules.assessment_expired(client, day)
-    needs_reassessment = False
     month = f"{day.year}-{day.month:02d}"
-
     for h in holdings:
-        if h.kind != HoldingKind.DEPOSIT.value or h.maturity_date is None:
-            continue
-        days = (h.maturity_date - day).days
-        if not 0 <= days <= MATURITY_NOTICE_DAYS:
-            continue
-        base_reasons = [f"deposit of {fmt_amount(h.amount, h.currency)} matures on "
-                        f"{fmt_date(h.maturity_date, 'en')}", _rating_text(client)]
-        values = {"amount": fmt_amount(h.amount, h.currency), "account_tail": h.account_tail or ""}
-        product = None if expired else _pick(client, catalog.of_type("wealth", "fund"), day, amount=h.amount)
-        occasion = "maturity_product"
-        if product is None:
-            if expired:
-                needs_reassessment = True
-                base_reasons.append("risk assessment expired: no investment product")
-            same = catalog.products.get(h.product_code)
-            deposits = [p for p in catalog.of_type("deposit") if rules.suitability_problem(client, p, day) is None]
-            product = same if same is not None and same in deposits else (deposits[0] if deposits else None)
-            occasion = "maturity_renewal"
-        if product is None:
-            continue
-        base_reasons.append(f"suggest {product.name_en} ({product.code}"
-                            + (f", {product.risk_level}" if product.risk_level else "") + ")")
-        out.append(Candidate(
-            DraftKind.RECOMMENDATION.value, occasion, f"recommendation:maturity:{h.id}:{h.maturity_date}",
-            values=values | {"risk_level": product.risk_level or ""}, dated={"maturity_date": h.maturity_date},
-            reasons=base_reasons, product=product, product_message=True, order=RECOMMENDATION_ORDER[occasion],
-        ))
-
-    assets = sum((h.amount or ZERO) for h in holdings if h.kind in ASSET_KINDS)
+        if h.kind == HoldingKind.DEPOSIT.value and h.maturity_date is not None \
+                and 0 <= (h.maturity_date - day).days <= MATURITY_NOTICE_DAYS:
+            cand = _maturity_recommendation(client, h, holdings, day, catalog)
+            if cand is not None:
+                out.append(cand)
+    assets = sum((Decimal(h.amount or ZERO) for h in holdings if h.kind in ASSET_KINDS), ZERO)
     recurring_due = day.day >= review_day(client.id)
     if recurring_due and assets > ZERO and not any(h.kind == HoldingKind.PENSION.value for h in holdings):
-        pensions = catalog.of_type("pension")
-        product = _pick(client, pensions, day, prefer_high=False)
-        if product is None and pensions and expired:
-            needs_reassessment = True
-        if product is not None:
-            out.append(Candidate(
-                DraftKind.RECOMMENDATION.value, "pension", f"recommendation:pension:{month}",
-                values={"risk_level": product.risk_level or ""},
-                reasons=["holds no personal pension account", _rating_text(client),
-                         f"suggest {product.name_en} ({product.code})"],
-                product=product, product_message=True, order=RECOMMENDATION_ORDER["pension"],
-            ))
-
+        cand = _pension_recommendation(client, assets, day, catalog, month)
+        if cand is not None:
+            out.append(cand)
     if recurring_due and assets == ZERO:
-        entry = _pick(client, catalog.of_type("wealth", "fund", "deposit"), day, prefer_high=False)
-        if entry is None and expired:
-            needs_reassessment = True
-        if entry is not None:
-            out.append(Candidate(
-                DraftKind.RECOMMENDATION.value, "activation", f"recommendation:activation:{month}",
-                values={"risk_level": entry.risk_level or ""},
-                reasons=["no deposits or investments with the bank (zero assets)", _rating_text(client),
-                         f"suggest {entry.name_en} ({entry.code})"],
-                product=entry, product_message=True, order=RECOMMENDATION_ORDER["activation"],
-            ))
-    if needs_reassessment or (expired and client.risk_assessed_on is not None):
+        out.append(Candidate(
+            DraftKind.RECOMMENDATION.value, "activation", f"recommendation:activation:{month}",
+            reasons=[("在我行无存款或投资（零资产）", "no deposits or investments with the bank (zero assets)"),
+                     ("介绍客户经理，不推荐具体产品", "introduces the manager; names no product")],
+            order=RECOMMENDATION_ORDER["activation"],
+        ))
+    if expired and (client.risk_assessed_on is not None or any(
+            h.kind == HoldingKind.DEPOSIT.value and h.maturity_date is not None
+            and 0 <= (h.maturity_date - day).days <= MATURITY_NOTICE_DAYS for h in holdings)):
         out.append(_reassessment(client))
     return out
 

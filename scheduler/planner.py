@@ -19,16 +19,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from jinja2 import Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, Manager, Product
-from bot.services import audit, rules
+from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
+from bot.services import audit, compliance, rules
 from prompts import environment, load_prompt
-from scheduler.occasions import OCCASION_LABELS, RISK_NOTICE, Candidate, Catalog, candidates, fmt_date
+from scheduler.calendar import festival_on
+from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values, fmt_date
 
 # Local send slots per kind (then moved out of quiet hours if the settings make them quiet).
 SEND_SLOTS = {
@@ -39,6 +41,11 @@ SEND_SLOTS = {
 LANGUAGES = ("zh", "en")
 ALREADY_PLANNED = "already_planned"
 NO_TEMPLATE = "no_template"
+ONE_A_DAY = "one_message_a_day"  # a second greeting or recommendation for the same morning
+NOT_REACHABLE = "not_reachable"  # no Telegram chat bound: nothing could be delivered
+# Drafts whose occasion keys are looked up when planning (every window is at most a month long).
+KEY_LOOKBACK_DAYS = 40
+_CJK = compliance._CJK
 # Drafts that count toward the marketing caps when planning.
 COUNTED_STATUSES = (
     DraftStatus.PENDING.value, DraftStatus.APPROVED.value, DraftStatus.QUEUED.value, DraftStatus.SENT.value,
@@ -76,6 +83,10 @@ class PlannedDraft:
     local_tz: str
     client: dict[str, Any]
     product: dict[str, Any] | None = None
+    amount: Decimal | None = None  # what the recommendation's product was matched against
+    occasions: list[str] = field(default_factory=list)  # every occasion composed into the message
+    part_keys: list[str] = field(default_factory=list)
+    plan_date: date | None = None
     prompt_id: str | None = None
     prompt_hash: str | None = None
     llm_rewritten: bool = False
@@ -100,8 +111,12 @@ class PlannedDraft:
             "scheduled_at": local.isoformat(),
             "client": self.client,
         }
+        if len(self.occasions) > 1:
+            out["occasions"] = self.occasions
         if self.product is not None:
             out["product"] = self.product
+        if self.amount is not None:
+            out["amount"] = float(self.amount)
         return out
 
 
@@ -112,6 +127,7 @@ class PlanResult:
     clients: int = 0
     drafted: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    not_reachable: Counter[str] = field(default_factory=Counter)  # invited | not_invited
     campaigns: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
     drafts: list[PlannedDraft] = field(default_factory=list)
     personalised: int = 0
@@ -127,6 +143,7 @@ class PlanResult:
             "campaigns": sorted(self.campaigns.values(), key=lambda c: (c["manager"], c["kind"], c["occasion"])),
             "drafts": [d.as_json() for d in self.drafts],
             "skipped": dict(sorted(self.skipped.items())),
+            "not_reachable": dict(sorted(self.not_reachable.items())),
         }
 
 
@@ -205,8 +222,11 @@ class _Caps:
 class Planner:
     def __init__(self, session: AsyncSession, settings: Any, plan_date: date, *, now: datetime | None = None,
                  personaliser: Any = None, personalise_limit: int | None = None, collect: bool = True,
-                 dry_run: bool = False) -> None:
+                 dry_run: bool = False, reach: bool = True) -> None:
         self.session, self.settings, self.plan_date = session, settings, plan_date
+        # Drafts only for clients reachable on Telegram (False: every client, e.g. to check texts).
+        self.reach = reach
+        self.festival = festival_on(plan_date, qingming_greeting=settings.qingming_greeting)
         self.now = now
         self.personaliser = personaliser
         self.personalise_left = personalise_limit
@@ -233,15 +253,22 @@ class Planner:
         return self.slot_cache[key]
 
     def signature(self, manager: Any, lang: str) -> str:
+        """The manager's signature in the client's language: their own when they set one in that
+        language (an English client never gets a Chinese signature), else the template's."""
         key = (manager.id, lang)
         if key not in self.signatures:
-            own = getattr(manager, "signature_en", None) if lang == "en" else manager.signature
-            if own:  # the manager's own signature for this language
+            own = manager.signature if lang == "zh" else getattr(manager, "signature_en", None)
+            if lang == "en" and not own and manager.signature and not _CJK.search(manager.signature):
+                own = manager.signature
+            if own:
                 self.signatures[key] = own
             else:
+                branch = manager.branch or ""
+                if lang == "en" and _CJK.search(branch):
+                    branch = ""  # a Chinese branch name is not a name: left out of English
                 tpl = self.templates.get(f"drafts/signature_{lang}.j2")
                 assert tpl is not None
-                self.signatures[key] = tpl.render(manager_name=manager.name, branch=manager.branch or "").strip()
+                self.signatures[key] = tpl.render(manager_name=manager.name, branch=branch).strip()
         return self.signatures[key]
 
     # ---- data ----------------------------------------------------------------------------
@@ -254,14 +281,33 @@ class Planner:
     async def load_catalog(self) -> Catalog:
         return Catalog.of((await self.session.scalars(select(Product).where(Product.active.is_(True)))).all())
 
-    async def existing_keys(self, lo: int, hi: int, keys: set[str]) -> set[tuple[int, str]]:
+    async def existing_keys(self, lo: int, hi: int, keys: set[str]) -> tuple[set[tuple[int, str]], set[int]]:
+        """Occasion keys already drafted for these clients (every part of a composed message), and
+        the clients who already have their message for the plan date."""
         found: set[tuple[int, str]] = set()
-        for part in _chunks(sorted(keys)):
+        today: set[int] = set()
+        rows = await self.session.execute(
+            select(Draft.client_id, Draft.dedupe_key, Draft.part_keys, Draft.plan_date).where(
+                Draft.client_id.between(lo, hi),
+                Draft.plan_date.between(self.plan_date - timedelta(days=KEY_LOOKBACK_DAYS), self.plan_date)))
+        for client_id, key, part_keys, plan_date in rows:
+            found.add((client_id, key))
+            found.update((client_id, k) for k in part_keys or ())
+            if plan_date == self.plan_date:
+                today.add(client_id)
+        for part in _chunks(sorted(keys)):  # yearly keys from further back
             rows = await self.session.execute(
                 select(Draft.client_id, Draft.dedupe_key).where(
                     Draft.client_id.between(lo, hi), Draft.dedupe_key.in_(part)))
             found.update((r[0], r[1]) for r in rows)
-        return found
+        return found, today
+
+    async def invited(self, lo: int, hi: int) -> set[int]:
+        """Clients with an invite still open (sent, neither used nor expired)."""
+        now = self.now or datetime.now(UTC)
+        rows = await self.session.execute(select(InviteToken.client_id).where(
+            InviteToken.client_id.between(lo, hi), InviteToken.used_at.is_(None), InviteToken.expires_at > now))
+        return {r[0] for r in rows}
 
     async def load_caps(self, lo: int, hi: int) -> _Caps:
         s = self.settings
@@ -298,65 +344,104 @@ class Planner:
         return found
 
     # ---- drafting ------------------------------------------------------------------------
-    def render(self, client: Any, manager: Any, cand: Candidate) -> PlannedDraft | None:
+    def _part_values(self, cand: Candidate, lang: str) -> dict[str, Any]:
+        values: dict[str, Any] = dict(cand.values)
+        for name, (zh, en) in cand.localized.items():
+            values[name] = zh if lang == "zh" else en
+        for name, value in cand.dated.items():
+            values[name] = fmt_date(value, lang)
+        if cand.product is not None:
+            values["product_name"] = cand.product.name(lang)
+            values["product_code"] = cand.product.code
+        return values
+
+    def compose(self, client: Any, manager: Any, parts: list[Candidate]) -> PlannedDraft | None:
+        """One message from the day's parts: one salutation, the parts' texts (reminders first),
+        the risk notices the parts' products call for, one signature."""
         lang = _language(client.language)
-        path = f"{cand.template}_{lang}.j2"
-        tpl = self.templates.get(path)
-        if tpl is None:
-            return None
-        ctx: dict[str, Any] = {
+        common: dict[str, Any] = {
             "salutation": client.salutation or client.name,
             "signature": self.signature(manager, lang),
             "manager_name": manager.name,
-            "risk_notice": RISK_NOTICE[lang],
+            **day_values(client, self.plan_date, self.festival),
         }
-        ctx.update(cand.values)
-        for name, (zh, en) in cand.localized.items():
-            ctx[name] = zh if lang == "zh" else en
-        for name, value in cand.dated.items():
-            ctx[name] = fmt_date(value, lang)
+        bodies, stored_parts = [], []
+        for cand in parts:
+            tpl = self.templates.get(f"{cand.template}_{lang}.j2")
+            if tpl is None:
+                return None
+            values = self._part_values(cand, lang)
+            body = tpl.render(**(common | values)).strip()
+            bodies.append(body)
+            stored_parts.append({"kind": cand.kind, "occasion": cand.occasion, "key": cand.dedupe_key,
+                                 "values": values, "body": body})
+        notices = sorted({n for cand in parts for n in cand.notices})
+        notice = compliance.notices_block(notices, lang)
+        frame = self.templates.get(f"drafts/frame_{lang}.j2")
+        assert frame is not None
+        text = frame.render(salutation=common["salutation"], body="\n".join(bodies), notice=notice,
+                            signature=common["signature"]).strip()
+        main = next((c for c in parts if rules.is_marketing(c.kind)), parts[0])
+        main_values = stored_parts[parts.index(main)]["values"]
+        ctx: dict[str, Any] = common | main_values | {
+            "risk_notice": notice, "notices": notices, "parts": stored_parts, "day": self.plan_date.isoformat(),
+            "names": [n for n in (client.name, client.salutation, manager.name) if n],
+        }
+        manager_lang = _language(getattr(manager, "language", None) or "zh")
+        reasons = [zh if manager_lang == "zh" else en for cand in parts for zh, en in cand.reasons]
+        with_product = next((c for c in parts if c.product is not None), None)
         product = None
-        if cand.product is not None:
-            ctx["product_name"] = cand.product.name(lang)
-            ctx["product_code"] = cand.product.code
-            product = {"code": cand.product.code, "risk_level": cand.product.risk_level,
-                       "name": cand.product.name(lang), "type": cand.product.type}
-        text = tpl.render(**ctx).strip()
+        if with_product is not None and with_product.product is not None:
+            product = with_product.product.as_json(lang)
         tz_name = client.timezone or self.settings.timezone
-        prompt_id, prompt_hash = self.templates.ident(path)
-        flags: list[str] = []  # failed checks and LLM outcomes only (the review shows flagged drafts first)
+        kinds = [DraftKind.REMINDER.value if c.absorbed_reminder else c.kind for c in parts]
+        slot_kind = min(kinds, key=lambda k: SEND_SLOTS[k])
+        prompt_id, prompt_hash = self.templates.ident(f"{main.template}_{lang}.j2")
         return PlannedDraft(
             client_id=client.id, client_no=client.client_no, manager_id=manager.id, manager_code=manager.code,
-            language=lang, kind=cand.kind, occasion=cand.occasion, dedupe_key=cand.dedupe_key, text=text,
-            template_text=text, context=ctx, reasons=list(cand.reasons), flags=flags,
-            scheduled_at=self.scheduled_at(tz_name, cand.kind), local_tz=tz_name, client=_snapshot(client),
-            product=product, prompt_id=prompt_id, prompt_hash=prompt_hash, product_message=cand.product_message,
+            language=lang, kind=main.kind, occasion=main.occasion, dedupe_key=main.dedupe_key, text=text,
+            template_text=text, context=ctx, reasons=reasons,
+            flags=compliance.check(text, template_text=text, context=ctx, language=lang, day=self.plan_date),
+            scheduled_at=self.scheduled_at(tz_name, slot_kind), local_tz=tz_name, client=_snapshot(client),
+            product=product, amount=with_product.amount if with_product is not None else None,
+            occasions=[c.occasion for c in parts], part_keys=[c.dedupe_key for c in parts],
+            plan_date=self.plan_date, prompt_id=prompt_id, prompt_hash=prompt_hash,
+            product_message=bool(notices),
         )
 
     def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: _Caps,
                skipped: dict[int, set[str]]) -> list[Candidate]:
-        chosen: list[Candidate] = []
+        """The parts of the client's one message today: every reminder the rules allow, then at most
+        one greeting or recommendation within the caps; a reminder about the holding the pitch is
+        about is left to the pitch (which says the same)."""
+        reminders: list[Candidate] = []
+        pitch: Candidate | None = None
         for cand in cands:
-            reason: str | None
             if (client.id, cand.dedupe_key) in used:
-                reason = ALREADY_PLANNED
-            else:
-                reason = rules.contact_problem(client, cand.kind)
+                skipped[client.id].add(ALREADY_PLANNED)
+                continue
+            reason = rules.contact_problem(client, cand.kind)
             if reason is None and cand.product is not None:
                 reason = rules.suitability_problem(client, cand.product, self.plan_date)
             if reason is None and rules.is_marketing(cand.kind):
-                reason = caps.problem(client.id)
+                reason = ONE_A_DAY if pitch is not None else caps.problem(client.id)
                 if reason is None:
                     caps.add(client.id)
+                    pitch = cand
+                    continue
             if reason is None:
-                chosen.append(cand)
+                reminders.append(cand)
             else:
                 skipped[client.id].add(reason)
-        return chosen
+        if pitch is not None and pitch.holding_id is not None:
+            kept = [r for r in reminders if r.holding_id != pitch.holding_id]
+            pitch.absorbed_reminder = len(kept) < len(reminders)
+            reminders = kept
+        return reminders + ([pitch] if pitch is not None else [])
 
     async def prepare_batch(self, clients: Sequence[Any], managers: dict[int, Any],
                             catalog: Catalog) -> list[PlannedDraft]:
-        """Candidates -> rules -> rendered drafts for one batch of clients (nothing stored yet)."""
+        """Candidates -> rules -> one composed draft per client (nothing stored yet)."""
         lo, hi = clients[0].id, clients[-1].id
         holdings: dict[int, list[Any]] = defaultdict(list)
         for h in await self.session.execute(select(*HOLDING_COLUMNS).where(Holding.client_id.between(lo, hi))):
@@ -365,18 +450,29 @@ class Planner:
         per_client = [(c, candidates(c, holdings.get(c.id, ()), self.plan_date, catalog, qingming_greeting=q))
                       for c in clients]
         keys = {cand.dedupe_key for _, cands in per_client for cand in cands}
-        used = await self.existing_keys(lo, hi, keys) if keys else set()
+        used, planned_today = await self.existing_keys(lo, hi, keys) if keys else (set(), set())
+        invited = await self.invited(lo, hi) if self.reach else set()
         caps = await self.load_caps(lo, hi)
         skipped: dict[int, set[str]] = defaultdict(set)
         drafts: list[PlannedDraft] = []
         for client, cands in per_client:
-            manager = managers[client.manager_id]
-            for cand in self.decide(client, cands, used, caps, skipped):
-                draft = self.render(client, manager, cand)
-                if draft is None:
-                    skipped[client.id].add(NO_TEMPLATE)
-                else:
-                    drafts.append(draft)
+            if not cands:
+                continue
+            if client.id in planned_today:
+                skipped[client.id].add(ALREADY_PLANNED)
+                continue
+            parts = self.decide(client, cands, used, caps, skipped)
+            if not parts:
+                continue
+            if self.reach and client.telegram_chat_id is None:
+                skipped[client.id].add(NOT_REACHABLE)
+                self.result.not_reachable["invited" if client.id in invited else "not_invited"] += 1
+                continue
+            draft = self.compose(client, managers[client.manager_id], parts)
+            if draft is None:
+                skipped[client.id].add(NO_TEMPLATE)
+            else:
+                drafts.append(draft)
         for reasons in skipped.values():
             self.result.skipped.update(reasons)
         return drafts
@@ -417,7 +513,8 @@ class Planner:
                 rows.append({
                     "campaign_id": d.campaign_id, "client_id": d.client_id, "manager_id": d.manager_id,
                     "plan_date": self.plan_date, "kind": d.kind, "occasion": d.occasion,
-                    "dedupe_key": d.dedupe_key, "language": d.language, "text": d.text,
+                    "dedupe_key": d.dedupe_key, "part_keys": d.part_keys or None, "language": d.language,
+                    "text": d.text,
                     "template_text": d.template_text, "context": d.context, "reasons": d.reasons,
                     "flags": d.flags or None, "product_code": d.product["code"] if d.product else None,
                     "scheduled_at": d.scheduled_at, "status": DraftStatus.PENDING.value,
@@ -490,21 +587,23 @@ class Planner:
 async def plan_day(session: AsyncSession, settings: Any, plan_date: date, *, manager_id: int | None = None,
                    dry_run: bool = False, now: datetime | None = None, personaliser: Any = None,
                    personalise_limit: int | None = None, collect: bool = True, batch_size: int = 2000,
-                   progress: Callable[[int], None] | None = None, actor: str = "system") -> PlanResult:
+                   progress: Callable[[int], None] | None = None, actor: str = "system",
+                   reach: bool = True) -> PlanResult:
     """Plan `plan_date` for every active manager's clients (or one manager's). Without `dry_run`
     the campaigns, drafts and one audit row (by `actor`) are added to `session` (the caller
     commits); re-running adds nothing already planned. `personaliser`
     (bot.services.drafting.Personaliser) rewrites up to `personalise_limit` marketing drafts;
     failures keep the template text with a flag."""
     planner = Planner(session, settings, plan_date, now=now, personaliser=personaliser,
-                      personalise_limit=personalise_limit, collect=collect, dry_run=dry_run)
+                      personalise_limit=personalise_limit, collect=collect, dry_run=dry_run, reach=reach)
     result = await planner.run(manager_id=manager_id, batch_size=batch_size, progress=progress)
     if not dry_run and result.drafted:
         audit.record(session, actor=actor, action="plan", entity="plan", entity_id=plan_date.isoformat(),
                      manager_id=manager_id,
                      details={"clients": result.clients, "drafted": result.drafted,
                               "campaigns": len(result.campaigns), "personalised": result.personalised,
-                              "llm_fallbacks": result.llm_fallbacks, "skipped": dict(result.skipped)})
+                              "llm_fallbacks": result.llm_fallbacks, "skipped": dict(result.skipped),
+                              "not_reachable": dict(result.not_reachable)})
     return result
 
 
@@ -542,7 +641,7 @@ async def campaign_overview(session: AsyncSession, campaign_id: int, *, sample: 
     flagged = []
     for row in rows:
         reasons.update(row.reasons or [])
-        if row.flags and any(f != "llm" for f in row.flags):
+        if compliance.needs_attention(row.flags):
             flagged.append(row)
     picks = flagged[:sample]
     if len(picks) < sample:  # then evenly spread over the rest

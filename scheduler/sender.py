@@ -1,9 +1,11 @@
 """The sending loop: take due outbox rows, re-check the bank's rules, send within Telegram's limits.
 
-Per message: the rules are checked again right before the send (`bot.services.rules.send_problem`):
-an opt-out, a withdrawn consent, a block or a cap since approval cancels the message with the
-reason; quiet hours postpone it to the client's next allowed time (an approved reminder is not
-dropped because the sender was late). Telegram's answers:
+Per message: the rules are checked again right before the send (`bot.services.rules.send_problem`,
+then the compliance gate `bot.services.compliance.send_findings` on the approved text with the
+rules as they are now): an opt-out, a withdrawn consent, a block, a cap, a blocking compliance
+finding or a product no longer suitable since approval cancels the message with the reason;
+quiet hours postpone it to the client's next allowed time (an approved reminder is not dropped
+because the sender was late). Telegram's answers:
 
 - 429: every sender pauses for `retry_after` (shared through the limiter); the row is re-queued
   without counting an attempt;
@@ -47,7 +49,7 @@ from bot import metrics
 from bot.db.base import utcnow
 from bot.db.models import Client
 from bot.db.retry import PartsHealth, backoff, is_transient, retry_transient
-from bot.services import outbox, rules
+from bot.services import audit, compliance, outbox, rules
 from bot.services.outbox import MAX_ATTEMPTS, Claimed
 from scheduler.ratelimit import Limiter, build_limiter
 
@@ -167,6 +169,8 @@ class Sender:
                     await session.commit()
                     self.stats["postponed"] += 1
                     return
+                if problem is None and item.draft_id is not None:
+                    problem = await self._compliance_problem(session, item, client)
                 if problem is not None:
                     await outbox.mark_cancelled(session, item.id, problem, worker=self.worker)
                     await session.commit()
@@ -228,6 +232,18 @@ class Sender:
         metrics.MESSAGES_SENT.labels("sent").inc()
         self.stats["sent"] += 1
         log.info("sent", extra={"outbox_id": item.id, "kind": item.kind, "chat_id": chat_id})
+
+    async def _compliance_problem(self, session: AsyncSession, item: Claimed, client: Client) -> str | None:
+        """The compliance gate once more, with today's rules: a blocking finding cancels the message
+        (audited), even though it was approved."""
+        assert item.draft_id is not None
+        today = utcnow().astimezone(rules.zone(client.timezone or self.settings.timezone)).date()
+        findings = await compliance.send_findings(session, item.draft_id, item.text, client, today)
+        if not findings:
+            return None
+        audit.record(session, actor="sender", action="send_blocked", entity="outbox", entity_id=item.id,
+                     manager_id=client.manager_id, client_id=client.id, details={"findings": findings})
+        return f"compliance: {', '.join(findings)}"
 
     async def _budget(self) -> bool:
         """Wait for the sending budget; False when the sender is stopped first (that wait can be a

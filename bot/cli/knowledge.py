@@ -181,7 +181,7 @@ def bench_retrieval(
     chunks: int = typer.Option(20_000, "--chunks", min=100, help="Chunks in the index while timing."),
     rounds: int = typer.Option(5, "--rounds", min=1, help="Times each query is asked."),
     corpus: list[Path] = typer.Option(None, "--corpus", help="Documents to ingest (default: the demo documents)."),
-    embedding: str = typer.Option("", "--embedding", help="lexical (default), use, hash."),
+    embedding: str = typer.Option("", "--embedding", help="e5 (default), use, lexical, hash."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Retrieval p50/p95 latency with N chunks in the index, and ingestion pages per second."""

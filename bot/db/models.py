@@ -142,6 +142,9 @@ class Product(Base):
     is_investment: Mapped[bool] = mapped_column(Boolean, default=False)
     term_days: Mapped[int | None] = mapped_column(Integer)
     min_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
+    # Target segments (comma-separated: mass,affluent,wealth); empty: every segment.
+    segments: Mapped[str | None] = mapped_column(String(64))
     rate_text: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -231,6 +234,7 @@ class Campaign(Base):
     template_id: Mapped[str | None] = mapped_column(String(100))
     template_hash: Mapped[str | None] = mapped_column(String(64))
     template_override: Mapped[str | None] = mapped_column(Text)  # the manager's edited template
+    template_overrides: Mapped[dict[str, str] | None] = mapped_column(Json)  # per language: zh, en
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -255,6 +259,8 @@ class Draft(Base):
     occasion: Mapped[str] = mapped_column(String(64))
     # One draft per client per occasion instance, e.g. "greeting:spring_festival:2027".
     dedupe_key: Mapped[str] = mapped_column(String(160))
+    # Every occasion key composed into this one message (the first is `dedupe_key`).
+    part_keys: Mapped[list[str] | None] = mapped_column(Json)
     language: Mapped[str] = mapped_column(String(5))
     text: Mapped[str] = mapped_column(Text)
     template_text: Mapped[str | None] = mapped_column(Text)  # what the template alone gave

@@ -13,91 +13,32 @@ failed call or a rewrite that fails the checks keeps the template text and gets 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from bot.services import compliance
 from prompts import render
 
-PROMISE_WORDS = (
-    "保本", "保收益", "保息", "稳赚", "无风险", "零风险", "保证收益", "稳赚不赔", "刚性兑付", "只赚不赔",
-    "guaranteed", "guarantee", "risk-free", "risk free", "no risk", "zero risk", "principal protected",
-    "can't lose", "cannot lose",
-)
-RISK_NOTICES = {
-    "zh": "理财非存款,产品有风险,投资须谨慎",
-    "en": "Wealth products are not deposits and carry risk",
-}
-# Values in a draft's context that are facts from the data: they must survive a rewrite verbatim.
-FACT_KEYS = (
-    "amount", "due_amount", "maturity_date", "expiry_date", "due_date", "expires_on", "expired_on",
-    "id_expiry", "deadline", "account_tail", "product_name", "years", "year", "risk_level",
-)
-MAX_CHARS = 1000
-_NUMBER = re.compile(r"\d+(?:[,,]\d{3})*(?:\.\d+)?")
-_CN_AMOUNT = re.compile(r"[零一二两三四五六七八九十百千万亿]+(?:元|块)")
-
-# Check codes
-EMPTY = "empty"
-TOO_LONG = "too_long"
-PROMISE = "promise_words"
-RISK_NOTICE_MISSING = "risk_notice_missing"
-FACT_MISSING = "fact_missing"
-NUMBER_CHANGED = "number_changed"
-LLM_FAILED = "llm_failed"
-LLM_REJECTED = "llm_rejected"
-LLM = "llm"
-
-
-def is_product_message(kind: str, occasion: str, product_code: str | None = None) -> bool:
-    """Drafts that must carry the risk notice: every recommendation and every wealth-product message."""
-    return kind == "recommendation" or bool(product_code) or occasion.startswith("wealth_")
-
-
-def check_stored_draft(draft: Any, text: str | None = None) -> list[str]:
-    """`check_draft` for a stored Draft (e.g. a manager's edit: pass the new `text`)."""
-    return check_draft(draft.text if text is None else text, template_text=draft.template_text or draft.text,
-                       context=draft.context, language=draft.language,
-                       product_message=is_product_message(draft.kind, draft.occasion, draft.product_code))
-
-
-def promise_words(text: str) -> list[str]:
-    lowered = text.lower()
-    return [w for w in PROMISE_WORDS if w.lower() in lowered]
-
-
-def _numbers(text: str) -> set[str]:
-    return {m.replace(",", "").replace(",", "") for m in _NUMBER.findall(text)}
-
-
-def length_limit(template_text: str) -> int:
-    return min(MAX_CHARS, max(2 * len(template_text), 300))
+# The checks live in one place (bot/services/compliance.py); these names stay for callers.
+PROMISE_WORDS = compliance.PROMISE_WORDS
+FACT_KEYS = compliance.FACT_KEYS
+MAX_CHARS = compliance.MAX_CHARS
+EMPTY, TOO_LONG, PROMISE = compliance.EMPTY, compliance.TOO_LONG, compliance.PROMISE
+RISK_NOTICE_MISSING, FACT_MISSING = compliance.RISK_NOTICE_MISSING, compliance.FACT_MISSING
+NUMBER_CHANGED = compliance.NUMBER_CHANGED
+LLM_FAILED, LLM_REJECTED, LLM = compliance.LLM_FAILED, compliance.LLM_REJECTED, compliance.LLM
+promise_words = compliance.promise_words
+length_limit = compliance.length_limit
+check_stored_draft = compliance.check_stored
 
 
 def check_draft(text: str, *, template_text: str, context: dict[str, Any] | None, product_message: bool,
-                language: str) -> list[str]:
+                language: str, day: date | None = None) -> list[str]:
     """The failed checks of `text` (empty list: it may go to the manager as is)."""
-    problems: list[str] = []
-    body = (text or "").strip()
-    if not body:
-        return [EMPTY]
-    if len(body) > length_limit(template_text):
-        problems.append(TOO_LONG)
-    if promise_words(body):
-        problems.append(PROMISE)
-    plain = body.replace("，", ",")
-    if product_message and not any(n in plain for n in (RISK_NOTICES.get(language, ""), RISK_NOTICES["zh"]) if n):
-        problems.append(RISK_NOTICE_MISSING)
-    for key in FACT_KEYS:
-        value = str((context or {}).get(key) or "")
-        if value and value in template_text and value not in body:
-            problems.append(FACT_MISSING)
-            break
-    allowed = _numbers(template_text)
-    if not _numbers(body) <= allowed or not set(_CN_AMOUNT.findall(body)) <= set(_CN_AMOUNT.findall(template_text)):
-        problems.append(NUMBER_CHANGED)
-    return problems
+    return compliance.check(text, template_text=template_text, context=context, language=language, day=day,
+                            product_message=product_message)
 
 
 @dataclass
@@ -122,10 +63,11 @@ class Personaliser:
         self.calls = 0
 
     def messages(self, draft: Any) -> list[dict[str, str]]:
-        lang = draft.language if draft.language in RISK_NOTICES else "zh"
+        lang = draft.language if draft.language in ("zh", "en") else "zh"
         facts = {k: str(draft.context[k]) for k in FACT_KEYS if draft.context and draft.context.get(k)}
+        notice = compliance.notices_block(list((draft.context or {}).get("notices") or ()), lang)
         system = render(f"drafts/personalise_{lang}.j2", max_chars=length_limit(draft.template_text),
-                        risk_notice=RISK_NOTICES[lang], product_message=draft.product_message)
+                        risk_notice=notice, product_message=bool(notice))
         user = render(f"drafts/personalise_user_{lang}.j2", kind=draft.kind, occasion=draft.occasion,
                       facts=facts, template_text=draft.template_text)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -149,7 +91,8 @@ class Personaliser:
             except Exception as exc:  # noqa: BLE001 - any failure falls back to the template
                 return Outcome(draft.template_text, False, [LLM_FAILED, f"{LLM_FAILED}:{type(exc).__name__}"])
         problems = check_draft(text, template_text=draft.template_text, context=draft.context,
-                               product_message=draft.product_message, language=draft.language)
+                               product_message=draft.product_message, language=draft.language,
+                               day=getattr(draft, "plan_date", None))
         if problems:
             return Outcome(draft.template_text, False, [LLM_REJECTED] + [f"{LLM_REJECTED}:{p}" for p in problems])
         return Outcome(text, True, [LLM])

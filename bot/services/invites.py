@@ -1,8 +1,9 @@
 """Per-client invite links: `https://t.me/<bot>?start=<token>` binds a Telegram chat to a client.
 
 A token is single use and expires (default 7 days). Only its SHA-256 is stored (as for console
-sign-in tokens): a copy of the database or a backup gives no working invite. Redeeming it binds the chat to the client
-(one chat per client, one client per chat) and writes an audit row in the caller's transaction.
+sign-in tokens): a copy of the database or a backup gives no working invite. Redeeming it binds
+the chat to the client (one chat per client, one client per chat) and writes an audit row in the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Invite:
                 "expires_at": self.expires_at.isoformat()}
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
 def invite_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username.lstrip('@')}?start={token}"
 
@@ -65,7 +70,7 @@ async def create_invite(
     if created_by is not None and not created_by.is_admin and client.manager_id != created_by.id:
         raise InviteError("forbidden", f"client {client_no} is not in manager {created_by.code}'s book")
     now = now or utcnow()
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = new_token()
     row = InviteToken(token_hash=hash_token(token), client_id=client.id,
                       created_by=created_by.id if created_by else None, created_at=now, expires_at=now + ttl)
     session.add(row)

@@ -2,8 +2,13 @@
 
 A manager sees and decides only the drafts of their own clients; an admin sees all. Every
 approve, edit and reject writes an audit row in the same transaction; approved drafts go to the
-outbox at once (they wait there until their scheduled time). Flagged drafts (a failed check, an
-LLM rewrite) are never approved by "approve all" unless the manager says so explicitly.
+outbox at once (they wait there until their scheduled time).
+
+The compliance gate (bot/services/compliance.py) runs again at every approval, on the text as it
+is now and with the rules as they are now (plus whatever was flagged before and not fixed): a
+draft with a blocking finding is never approved, by anyone or anything (console, API, Telegram,
+auto-approval); a draft with only warnings is approved only with an explicit override and a
+reason, audited as an "override" row beside the approval.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.db.base import utcnow
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager
-from bot.services import audit, outbox, placeholders
-from bot.services.drafting import check_stored_draft
+from bot.services import audit, compliance, outbox, placeholders
+from bot.services.compliance import check_stored
 
 MAX_TEXT = 4000
 
@@ -31,6 +36,25 @@ class NotFound(LookupError):
 
 class InvalidInput(ValueError):
     pass
+
+
+class Blocked(InvalidInput):
+    """The draft has blocking compliance findings: it cannot be approved until its text is fixed."""
+
+    def __init__(self, draft_id: int, findings: Sequence[str]) -> None:
+        self.draft_id, self.findings = draft_id, list(findings)
+        super().__init__(f"draft {draft_id} cannot be approved: {', '.join(self.findings)} "
+                         f"(fix the text, or reject it) / 草稿 {draft_id} 未通过合规检查，不能批准：请修改或拒绝")
+
+
+class NeedsOverride(InvalidInput):
+    """The draft has warnings: approving it needs an explicit override with a reason."""
+
+    def __init__(self, draft_id: int | None, findings: Sequence[str]) -> None:
+        self.draft_id, self.findings = draft_id, list(findings)
+        what = f"draft {draft_id}" if draft_id is not None else "these drafts"
+        super().__init__(f"{what} has warnings ({', '.join(self.findings)}): approve with an override and a "
+                         f"reason / 有合规提示，需填写理由后确认批准")
 
 
 @dataclass(frozen=True)
@@ -46,7 +70,16 @@ class Reviewer:
 
 
 def is_flagged(flags: Sequence[str] | None) -> bool:
-    return bool(flags)
+    """Blocked or warned (an INFO note such as an LLM rewrite alone does not hold a draft back)."""
+    return compliance.needs_attention(flags)
+
+
+def gate(draft: Draft) -> tuple[list[str], list[str]]:
+    """(blocking, warnings) of the draft now: the checks re-run on its current text with the
+    current rules, plus findings stored earlier that nobody fixed. The draft's flags are updated."""
+    findings = list(dict.fromkeys(check_stored(draft) + [f for f in draft.flags or () if is_flagged([f])]))
+    draft.flags = findings or None
+    return compliance.blocking(findings), compliance.warnings(findings)
 
 
 def _own(stmt: Select[Any], reviewer: Reviewer, column: Any) -> Select[Any]:
@@ -168,6 +201,7 @@ async def pending_page(session: AsyncSession, reviewer: Reviewer, campaign_id: i
 def _draft_view(d: Draft, client_no: str, name: str) -> dict[str, Any]:
     return {"id": d.id, "client_no": client_no, "client_name": name, "kind": d.kind, "occasion": d.occasion,
             "language": d.language, "text": d.text, "status": d.status, "flags": d.flags or [],
+            "blocked": compliance.blocking(d.flags), "warnings": compliance.warnings(d.flags),
             "reasons": d.reasons or [], "context": d.context or {}, "edited": d.edited,
             "scheduled_at": d.scheduled_at.isoformat(),
             "reject_reason": d.reject_reason}
@@ -199,16 +233,44 @@ async def _decide(session: AsyncSession, reviewer: Reviewer, drafts: Sequence[Dr
     return len(drafts)
 
 
+def _override_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to override warnings / 覆盖合规提示须填写理由")
+    return reason[:200]
+
+
+def _audit_override(session: AsyncSession, reviewer: Reviewer, draft: Draft, warnings: list[str],
+                    reason: str) -> None:
+    audit.record(session, actor=reviewer.actor, action="override", entity="draft", entity_id=draft.id,
+                 manager_id=draft.manager_id, client_id=draft.client_id,
+                 details={"warnings": warnings, "reason": reason})
+
+
 async def approve_all(session: AsyncSession, reviewer: Reviewer, campaign_id: int, *,
-                      include_flagged: bool = False, expected: int | None = None) -> int:
-    """Approve every pending draft of the campaign (flagged ones only if asked). `expected` is the
-    count the manager confirmed: if drafts changed meanwhile, nothing is approved."""
+                      include_flagged: bool = False, expected: int | None = None,
+                      override_reason: str | None = None) -> int:
+    """Approve every pending draft of the campaign that passes the gate. Blocked drafts are never
+    approved; drafts with warnings only with `include_flagged` and an `override_reason` (one
+    audited override per draft). `expected` is the count the manager confirmed: if drafts changed
+    meanwhile, nothing is approved."""
     await get_campaign(session, reviewer, campaign_id)
+    reason = _override_reason(override_reason) if include_flagged else None
     drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
                                                         Draft.status == DraftStatus.PENDING))).all()
-    chosen = [d for d in drafts if include_flagged or not is_flagged(d.flags)]
+    chosen: list[Draft] = []
+    overrides: list[tuple[Draft, list[str]]] = []
+    for d in drafts:
+        blocking, warned = gate(d)
+        if blocking or (warned and reason is None):
+            continue
+        chosen.append(d)
+        if warned:
+            overrides.append((d, warned))
     if expected is not None and expected != len(chosen):
         raise InvalidInput(f"the campaign now has {len(chosen)} drafts to approve, not {expected}; reload and confirm")
+    for d, warned in overrides:
+        _audit_override(session, reviewer, d, warned, reason or "")
     return await _decide(session, reviewer, chosen, DraftStatus.APPROVED)
 
 
@@ -230,10 +292,20 @@ def _reason(reason: str) -> str:
     return reason
 
 
-async def approve_one(session: AsyncSession, reviewer: Reviewer, draft_id: int) -> Draft:
+async def approve_one(session: AsyncSession, reviewer: Reviewer, draft_id: int, *,
+                      override_reason: str | None = None) -> Draft:
+    """Approve one draft: refused (`Blocked`) with a blocking finding; with warnings only when
+    `override_reason` is given (`NeedsOverride` otherwise), and the override is audited."""
     draft = await get_draft(session, reviewer, draft_id)
     if draft.status != DraftStatus.PENDING:
         raise InvalidInput(f"draft {draft_id} is {draft.status}, not pending")
+    blocking, warned = gate(draft)
+    if blocking:
+        raise Blocked(draft.id, blocking)
+    if warned:
+        if not (override_reason or "").strip():
+            raise NeedsOverride(draft.id, warned)
+        _audit_override(session, reviewer, draft, warned, _override_reason(override_reason))
     await _decide(session, reviewer, [draft], DraftStatus.APPROVED)
     return draft
 
@@ -260,7 +332,7 @@ async def edit_draft(session: AsyncSession, reviewer: Reviewer, draft_id: int, t
     before = draft.text
     draft.text = text
     draft.edited = True
-    problems = check_stored_draft(draft, text)
+    problems = check_stored(draft, text)
     draft.flags = [p for p in problems if p] or None
     audit.record(session, actor=reviewer.actor, action="edit", entity="draft", entity_id=draft.id,
                  manager_id=draft.manager_id, client_id=draft.client_id,
@@ -269,36 +341,117 @@ async def edit_draft(session: AsyncSession, reviewer: Reviewer, draft_id: int, t
     return draft
 
 
-async def edit_template(session: AsyncSession, reviewer: Reviewer, campaign_id: int, template: str) -> int:
-    """Replace the campaign's template and re-render every pending, unedited draft from its stored
-    values. The template is plain text with `{field}` placeholders (`bot.services.placeholders`),
-    checked before anything changes: an unknown field, or one a draft has no value for, is refused
-    (`placeholders.TemplateFieldError`, naming the field). Returns how many drafts were re-rendered."""
+class TemplateRejected(InvalidInput):
+    """The template would give drafts that cannot be sent: nothing was saved."""
+
+    def __init__(self, findings: dict[str, int]) -> None:
+        self.findings = findings
+        listed = ", ".join(f"{code} ({n})" for code, n in sorted(findings.items()))
+        super().__init__(f"the template was not saved: its messages would fail the compliance checks: {listed} / "
+                         f"模板未保存：生成的消息未通过合规检查：{listed}")
+
+
+def _template_language(template: str) -> str:
+    return "zh" if compliance._CJK.search(template) else "en"
+
+
+def _single_part(d: Draft) -> bool:
+    return len((d.context or {}).get("parts") or ()) <= 1
+
+
+async def edit_template(session: AsyncSession, reviewer: Reviewer, campaign_id: int, template: str,
+                        language: str | None = None) -> int:
+    """Replace the campaign's template for one language (given, or the template's own: Chinese
+    text -> zh) and re-render that language's pending, unedited drafts from their stored values.
+    The template is plain text with `{field}` placeholders (`bot.services.placeholders`); it is
+    validated before anything changes: an unknown field, or one a draft has no value for
+    (`placeholders.TemplateFieldError`), or any draft it would give failing a blocking compliance
+    check (`TemplateRejected`: promise words, a missing or wrong risk notice, a changed number,
+    the wrong language...). Drafts composed of several messages (a reminder and a greeting) keep
+    their text; the manager edits those one by one. Returns how many drafts were re-rendered."""
     camp = await get_campaign(session, reviewer, campaign_id)
     template = (template or "").strip()
     parts = placeholders.parse(template)
-    drafts = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
-                                                        Draft.status == DraftStatus.PENDING,
-                                                        Draft.edited.is_(False)))).all()
-    rendered = [(d, placeholders.render(parts, d.context or {})) for d in drafts]
+    lang = (language or _template_language(template)).lower()
+    if lang not in ("zh", "en"):
+        raise InvalidInput(f"unknown language {language!r}: zh or en")
+    pending = (await session.scalars(select(Draft).where(Draft.campaign_id == campaign_id,
+                                                         Draft.status == DraftStatus.PENDING,
+                                                         Draft.edited.is_(False)))).all()
+    for d in pending:  # every field must have a value in every draft of the campaign, in any language
+        placeholders.render(parts, d.context or {})
+    drafts = [d for d in pending if d.language == lang]
+    rendered = [(d, placeholders.render(parts, d.context or {})) for d in drafts if _single_part(d)]
+    checked = [(d, text, check_stored(d, text)) for d, text in rendered]
+    failing: dict[str, int] = {}
+    for _, _, findings in checked:
+        for code in compliance.blocking(findings):
+            failing[code] = failing.get(code, 0) + 1
+    if failing:
+        raise TemplateRejected(failing)
     camp.template_override = template
-    for d, text in rendered:
+    camp.template_overrides = {**(camp.template_overrides or {}), lang: template}
+    for d, text, findings in checked:
         d.text = text
-        d.flags = check_stored_draft(d, text) or None
+        d.flags = findings or None
     audit.record(session, actor=reviewer.actor, action="edit_template", entity="campaign", entity_id=camp.id,
-                 manager_id=camp.manager_id, details={"rerendered": len(rendered)})
-    return len(rendered)
+                 manager_id=camp.manager_id,
+                 details={"language": lang, "rerendered": len(checked),
+                          "kept_composed": len(drafts) - len(checked),
+                          "warned": sum(1 for _, _, f in checked if compliance.warnings(f))})
+    return len(checked)
+
+
+# Fields put back as placeholders when a draft's text becomes the editable template (longest
+# values first, so a date is replaced before a number inside it).
+_SOURCE_FIELDS = ("risk_notice", "signature", "salutation", "product_name", "amount", "due_amount",
+                  "maturity_date", "expiry_date", "due_date", "expires_on", "expired_on", "id_expiry",
+                  "deadline", "festival_name", "manager_name", "account_tail", "risk_level")
+
+
+def template_from_draft(draft: Draft) -> str:
+    """The draft's text as a placeholder template: its stored values become `{field}` again."""
+    ctx = draft.context or {}
+    text = (draft.template_text or draft.text).replace("{", "{{").replace("}", "}}")
+    values = [(f, str(ctx[f])) for f in _SOURCE_FIELDS if ctx.get(f) and f in placeholders.FIELDS]
+    for field, value in sorted(values, key=lambda fv: len(fv[1]), reverse=True):
+        text = text.replace(value, "{" + field + "}")
+    return text
+
+
+async def template_source(session: AsyncSession, reviewer: Reviewer, campaign_id: int, language: str) -> str:
+    """What the manager starts editing for one language: their saved template, else a pending
+    draft's text with its values as placeholders, else the shipped template."""
+    camp = await get_campaign(session, reviewer, campaign_id)
+    saved = (camp.template_overrides or {}).get(language)
+    if saved:
+        return str(saved)
+    drafts = (await session.scalars(select(Draft).where(
+        Draft.campaign_id == campaign_id, Draft.language == language).order_by(Draft.id).limit(20))).all()
+    sample = next((d for d in drafts if _single_part(d)), None)
+    if sample is not None:
+        return template_from_draft(sample)
+    if camp.template_id:
+        from prompts import load_prompt
+
+        try:
+            return placeholders.from_jinja(load_prompt(camp.template_id.replace("_zh.j2", f"_{language}.j2")).text)
+        except (OSError, ValueError):
+            return ""
+    return ""
 
 
 async def auto_approve(session: AsyncSession, plan_date: date) -> int:
     """Managers who chose it get their clean service reminders approved without a look: only
-    reminders with no flags that no LLM rewrote."""
+    reminders that pass the gate with no finding at all (no override without a person) and that
+    no LLM rewrote."""
     managers = (await session.scalars(select(Manager.id).where(Manager.auto_approve_reminders.is_(True)))).all()
     total = 0
     for manager_id in managers:
         drafts = (await session.scalars(select(Draft).where(
             Draft.manager_id == manager_id, Draft.plan_date == plan_date, Draft.kind == DraftKind.REMINDER,
-            Draft.status == DraftStatus.PENDING, Draft.flags.is_(None), Draft.llm_rewritten.is_(False)))).all()
-        if drafts:
-            total += await _decide(session, Reviewer(manager_id=manager_id), list(drafts), DraftStatus.APPROVED)
+            Draft.status == DraftStatus.PENDING, Draft.llm_rewritten.is_(False)))).all()
+        clean = [d for d in drafts if gate(d) == ([], []) and not d.flags]
+        if clean:
+            total += await _decide(session, Reviewer(manager_id=manager_id), clean, DraftStatus.APPROVED)
     return total

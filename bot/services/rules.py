@@ -15,7 +15,10 @@ selects), so the planner can work in batches without loading entities.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -258,4 +261,148 @@ async def send_problem(
     sent_week = await _sent_marketing(session, client_id, week_start, week_end, outbox_id)
     if sent_week >= settings.marketing_weekly_cap:
         return WEEKLY_CAP
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Product eligibility and the suitability policy (which product a recommendation may name).
+#
+# Eligibility: the product's minimum amount, currency, term and target segments, plus
+# suitability (risk level <= rating, a valid assessment for any investment). Policy, on top:
+# conservative. The reference is the riskiest of the client's current holdings, capped at one
+# level above what matures (a maturing deposit counts as R1); the product nearest that level
+# is chosen (ties: the lower level, then the client's own product), never simply the riskiest
+# the rating allows. Every rule gives a verdict the manager sees in their language.
+
+DEPOSIT_LEVEL = 1  # a deposit (or pension savings) is the lowest risk there is
+MAX_STEP_UP = 1
+
+# Eligibility problems (skip reasons)
+BELOW_MINIMUM = "below_minimum"
+WRONG_CURRENCY = "wrong_currency"
+TERM_TOO_LONG = "term_too_long"
+WRONG_SEGMENT = "wrong_segment"
+ABOVE_POLICY = "above_policy"
+
+SEGMENT_LABELS = {"mass": ("大众客户", "mass"), "affluent": ("富裕客户", "affluent"),
+                  "wealth": ("财富客户", "wealth")}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One rule's outcome for one product, e.g. ✓ 起购 ¥10,000 ≤ ¥54,000."""
+
+    rule: str
+    ok: bool
+    zh: str
+    en: str
+
+    def text(self, language: str) -> str:
+        return ("✓ " if self.ok else "✗ ") + (self.zh if language == "zh" else self.en)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a recommendation is matched against: the money (a maturing holding or the client's
+    assets), its currency, the longest term that fits, and the reference risk level."""
+
+    amount: Decimal
+    currency: str = "CNY"
+    max_term_days: int | None = None
+    reference_level: int = DEPOSIT_LEVEL
+    step_cap: int | None = None  # at most this level (what matures + MAX_STEP_UP)
+    prefer_code: str | None = None  # the client's own product, on a tie
+
+
+def product_level(product: Any) -> int:
+    """R1..R5 as 1..5; a non-investment (deposit) counts as R1; an investment without a level as R5."""
+    level = _level(getattr(product, "risk_level", None))
+    if level is not None:
+        return level
+    return 5 if is_investment(product) else DEPOSIT_LEVEL
+
+
+def _segments(product: Any) -> list[str]:
+    raw = getattr(product, "segments", None)
+    if not raw:
+        return []
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return [s.strip().lower() for s in items if s and s.strip()]
+
+
+def _risk_verdicts(client: Any, product: Any, today: date) -> list[Verdict]:
+    if not is_investment(product):
+        return [Verdict("risk", True, "风险等级 存款类产品，不适用", "risk level: a deposit, not applicable")]
+    rating = getattr(client, "risk_rating", None) or "-"
+    level = getattr(product, "risk_level", None) or "R5"
+    problem = suitability_problem(client, product, today)
+    expires = assessment_expires_on(client)
+    out = [Verdict("risk", problem not in (RISK_TOO_HIGH, NO_RISK_RATING),
+                   f"风险等级 {level} ≤ {rating}", f"risk level {level} ≤ {rating}")]
+    out.append(Verdict("assessment", problem not in (ASSESSMENT_EXPIRED, NO_RISK_RATING),
+                       f"风险测评有效至 {expires.isoformat() if expires else '-'}",
+                       f"risk assessment valid until {expires.isoformat() if expires else '-'}"))
+    return out
+
+
+def product_verdicts(client: Any, product: Any, today: date, offer: Offer) -> list[Verdict]:
+    """Every eligibility rule's verdict for this client, product and money."""
+    from bot.services.formats import fmt_money_short
+
+    out = _risk_verdicts(client, product, today)
+    minimum = getattr(product, "min_amount", None)
+    if minimum is not None:
+        have, need = fmt_money_short(offer.amount, offer.currency), fmt_money_short(minimum, offer.currency)
+        out.append(Verdict("min_amount", Decimal(minimum) <= offer.amount,
+                           f"起购 {need} ≤ {have}", f"minimum {need} ≤ {have}"))
+    currency = (getattr(product, "currency", None) or "CNY").upper()
+    out.append(Verdict("currency", currency == (offer.currency or "CNY").upper(),
+                       f"币种 {currency}", f"currency {currency}"))
+    term = getattr(product, "term_days", None)
+    if term and offer.max_term_days:
+        out.append(Verdict("term", term <= offer.max_term_days, f"期限 {term}天 ≤ {offer.max_term_days}天",
+                           f"term {term} days ≤ {offer.max_term_days} days"))
+    segments = _segments(product)
+    if segments:
+        segment = (getattr(client, "segment", None) or "").lower()
+        zh, en = SEGMENT_LABELS.get(segment, (segment or "-", segment or "-"))
+        out.append(Verdict("segment", segment in segments, f"目标客群 {zh}", f"target segment {en}"))
+    if offer.step_cap is not None:
+        level = product_level(product)
+        out.append(Verdict("policy", level <= offer.step_cap, f"风险不高于到期产品一级 R{level} ≤ R{offer.step_cap}",
+                           f"at most one level above what matures R{level} ≤ R{offer.step_cap}"))
+    return out
+
+
+def choose_product(client: Any, products: Iterable[Any], today: date,
+                   offer: Offer) -> tuple[Any | None, list[Verdict]]:
+    """The product a recommendation may name under the policy, with its verdicts (None: none is
+    eligible). Nearest the reference level, then the lower level, then the client's own product."""
+    best: tuple[tuple[int, int, int, str], Any, list[Verdict]] | None = None
+    for product in products:
+        if not getattr(product, "active", True):
+            continue
+        verdicts = product_verdicts(client, product, today, offer)
+        if not all(v.ok for v in verdicts):
+            continue
+        level = product_level(product)
+        key = (abs(level - offer.reference_level), level, 0 if product.code == offer.prefer_code else 1,
+               product.code)
+        if best is None or key < best[0]:
+            best = (key, product, verdicts)
+    if best is None:
+        return None, []
+    return best[1], best[2]
+
+
+def offer_problem(client: Any, product: Any, today: date, offer: Offer) -> str | None:
+    """The first failed rule as a reason code (None: the product may be named)."""
+    codes = {"risk": RISK_TOO_HIGH, "assessment": ASSESSMENT_EXPIRED, "min_amount": BELOW_MINIMUM,
+             "currency": WRONG_CURRENCY, "term": TERM_TOO_LONG, "segment": WRONG_SEGMENT,
+             "policy": ABOVE_POLICY}
+    if not getattr(product, "active", True):
+        return PRODUCT_INACTIVE
+    for v in product_verdicts(client, product, today, offer):
+        if not v.ok:
+            return codes.get(v.rule, v.rule)
     return None

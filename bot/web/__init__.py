@@ -103,7 +103,13 @@ def create_web_app(
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        body: dict[str, Any] = {"detail": str(exc)}
+        findings = getattr(exc, "findings", None)
+        if findings is not None:  # the compliance gate: which findings block or need an override
+            body["code"] = {"Blocked": "blocked", "NeedsOverride": "needs_override"}.get(
+                type(exc).__name__, "template_rejected")
+            body["findings"] = findings
+        return JSONResponse(body, status_code=400)
 
     @app.exception_handler(TemplateFieldError)
     async def _template(request: Request, exc: TemplateFieldError) -> Response:

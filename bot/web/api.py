@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, UploadFile
 from pydantic import BaseModel, Field
@@ -23,7 +23,8 @@ Id = Annotated[int, Path(ge=1, le=2**53, description="Numeric id")]
 
 class ApproveAll(BaseModel):
     expected: int = Field(ge=0, le=1_000_000, description="The count the manager confirmed")
-    include_flagged: bool = False
+    include_flagged: bool = False  # drafts with warnings too (never blocked ones): needs override_reason
+    override_reason: str | None = Field(None, max_length=200)
 
 
 class RejectBody(BaseModel):
@@ -40,6 +41,11 @@ class TextBody(BaseModel):
 
 class TemplateBody(BaseModel):
     template: str = Field(min_length=1, max_length=4000)
+    language: Literal["zh", "en"] | None = None  # None: the template's own (Chinese text: zh)
+
+
+class ApproveBody(BaseModel):
+    override_reason: str | None = Field(None, max_length=200)  # required to approve a draft with warnings
 
 
 class Done(BaseModel):
@@ -81,7 +87,7 @@ async def drafts(
 @router.post("/campaigns/{campaign_id}/approve-all")
 async def approve_all(campaign_id: Id, body: ApproveAll, viewer: ApiViewer, session: Session) -> Done:
     n = await review.approve_all(session, reviewer(viewer), campaign_id, include_flagged=body.include_flagged,
-                                 expected=body.expected)
+                                 expected=body.expected, override_reason=body.override_reason)
     await session.commit()
     return Done(count=n)
 
@@ -95,14 +101,22 @@ async def reject_all(campaign_id: Id, body: RejectAll, viewer: ApiViewer, sessio
 
 @router.post("/campaigns/{campaign_id}/template")
 async def template(campaign_id: Id, body: TemplateBody, viewer: ApiViewer, session: Session) -> Done:
-    n = await review.edit_template(session, reviewer(viewer), campaign_id, body.template)
+    n = await review.edit_template(session, reviewer(viewer), campaign_id, body.template, body.language)
     await session.commit()
     return Done(count=n)
 
 
+@router.get("/campaigns/{campaign_id}/template")
+async def template_text(campaign_id: Id, viewer: ApiViewer, session: Session,
+                        language: Literal["zh", "en"] = "zh") -> dict[str, str]:
+    return {"language": language,
+            "template": await review.template_source(session, reviewer(viewer), campaign_id, language)}
+
+
 @router.post("/drafts/{draft_id}/approve")
-async def approve(draft_id: Id, viewer: ApiViewer, session: Session) -> Done:
-    await review.approve_one(session, reviewer(viewer), draft_id)
+async def approve(draft_id: Id, viewer: ApiViewer, session: Session, body: ApproveBody | None = None) -> Done:
+    await review.approve_one(session, reviewer(viewer), draft_id,
+                             override_reason=body.override_reason if body is not None else None)
     await session.commit()
     return Done(count=1)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Client, Draft, Product
-from bot.services import rules
+from bot.services import compliance, rules
 
 
 async def rule_violations(session: AsyncSession, settings) -> list[str]:  # type: ignore[no-untyped-def]
@@ -18,9 +18,11 @@ async def rule_violations(session: AsyncSession, settings) -> list[str]:  # type
     drafts = (await session.scalars(select(Draft))).all()
     problems: list[str] = []
     marketing_days: dict[int, list[date]] = defaultdict(list)
-    spring: dict[tuple[int, str], int] = defaultdict(int)
+    per_day: dict[tuple[int, date], int] = defaultdict(int)
+    spring: dict[int, int] = defaultdict(int)
     for d in drafts:
         c = clients[d.client_id]
+        per_day[(c.id, d.plan_date)] += 1
         local = d.scheduled_at.astimezone(rules.zone(c.timezone))
         if rules.in_quiet_hours(local.time(), settings.quiet_hours_start, settings.quiet_hours_end):
             problems.append(f"{d.dedupe_key} for {c.client_no} scheduled in quiet hours {local}")
@@ -32,23 +34,27 @@ async def rule_violations(session: AsyncSession, settings) -> list[str]:  # type
                 problems.append(f"marketing {d.dedupe_key} to {c.client_no} without consent / opted out")
         elif not c.reminders_enabled:
             problems.append(f"reminder {d.dedupe_key} to {c.client_no} who turned reminders off")
+        needed: set[str] = set()
         if d.product_code:
             p = products[d.product_code]
             reason = rules.suitability_problem(c, p, d.plan_date)
             if reason:
                 problems.append(f"{d.product_code} to {c.client_no}: {reason}")
-            if "理财非存款" not in d.text and "not deposits" not in d.text:
-                problems.append(f"{d.dedupe_key} for {c.client_no} lacks the risk notice")
+            kind = compliance.notice_for_type(p.type) or ("wealth" if p.is_investment else None)
+            needed |= {kind} if kind else set()
+        needed |= set((d.context or {}).get("notices") or ())
+        for kind in needed:
+            if compliance.notice_text(kind, d.language) not in d.text:
+                problems.append(f"{d.dedupe_key} for {c.client_no} lacks the {kind} risk notice")
+        if "wealth" not in needed and "理财非存款" in d.text:
+            problems.append(f"{d.dedupe_key} for {c.client_no} carries the wealth notice without a wealth product")
         if d.occasion == "spring_festival":
-            spring[(c.id, d.dedupe_key)] += 1
-    for (cid, key), n in spring.items():
-        if n > 1:
-            problems.append(f"{n} spring festival greetings ({key}) for client {cid}")
-    spring_per_client: dict[int, int] = defaultdict(int)
-    for d in drafts:
-        if d.occasion == "spring_festival":
-            spring_per_client[d.client_id] += 1
-    problems += [f"client {cid}: {n} spring festival greetings" for cid, n in spring_per_client.items() if n > 1]
+            spring[c.id] += 1
+        blocking = compliance.blocking(compliance.check_stored(d))
+        if blocking:
+            problems.append(f"{d.dedupe_key} for {c.client_no}: {blocking}")
+    problems += [f"client {cid}: {n} spring festival greetings" for cid, n in spring.items() if n > 1]
+    problems += [f"client {cid}: {n} messages on {day}" for (cid, day), n in per_day.items() if n > 1]
     for cid, days in marketing_days.items():
         for day in set(days):
             if days.count(day) > settings.marketing_daily_cap:

@@ -48,7 +48,7 @@ def test_plan_json_shape_dry_run_then_store(workspace: Path) -> None:
     assert dry.exit_code == 0, dry.output
     data = json.loads(dry.stdout)
     assert set(data) >= {"campaigns", "drafts", "skipped"}
-    assert {c["kind"] for c in data["campaigns"]} >= {"greeting", "reminder"}
+    assert {c["kind"] for c in data["campaigns"]} >= {"greeting"}
     for c in data["campaigns"]:
         assert {"id", "manager", "kind", "occasion", "count"} <= set(c) and c["id"] is None
     kinds = {d["kind"] for d in data["drafts"]}
@@ -57,9 +57,11 @@ def test_plan_json_shape_dry_run_then_store(workspace: Path) -> None:
         assert {"client_no", "language", "kind", "occasion", "text", "reasons", "scheduled_at", "client"} <= set(d)
         assert set(d["client"]) >= {"risk_rating", "risk_assessed_on", "marketing_consent", "opted_out", "timezone"}
         assert d["scheduled_at"][-6:] in ("+08:00", "+00:00")  # ISO time with the client's offset
-        if d["kind"] == "recommendation":
-            assert {"code", "risk_level"} <= set(d["product"])
-    x1 = {d["occasion"]: d for d in data["drafts"] if d["client_no"] == "X1"}
+        if d["kind"] == "recommendation" and "product" in d:
+            assert {"code", "risk_level", "min_amount"} <= set(d["product"]) and "amount" in d
+    assert len({d["client_no"] for d in data["drafts"]}) == len(data["drafts"])  # one message per client
+    x1 = {o: d for d in data["drafts"] if d["client_no"] == "X1" for o in d.get("occasions", [d["occasion"]])}
+    assert set(x1) == {"deposit_maturity_7d", "spring_festival"}  # the reminder first, then the greeting
     assert x1["deposit_maturity_7d"]["scheduled_at"] == "2027-02-05T09:00:00+08:00"
     x2 = [d for d in data["drafts"] if d["client_no"] == "X2"]
     assert x2 and x2[0]["language"] == "en" and x2[0]["scheduled_at"].startswith("2027-02-05T09:30:00+00:00")

@@ -33,8 +33,10 @@ async def test_demo_spring_festival_week(db, settings) -> None:
             Draft.occasion == "spring_festival").group_by(Draft.client_id))).all()
         assert greeted and all(n == 1 for _, n in greeted)
         consenting = await session.scalar(select(func.count(Client.id)).where(
-            Client.marketing_consent.is_(True), Client.opted_out.is_(False), Client.blocked.is_(False)))
-        assert len(greeted) == consenting <= clients  # every consenting client greeted exactly once
+            Client.marketing_consent.is_(True), Client.opted_out.is_(False), Client.blocked.is_(False),
+            Client.telegram_chat_id.is_not(None)))
+        # every consenting client reachable on Telegram greeted exactly once
+        assert 0 < len(greeted) == consenting < clients
         assert await rule_violations(session, settings) == []
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Draft
-from bot.services import drafting
+from bot.services import compliance, drafting
 from bot.services.drafting import check_draft, personaliser_from_settings
 from prompts import environment
 from scheduler.planner import plan_day
@@ -17,7 +17,7 @@ from tests.planning import seed
 
 D = date(2027, 3, 1)
 TEMPLATE = ("张先生，您好！您尾号8841的存款（金额¥50,000.00）将于2027年3月8日到期。\n"
-            "理财非存款,产品有风险,投资须谨慎\n王敏")
+            "理财非存款、产品有风险、投资须谨慎\n王敏")
 CTX = {"amount": "¥50,000.00", "maturity_date": "2027年3月8日", "account_tail": "8841"}
 
 
@@ -28,32 +28,41 @@ def check(text: str, product: bool = True) -> list[str]:
 def test_checks() -> None:
     assert check(TEMPLATE) == []
     assert check(TEMPLATE.replace("将于", "保本，将于")) == [drafting.PROMISE]
-    assert drafting.RISK_NOTICE_MISSING in check(TEMPLATE.replace("理财非存款,产品有风险,投资须谨慎", ""))
-    assert check(TEMPLATE.replace("理财非存款,产品有风险,投资须谨慎", "理财非存款，产品有风险，投资须谨慎")) == []
+    assert drafting.RISK_NOTICE_MISSING in check(TEMPLATE.replace("理财非存款、产品有风险、投资须谨慎", ""))
+    # the standard wording uses 、: ASCII or full-width commas are not the notice
+    assert drafting.RISK_NOTICE_MISSING in check(TEMPLATE.replace("、", ","))
+    assert drafting.RISK_NOTICE_MISSING in check(TEMPLATE.replace("、", "，"))
+    # a message about no wealth product must not carry the wealth notice
+    assert compliance.RISK_NOTICE_WRONG in check_draft(TEMPLATE, template_text=TEMPLATE,
+                                                      context={**CTX, "notices": []}, product_message=False,
+                                                      language="zh")
     assert drafting.FACT_MISSING in check(TEMPLATE.replace("¥50,000.00", "¥5万"))
     assert drafting.NUMBER_CHANGED in check(TEMPLATE.replace("到期。", "到期，年化3.5%。"))
     assert drafting.NUMBER_CHANGED in check(TEMPLATE + "送您五百元")
     assert drafting.TOO_LONG in check(TEMPLATE + "好" * 2000)
+    assert compliance.LONG in check(TEMPLATE + "好" * 400)  # long for its kind: a warning only
+    assert compliance.severity(compliance.LONG) == compliance.WARN
     assert check("  ") == [drafting.EMPTY]
     en = "Dear Ms Li, your product is guaranteed. Wealth products are not deposits and carry risk"
     assert drafting.PROMISE in check_draft(en, template_text=en, context={}, product_message=True, language="en")
 
 
 @pytest.mark.parametrize("path", sorted(
-    p for p in environment().list_templates() if p.startswith("drafts/") and p.count("/") == 2))
+    p for p in environment().list_templates()
+    if p.startswith("drafts/") and p.count("/") == 2 and p.endswith(".j2")))
 def test_every_template_passes_its_own_checks(path: str) -> None:
     values = {k: "X" for k in ("salutation", "signature", "manager_name", "festival_name", "product_name",
                                "amount", "maturity_date", "account_tail", "expiry_date", "due_date",
                                "due_amount", "expires_on", "expired_on", "id_expiry", "deadline", "year",
                                "risk_level", "product_code")}
     values["years"] = "3"
-    values["risk_notice"] = drafting.RISK_NOTICES["zh" if path.endswith("_zh.j2") else "en"]
+    values.update(tenure_years=3, new_client=False, segment="mass", eve=False, festival_today=True,
+                  quiet_day=False, due_today=False)
     text = environment().get_template(path).render(**values)
-    product = path.startswith("drafts/recommendation/") or "wealth_maturity" in path
     lang = "zh" if path.endswith("_zh.j2") else "en"
-    assert check_draft(text, template_text=text, context={}, product_message=product, language=lang) == []
-    if product:
-        assert values["risk_notice"] in text
+    # bodies carry no notice of their own: the frame adds the notices the message's products need
+    assert check_draft(text, template_text=text, context={"notices": []}, product_message=False,
+                       language=lang) == []
 
 
 async def _plan_with_llm(db, tmp_path, stub):
@@ -81,8 +90,7 @@ async def test_llm_good_answer_is_used(db, tmp_path, openai_stub) -> None:
     result, drafts = await _plan_with_llm(db, tmp_path, openai_stub)
     rec = drafts["maturity_product"]
     assert rec.llm_rewritten and "好久不见" in rec.text and rec.template_text != rec.text
-    assert "llm" in rec.flags
-    assert not drafts["deposit_maturity_7d"].llm_rewritten  # reminders keep the exact template
+    assert "llm" in rec.flags and not compliance.needs_attention(rec.flags)
     assert result.personalised == 1
     sent = openai_stub.chat_requests[0].json
     assert "¥50,000.00" in sent["messages"][-1]["content"]
@@ -133,7 +141,8 @@ async def test_check_stored_draft_for_a_managers_edit(db, settings) -> None:
         await plan_day(session, settings, D)
         await session.commit()
         drafts = {d.occasion: d for d in (await session.scalars(select(Draft).where(Draft.client_id == c.id)))}
-    rec, reminder = drafts["maturity_product"], drafts["deposit_maturity_7d"]
-    assert check_stored_draft(rec) == [] and check_stored_draft(reminder) == []
+    rec = drafts["maturity_product"]
+    assert check_stored_draft(rec) == []
     assert drafting.RISK_NOTICE_MISSING in check_stored_draft(rec, rec.text.replace("理财非存款", ""))
-    assert check_stored_draft(reminder, reminder.text + "稳赚") == [drafting.PROMISE]
+    assert check_stored_draft(rec, rec.text + "稳赚") == [drafting.PROMISE]
+    assert compliance.NUMBER_CHANGED in check_stored_draft(rec, rec.text.replace("50,000.00", "60,000.00"))

@@ -28,22 +28,27 @@ async def book(db):
 
 
 def by_client(result, client):
-    return {d.occasion: d for d in result.drafts if d.client_no == client.client_no}
+    """occasion -> the client's draft that carries it (one message may carry several)."""
+    return {occ: d for d in result.drafts if d.client_no == client.client_no for occ in d.occasions or [d.occasion]}
 
 
 async def test_deposit_maturity_reminders_and_recommendation(book, settings) -> None:
     session, m = book
     c = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=7)), seed.pension()])
-    got = by_client(await plan_day(session, settings, D), c)
-    reminder = got["deposit_maturity_7d"]
-    assert reminder.kind == "reminder"
-    assert "¥50,000.00" in reminder.text and "2027年3月8日" in reminder.text and "8841" in reminder.text
-    assert reminder.text.startswith("张先生") and reminder.text.endswith("招行南山支行 王敏 138xxxx")
+    result = await plan_day(session, settings, D)
+    got = by_client(result, c)
+    # the reminder and the pitch about the same deposit are one message: the pitch says it matures
+    assert "deposit_maturity_7d" not in got and len([d for d in result.drafts if d.client_no == c.client_no]) == 1
     rec = got["maturity_product"]
-    # C3 client, valid assessment: the highest suitable level within the rating, min amount respected
+    assert "¥50,000.00" in rec.text and "2027年3月8日" in rec.text and "8841" in rec.text and "将于" in rec.text
+    assert rec.text.startswith("张先生") and rec.text.endswith("招行南山支行 王敏 138xxxx")
+    # C3 client holding an R2 pension product: nearest the holdings' risk, at most one level above a deposit
     assert rec.product["code"] == "WM-R2" and rec.product["risk_level"] == "R2"
-    assert "理财非存款,产品有风险,投资须谨慎" in rec.text
-    assert any("¥50,000.00" in r and "8 Mar 2027" in r for r in rec.reasons)
+    assert rec.product["min_amount"] == "10000.00" and rec.amount == Decimal("50000.00")
+    assert rec.as_json()["amount"] == 50000.0 and rec.as_json()["product"]["min_amount"] == "10000.00"
+    assert "理财非存款、产品有风险、投资须谨慎" in rec.text and not rec.flags
+    assert any("¥50,000.00" in r and "2027年3月8日" in r for r in rec.reasons)
+    assert "✓ 风险等级 R2 ≤ C3" in rec.reasons and "✓ 起购 ¥10,000 ≤ ¥50,000" in rec.reasons
     assert rec.context["amount"] == "¥50,000.00" and rec.context["maturity_date"] == "2027年3月8日"
     # on the day: the "today" reminder (a new key), no second recommendation
     await session.commit()
@@ -56,8 +61,9 @@ async def test_english_client_dates_amounts_and_zone(book, settings) -> None:
     c = await seed.add_client(session, m, [seed.deposit("1234.50", D)], language="en", salutation="Ms Li",
                               timezone="Europe/London")
     got = by_client(await plan_day(session, settings, D), c)
-    r = got["deposit_maturity_today"]
-    assert "¥1,234.50" in r.text and "1 Mar 2027" in r.text and r.text.startswith("Dear Ms Li")
+    r = got["maturity_renewal"]  # the maturity reminder and the renewal pitch: one message
+    assert "¥1,234.50" in r.text and "matures today, 1 Mar 2027" in r.text and r.text.startswith("Dear Ms Li")
+    assert r.text.endswith("Your relationship manager, 王敏") and not r.flags  # an English signature
     local = r.scheduled_at.astimezone(rules.zone("Europe/London"))
     assert (local.date(), local.hour, local.minute) == (D, 9, 0)
     assert r.as_json()["scheduled_at"] == "2027-03-01T09:00:00+00:00"
@@ -96,6 +102,7 @@ async def test_greetings_birthday_anniversary_festival(book, settings) -> None:
     got = by_client(await plan_day(session, settings, D), c)
     assert "birthday" in got and "anniversary" not in got  # one marketing message a day: birthday first
     assert "生日快乐" in got["birthday"].text
+    assert "一年来" not in got["birthday"].text
     later = await seed.add_client(session, m, [seed.pension()], customer_since=date(2020, 3, 1))
     ann = by_client(await plan_day(session, settings, D), later)["anniversary"]
     assert "7周年" in ann.text
@@ -110,7 +117,8 @@ async def test_pension_and_activation_recommendations(book, settings) -> None:
     end = date(2027, 3, 28)  # every client's review day has come by the 28th
     result = await plan_day(session, settings, end)
     pen = by_client(result, no_pension)["pension"]
-    assert pen.product["code"] == "PEN-R2" and "holds no personal pension account" in pen.reasons
+    assert pen.product["code"] == "PEN-R2" and "未持有个人养老金账户" in pen.reasons
+    assert pen.amount == Decimal("80000.00")
     assert set(by_client(result, zero)) == {"activation"}  # zero assets: activation, not a pension pitch
     await session.commit()
     # once a month: nothing more on the following days of March; again in a later month
@@ -135,8 +143,9 @@ async def test_activation_for_zero_assets(book, settings) -> None:
     c = await seed.add_client(session, m, [seed.pension("0.00")], risk_rating="C1")
     got = by_client(await plan_day(session, settings, date(2027, 3, 28)), c)
     act = got["activation"]
-    assert act.product["code"] == "TD1Y"  # the lowest-risk product: a deposit suits every client
-    assert any("zero assets" in r for r in act.reasons)
+    # no money to match a product's minimum against: the manager introduces themself, names no product
+    assert act.product is None and act.amount is None and "王敏" in act.text
+    assert any("零资产" in r for r in act.reasons) and not act.flags
 
 
 async def test_suitability_and_expired_assessment(book, settings) -> None:
@@ -146,7 +155,9 @@ async def test_suitability_and_expired_assessment(book, settings) -> None:
     expired = await seed.add_client(session, m, [seed.deposit("50000.00", D + timedelta(days=3))],
                                     risk_assessed_on=date(2025, 12, 1))
     result = await plan_day(session, settings, D)
-    assert by_client(result, low)["maturity_product"].product["risk_level"] == "R1"
+    # C1 holding a deposit and an R2 pension product: R1 is the nearest level the rating allows, and
+    # on a tie the client's own product (a renewal) comes first
+    assert by_client(result, low)["maturity_renewal"].product["code"] == "TD1Y"
     got = by_client(result, expired)
     assert "maturity_product" not in got and "pension" not in got
     assert got["maturity_renewal"].product["code"] == "TD1Y"  # a deposit is not an investment
@@ -179,16 +190,18 @@ async def test_collisions_service_greeting_recommendation(book, settings) -> Non
                               birthday=date(1980, 2, 5))
     first = await plan_day(session, settings, eve)
     got = by_client(first, c)
-    # reminders always; one marketing message: the birthday before the festival and the recommendation
-    assert set(got) == {"deposit_maturity_7d", "birthday"}
-    assert first.skipped[rules.DAILY_CAP] == 1
+    # reminders always; one marketing part: the birthday before the festival and the recommendation
+    assert set(got) == {"deposit_maturity_7d", "birthday"} and len({id(d) for d in got.values()}) == 1
+    assert got["birthday"].text.index("到期") < got["birthday"].text.index("生日")  # reminders first
+    assert first.skipped["one_message_a_day"] == 1
     await session.commit()
     # Spring Festival day: the festival greeting is still due (eve or day); the recommendation waits
     second = by_client(await plan_day(session, settings, eve + timedelta(days=1)), c)
     assert set(second) == {"spring_festival"}
     await session.commit()
     third = by_client(await plan_day(session, settings, eve + timedelta(days=2)), c)
-    assert set(third) == {"deposit_maturity_today", "maturity_product"}
+    # the day: reminder and pitch on the same deposit are one message, in the present tense
+    assert set(third) == {"maturity_renewal"} and "于今天（2027年2月7日）到期" in third["maturity_renewal"].text
 
 
 async def test_weekly_cap_counts_planned_drafts(book, settings) -> None:
@@ -281,8 +294,8 @@ async def test_plan_on_postgresql(pg_db, tmp_path) -> None:
         await session.commit()
         second = await plan_day(session, settings, D)
         await session.commit()
-        assert first.drafted == 2 and second.drafted == 0  # reminder + birthday; the cap holds the rest
-        assert await session.scalar(select(func.count(Draft.id))) == 2
+        assert first.drafted == 1 and second.drafted == 0  # reminder + birthday in one message
+        assert await session.scalar(select(func.count(Draft.id))) == 1
 
 
 async def test_campaign_overview(book, settings) -> None:
@@ -293,15 +306,15 @@ async def test_campaign_overview(book, settings) -> None:
         await seed.add_client(session, m, [seed.deposit(f"{i + 1}000.00", D + timedelta(days=7))])
     result = await plan_day(session, settings, D)
     await session.commit()
-    camp = next(c for c in result.campaigns.values() if c["occasion"] == "deposit_maturity_7d")
+    camp = next(c for c in result.campaigns.values() if c["occasion"] == "maturity_renewal")
     draft = (await session.scalars(select(Draft).where(Draft.campaign_id == camp["id"]).limit(1))).one()
-    draft.flags = ["llm_rejected", "llm_rejected:promise_words"]
+    draft.flags = ["promise_words"]
     await session.commit()
     view = await campaign_overview(session, camp["id"], sample=4)
     assert view["count"] == 12 and view["by_status"] == {"pending": 12} and view["flagged"] == 1
     assert view["sample"][0]["id"] == draft.id and len(view["sample"]) == 4
     assert len({s["id"] for s in view["sample"]}) == 4
-    assert view["top_reasons"][0]["count"] == 1 and "matures on 8 Mar 2027" in view["top_reasons"][0]["reason"]
+    assert view["top_reasons"][0]["count"] == 12
     assert await campaign_overview(session, 999_999) is None
 
 
@@ -347,7 +360,7 @@ async def test_december_pension_contribution_and_wealth_7d(book, settings) -> No
     assert "2026年12月31日" in got["pension_contribution"].text and "2026年度" in got["pension_contribution"].text
     w = got["wealth_maturity_7d"]
     assert "稳享90天理财" in w.text and "¥30,000.00" in w.text and "2026年12月6日" in w.text
-    assert "理财非存款,产品有风险,投资须谨慎" in w.text
+    assert "理财非存款、产品有风险、投资须谨慎" in w.text
     c2 = await seed.add_client(session, m, [seed.pension("6000.00")])
     assert "pension_contribution" not in by_client(await plan_day(session, settings, date(2026, 11, 30)), c2)
     assert "pension_contribution" in by_client(await plan_day(session, settings, date(2026, 12, 31)), c2)
@@ -361,4 +374,5 @@ async def test_caps_from_settings(tmp_path, db) -> None:
         none = await plan_day(session, make_settings(tmp_path, marketing_daily_cap=0), D, dry_run=True)
         assert {d.kind for d in none.drafts} == {"reminder"} and none.skipped[rules.DAILY_CAP] == 1
         two = await plan_day(session, make_settings(tmp_path, marketing_daily_cap=2), D, dry_run=True)
-        assert set(by_client(two, c)) == {"deposit_maturity_7d", "birthday", "maturity_product"}
+        # a higher cap still means one message a morning, with at most one greeting or recommendation
+        assert set(by_client(two, c)) == {"deposit_maturity_7d", "birthday"} and len(two.drafts) == 1

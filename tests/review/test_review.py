@@ -134,7 +134,8 @@ async def test_auto_approve_only_clean_reminders(db) -> None:  # type: ignore[no
             session.add(c)
             await session.flush()
             session.add(Draft(campaign_id=camp.id, client_id=c.id, manager_id=m.id, plan_date=DAY, kind=kind,
-                              occasion="o", dedupe_key="k", language="zh", text="t", flags=flags, llm_rewritten=llm,
+                              occasion="o", dedupe_key="k", language="zh", text="温馨提示：您的存款即将到期。",
+                              flags=flags, llm_rewritten=llm,
                               scheduled_at=datetime.now(UTC) + timedelta(hours=1)))
         await session.commit()
         assert await review.auto_approve(session, DAY) == 1

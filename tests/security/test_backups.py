@@ -53,7 +53,7 @@ async def test_invite_tokens_are_stored_hashed(tmp_path, monkeypatch) -> None:  
 async def test_existing_plain_invites_are_hashed_by_the_migration(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path)
     url = settings.database_url
-    migrate(url, "0003")
+    migrate(url, "0004")  # before invite tokens were hashed
     async with open_database(settings, upgrade=False) as db, db.sessions() as session:
         m = Manager(code="M1", name="x")
         session.add(m)

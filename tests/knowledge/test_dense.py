@@ -1,0 +1,87 @@
+"""The dense channel: the offline default model, FAQ rows found by their question, Traditional
+Chinese like Simplified, vectors reused by content hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge import MemoryRegistry, build_knowledge_service
+from knowledge.embeddings import CachedEmbeddings, HashEmbeddings
+from knowledge.factory import DEFAULT_EMBEDDING, make_embeddings
+from knowledge.loaders import load_bytes
+
+FAQ_TW = """問題,答案
+網點的營業時間是什麼？,大部分營業網點週一至週五9:00-17:00營業。
+ATM吞卡了怎麼辦？,請致電客服熱線並攜帶身分證件到該網點領回卡片。
+外國人可以開戶嗎？,可以，外籍人士持有效護照和居留許可到網點辦理。
+如何投訴？多久有答覆？,可致電客服熱線投訴，我們在15個工作日內答覆。
+"""
+
+
+class CountingEmbeddings(HashEmbeddings):
+    name = "counting"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+def test_traditional_headers_make_an_faq():
+    doc = load_bytes("faq_tw.csv", FAQ_TW.encode("utf-8"))
+    assert [b.kind for b in doc.blocks] == ["faq"] * 4
+
+
+def test_a_sheet_of_questions_without_header_is_an_faq():
+    rows = "营业时间是什么？,周一至周五\n能不能代办？,可以\n怎么投诉？,打热线\n"
+    doc = load_bytes("qa.csv", rows.encode("utf-8"))
+    assert [b.kind for b in doc.blocks] == ["faq"] * 3
+
+
+def test_the_offline_default_is_a_real_multilingual_model():
+    assert DEFAULT_EMBEDDING == "e5"
+    emb = make_embeddings(None)
+    assert isinstance(emb, CachedEmbeddings)
+    q = emb.embed_query("老外能开户吗")
+    good, bad = emb.embed_documents(["外国人可以开户吗？", "信用卡年费怎么减免"])
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
+    assert dot(q, good) > dot(q, bad)
+    assert emb.embed_query("老外能开户吗") == q  # cached
+
+
+async def test_a_paraphrased_traditional_question_finds_its_faq_row(tmp_path: Path):
+    (tmp_path / "faq_tw.csv").write_text(FAQ_TW, encoding="utf-8")
+    svc = build_knowledge_service(None, MemoryRegistry(), chroma_path=tmp_path / "c", embedding="e5", use_llm=False)
+    await svc.ingest([tmp_path / "faq_tw.csv"])
+    for question, expected in (("老外能不能開戶", "外國人"), ("卡被取款機吃了", "吞卡"), ("幾點開門", "營業時間")):
+        hits = await svc.retrieve(question, k=3)
+        assert expected in hits[0].text, (question, hits[0].text)
+    # the question-only records are a dense detail: the lexical channel and the counts see rows
+    assert svc.index.count() == 4
+
+
+async def test_reingest_reuses_stored_vectors(tmp_path: Path):
+    emb = CountingEmbeddings()
+    svc = build_knowledge_service(None, MemoryRegistry(), chroma_path=tmp_path / "c", embedding=emb, use_llm=False)
+    f = tmp_path / "faq.csv"
+    f.write_text(FAQ_TW, encoding="utf-8")
+    await svc.ingest([f])
+    first = emb.embedded
+    assert first == 8  # four rows and their four questions
+    f.write_text(FAQ_TW + "可以代辦嗎？,部分業務可以代辦。\n", encoding="utf-8")
+    item = (await svc.ingest([f])).items[0]
+    assert item.status == "replaced"
+    assert emb.embedded - first == 2  # only the new row and its question
+
+
+@pytest.mark.parametrize("text", ["銀行卡掛失電話", "银行卡挂失电话"])
+async def test_simplified_and_traditional_questions_embed_alike(text: str):
+    emb = make_embeddings("e5")
+    from knowledge.index import dense_text
+
+    assert emb.embed_query(dense_text(text)) == emb.embed_query(dense_text("银行卡挂失电话"))
