@@ -272,9 +272,9 @@ async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
         if web_app is not None and ("console" in want or settings.webhook_url):
             import uvicorn
 
-            config = uvicorn.Config(web_app, host=settings.web_host, port=settings.web_port, log_config=None,
-                                    lifespan="on")
-            server = web_server = uvicorn.Server(config)
+            from bot.web import web_server_config
+
+            server = web_server = uvicorn.Server(web_server_config(web_app, settings))
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             serving = asyncio.create_task(server.serve(), name="console")
             tasks.append(serving)

@@ -86,7 +86,11 @@ class Settings(BaseSettings):
     # Web console
     web_host: str = Field("127.0.0.1", description="Console/webhook listen address")
     web_port: int = Field(8080, ge=1, le=65535, description="Console/webhook port")
-    public_url: str = Field("", description="Public base URL of the console for login links")
+    public_url: str = Field("", description="Public base URL of the console for login links; "
+                            "https makes the session cookie Secure")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies trusted for X-Forwarded-For/-Proto (comma separated addresses or "
+        "networks; the TLS-terminating proxy's)")
 
     # Logs
     log_format: str = Field("console", description="console or json")

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,7 +30,8 @@ MAX_JSON_BODY = 256 * 1024
 
 
 class BodyLimit:
-    """413 for a request whose declared body is over the limit, before it is read. Plain ASGI:
+    """413 for a request body over the limit: at once when `Content-Length` says so, else as the
+    bytes stream in (a chunked body has no length; it is counted, never read whole). Plain ASGI:
     Starlette's `@app.middleware("http")` costs a task group per request, and every Telegram
     update comes through here."""
 
@@ -38,14 +39,42 @@ class BodyLimit:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
-            limit = MAX_BODY if scope["path"] == "/api/documents" else MAX_JSON_BODY
-            if length is not None and (not length.isdigit() or int(length) > limit):
-                response = JSONResponse({"detail": f"request body over {limit // 1024} KB"}, status_code=413)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_BODY if scope["path"] == "/api/documents" else MAX_JSON_BODY
+        length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = JSONResponse({"detail": _too_large(limit)}, status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # FastAPI passes an HTTPException from the body read through
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def web_server_config(app: FastAPI, settings: Any) -> Any:
+    """uvicorn's configuration for the console: the client's address and scheme come from
+    X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is one of
+    FORWARDED_ALLOW_IPS (the TLS-terminating proxy; see deploy/nginx.conf)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_config=None, lifespan="on",
+                          proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                          server_header=False)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body over {limit // 1024} KB"
 
 
 def _add_webhook(app: FastAPI, settings: Any, bot: Any, dispatcher: Any) -> None:
