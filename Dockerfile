@@ -1,17 +1,20 @@
 # syntax=docker/dockerfile:1.7
-# Multi-stage: build a virtualenv with uv (no dev dependencies), compile translations,
-# then copy it into a slim runtime image that runs as a non-root user.
+# Multi-stage: build a virtualenv with uv from requirements.lock (the exact, hashed runtime versions the tests ran
+# with; no dev dependencies, no tools/), compile translations, then copy it into a slim runtime image that runs as a
+# non-root user.
 FROM python:3.11-slim AS build
-COPY --from=ghcr.io/astral-sh/uv:0.5 /uv /usr/local/bin/uv
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml requirements.lock README.md alembic.ini ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY knowledge ./knowledge
 COPY prompts ./prompts
 COPY scheduler ./scheduler
-RUN uv venv /opt/venv && VIRTUAL_ENV=/opt/venv uv pip install --no-cache . \
+RUN uv venv /opt/venv \
+ && VIRTUAL_ENV=/opt/venv uv pip install --no-cache --require-hashes -r requirements.lock \
+ && VIRTUAL_ENV=/opt/venv uv pip install --no-cache --no-deps . \
  && /opt/venv/bin/pybabel compile -d handlers/locales -D messages
 
 FROM python:3.11-slim AS runtime

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.services.formats import fmt_date
 from scheduler.calendar import FESTIVAL_NAMES
 
 Pair = tuple[str, str]  # (zh, en)
@@ -37,6 +38,14 @@ FLAG: dict[str, Pair] = {
     "llm_rejected": ("AI 改写未通过检查", "AI rewrite failed the checks"),
     "llm": ("AI 改写，请核对", "rewritten by AI: check it"),
     "unsuitable": ("产品不适合该客户", "product not suitable for the client"),
+    "risk_notice_wrong": ("风险提示与产品不符", "risk notice does not fit the products"),
+    "wrong_language": ("语言与客户不符", "not in the client's language"),
+    "qingming_festive": ("清明不宜用“快乐”", "festive words on Qingming"),
+    "festival_wording": ("节日用语不当", "wrong festival wording"),
+    "tenure_wording": ("开户年限表述有误", "wrong years-with-the-bank wording"),
+    "long": ("内容偏长", "long message"),
+    "soft_promise": ("含“高收益”等需确认用语", "wording a compliance officer checks"),
+    "signature_missing": ("缺少署名", "signature missing"),
     "assessment_expired": ("风险测评已过期", "risk assessment expired"),
     "no_consent": ("客户未同意营销", "no marketing consent"),
     "opted_out": ("客户已退订", "client opted out"),
@@ -74,13 +83,23 @@ OCCASION: dict[str, Pair] = {
     "pension": ("个人养老金开户建议", "personal pension account"),
     "activation": ("激活建议", "first product for a new client"),
 } | {key: names for key, names in FESTIVAL_NAMES.items()}
+HOLDING: dict[str, Pair] = {
+    "deposit": ("定期存款", "deposit"), "wealth": ("理财", "wealth product"), "card": ("信用卡", "credit card"),
+    "loan": ("贷款", "loan"), "pension": ("个人养老金", "personal pension"),
+}
+AUTHOR: dict[str, Pair] = {"customer": ("客户", "customer"), "bot": ("机器人", "bot"),
+                           "manager": ("客户经理", "manager")}
+TICKET_STATE: dict[str, Pair] = {"waiting": ("待回复", "waiting for you"), "replied": ("已回复", "replied"),
+                                 "closed": ("已关闭", "closed")}
 GENERIC: dict[str, Pair] = {
     "status": ("其他状态", "other status"), "kind": ("其他类型", "other kind"),
     "flag": ("需人工核对", "needs a check"), "reason": ("其他原因", "other reason"),
-    "occasion": ("其他事由", "other occasion"),
+    "occasion": ("其他事由", "other occasion"), "holding": ("其他产品", "other product"),
+    "author": ("其他", "other"), "ticket_state": ("其他状态", "other state"), "ticket_reason": ("其他原因", "other"),
 }
 TABLES: dict[str, dict[str, Pair]] = {"status": STATUS, "kind": KIND, "flag": FLAG, "reason": REASON,
-                                      "ticket_reason": TICKET_REASON, "occasion": OCCASION}
+                                      "ticket_reason": TICKET_REASON, "occasion": OCCASION, "holding": HOLDING,
+                                      "author": AUTHOR, "ticket_state": TICKET_STATE}
 
 
 def _pick(pair: Pair, lang: str) -> str:
@@ -149,6 +168,4 @@ def local_time(when: datetime | None, tz: ZoneInfo, lang: str, *, fmt: str = "%m
 
 
 def local_date(day: date | None, lang: str) -> str:
-    if day is None:
-        return ""
-    return f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else day.strftime("%d %b %Y")
+    return fmt_date(day, lang) if day is not None else ""

@@ -329,7 +329,7 @@ def setup_router() -> Router:
             return
         except review.Blocked as exc:  # the compliance gate: the text must be fixed first
             note = t("Blocked by the compliance check ({findings}): edit the text or reject it.", lang,
-                     findings=", ".join(exc.findings))[:190]
+                     findings="; ".join(labels.labels("flag", exc.findings, lang)))[:190]
         except review.NeedsOverride as exc:  # warnings: approving needs the manager's reason
             await state.set_state(OverrideReason.reason)
             await state.update_data(draft_id=callback_data.d, campaign_id=callback_data.c)
@@ -337,7 +337,7 @@ def setup_router() -> Router:
             if isinstance(query.message, Message):
                 await query.message.answer(t(
                     "This draft has warnings ({findings}). Send the reason for approving it anyway.", lang,
-                    findings=", ".join(exc.findings)))
+                    findings="; ".join(labels.labels("flag", exc.findings, lang))))
             return
         except review.InvalidInput as exc:
             await session.rollback()
@@ -355,7 +355,7 @@ def setup_router() -> Router:
             await review.approve_one(session, _me(manager), draft_id, override_reason=message.text or "")
         except review.Blocked as exc:
             await message.answer(t("Blocked by the compliance check ({findings}): edit the text or reject it.",
-                                   lang, findings=", ".join(exc.findings)))
+                                   lang, findings="; ".join(labels.labels("flag", exc.findings, lang))))
             return
         except (review.NotFound, review.InvalidInput) as exc:
             await message.answer(escape(str(exc)))
@@ -437,7 +437,8 @@ def setup_router() -> Router:
             return
         except review.TemplateRejected as exc:  # its messages would fail compliance: nothing saved
             await message.answer(t("The template was not saved: {findings}", lang,
-                                   findings=", ".join(f"{k} ({v})" for k, v in sorted(exc.findings.items())))
+                                   findings="; ".join(f"{labels.label('flag', k, lang)} ({v})"
+                                                  for k, v in sorted(exc.findings.items())))
                                  + "\n" + t("Send the corrected template.", lang))
             return
         except review.NotFound:

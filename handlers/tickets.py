@@ -1,6 +1,7 @@
 """The manager's side of a handoff, in Telegram.
 
-The manager gets a notice per ticket with Take / Reply / Close buttons. A Telegram reply to that
+The manager gets a notice per ticket (queued by the conversation service, sent by the outbox's
+sender) with Take / Reply / Close buttons. A Telegram reply to that
 notice (or the text sent after pressing Reply) goes to the customer as from the manager, by name.
 While a ticket is open, the customer's new messages are passed on as new notices (the latest one
 is the one a reply answers). `/tickets` lists the manager's open tickets; `/invite CLIENT_NO`
@@ -34,54 +35,6 @@ LIST_LIMIT = 10
 
 class TicketReply(StatesGroup):
     text = State()
-
-
-async def notify_ticket(bot: Bot, session: AsyncSession, ticket: Ticket, admin_ids: list[int] | tuple[int, ...]) -> int:
-    """Send the ticket notice to the client's manager (or the admins); returns how many got it."""
-    targets = await tickets.notify_targets(session, ticket, list(admin_ids))
-    lang = await _manager_language(session, ticket)
-    text = await tickets.notification_text(session, ticket, lang)
-    delivered = 0
-    for chat_id in targets:
-        try:
-            sent = await bot.send_message(chat_id, text, reply_markup=ticket_keyboard(ticket.id, lang))
-        except TelegramAPIError as exc:
-            log.warning("ticket notice not delivered", extra={"ticket_id": ticket.id, "error": type(exc).__name__})
-            continue
-        if ticket.notify_message_id is None:
-            ticket.notify_message_id = sent.message_id
-        delivered += 1
-    if not targets:
-        log.warning("ticket has nobody to notify", extra={"ticket_id": ticket.id})
-    await session.flush()
-    return delivered
-
-
-async def relay_to_manager(bot: Bot, session: AsyncSession, ticket: Ticket, text: str,
-                           admin_ids: list[int] | tuple[int, ...]) -> int:
-    """Pass a customer's new message on an open ticket to the manager; the latest notice is the one a
-    Telegram reply answers."""
-    targets = await tickets.notify_targets(session, ticket, list(admin_ids))
-    lang = await _manager_language(session, ticket)
-    notice = tickets.relay_text(ticket, text, lang)
-    delivered = 0
-    for chat_id in targets:
-        try:
-            sent = await bot.send_message(chat_id, notice, reply_markup=ticket_keyboard(
-                ticket.id, lang, taken=ticket.status == TicketStatus.TAKEN))
-        except TelegramAPIError as exc:
-            log.warning("ticket relay not delivered", extra={"ticket_id": ticket.id, "error": type(exc).__name__})
-            continue
-        if delivered == 0:
-            ticket.notify_message_id = sent.message_id
-        delivered += 1
-    await session.flush()
-    return delivered
-
-
-async def _manager_language(session: AsyncSession, ticket: Ticket) -> str:
-    manager = await session.get(Manager, ticket.manager_id) if ticket.manager_id else None
-    return manager.language if manager is not None and manager.language else "zh"
 
 
 async def _send_reply(bot: Bot, session: AsyncSession, message: Message, manager: Manager, ticket_id: int,

@@ -21,6 +21,8 @@ ZH_MIN_CHARS = 60
 EN_MAX_CHARS = 1100
 EN_MIN_CHARS = 200
 
+_ROWS = ("faq", "curated")  # one question and its answer: a chunk of their own
+
 PRODUCT_TYPES: list[tuple[str, tuple[str, ...]]] = [
     ("credit_card", ("信用卡", "credit card", "年费", "annual fee")),
     ("pension", ("养老金", "pension")),
@@ -148,9 +150,9 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
 
     for block in doc.blocks:
         max_len, _ = _limits(block.text)
-        if block.kind == "faq":
+        if block.kind in ("faq", "curated"):
             flush()
-            groups.append((block.section, block.page, "faq", block.text))
+            groups.append((block.section, block.page, block.kind, block.text))
             continue
         if len(block.text) > max_len:
             flush()
@@ -168,7 +170,7 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
     # merge a tiny trailing piece into its predecessor of the same section
     merged: list[tuple[tuple[str, ...], int | None, str, str]] = []
     for g in groups:
-        if merged and g[2] != "faq" and merged[-1][2] != "faq" and merged[-1][0] == g[0]:
+        if merged and g[2] not in _ROWS and merged[-1][2] not in _ROWS and merged[-1][0] == g[0]:
             max_len, min_len = _limits(g[3])
             prev = merged[-1]
             if (len(g[3]) < min_len or len(prev[3]) < min_len) and len(prev[3]) + len(g[3]) <= max_len * 1.2:
@@ -194,7 +196,10 @@ def chunk_document(doc: LoadedDocument) -> list[Chunk]:
             "content_hash": doc.content_hash,
             "chunk_index": i,
         }
-        if kind == "faq" and section:
+        if kind in _ROWS and section:
             meta["question"] = section[-1]  # matched on its own by the dense channel
+        if kind == "curated":
+            meta["answer"] = re.split(r"\n(?:答|A)\s*[:：]\s*", body, maxsplit=1)[-1]
+            meta["source"] = doc.title
         chunks.append(Chunk(id=chunk_id(doc.name, doc.content_hash, i), text=text, body=body, metadata=meta))
     return chunks

@@ -118,3 +118,71 @@ def score(questions: list[dict[str, Any]], preds: list[dict[str, Any]], k: int =
         "trap_violations": violations,
         "not_perfect": misses,
     }
+
+
+# --------------------------------------------------------------------------- answers as customers read them
+
+_PREAMBLE_RE = re.compile(r"^(根据|按照|from the bank's document|according to)", re.I)
+
+
+def customer_view(answer: Any, lang: str) -> str:
+    """The reply as the customer reads it: the text, then one line per source."""
+    titles = [s.title or s.doc for s in getattr(answer, "sources", [])]
+    if not titles:
+        return str(answer.text)
+    label = "Sources: " if lang == "en" else "来源："
+    return f"{answer.text}\n{label}{'；'.join(titles) if lang != 'en' else '; '.join(titles)}"
+
+
+def answer_record(q: dict[str, Any], answer: Any) -> dict[str, Any]:
+    """Per question: the reply and the figures the bank reads it by."""
+    from knowledge.text import detect_language
+
+    text = str(answer.text)
+    first = text.strip().split("\n", 1)[0]
+    declined = bool(answer.declined)
+    answerable = q["kind"] == "answerable"
+    facts = q.get("expected_facts") or []
+    docs = [canon_doc(s.doc) for s in getattr(answer, "sources", [])]
+    rec: dict[str, Any] = {
+        "id": q["id"], "question": q["question"], "lang": q.get("lang"), "kind": q["kind"],
+        "reply": customer_view(answer, q.get("lang") or "zh"), "declined": declined,
+        "retrieved": list(getattr(answer, "retrieved", [])),
+        "language_match": detect_language(first) == (q.get("lang") or detect_language(q["question"])),
+        "distinct_sources": len(docs) == len(set(docs)),
+    }
+    if answerable:
+        rec["fact_present"] = all(contains_fact(text, f) for f in facts)
+        rec["false_decline"] = declined
+        rec["answer_first"] = (not declined and (any(contains_fact(first, f) for f in facts) if facts
+                                                 else not _PREAMBLE_RE.search(first)))
+    else:
+        rec["correct_decline"] = declined
+    return rec
+
+
+def answer_figures(records: list[dict[str, Any]]) -> dict[str, Any]:
+    def share(key: str, rows: list[dict[str, Any]]) -> float | None:
+        vals = [r[key] for r in rows if key in r]
+        return round(sum(bool(v) for v in vals) / len(vals), 4) if vals else None
+
+    answerable = [r for r in records if r["kind"] == "answerable"]
+    english = [r for r in records if r.get("lang") == "en"]
+    return {
+        "questions": len(records),
+        "answerable": len(answerable),
+        "fact_present": share("fact_present", answerable),
+        "false_decline": share("false_decline", answerable),
+        "correct_decline": share("correct_decline", [r for r in records if r["kind"] != "answerable"]),
+        "language_match": share("language_match", records),
+        "english_in_english": share("language_match", english),
+        "answer_first": share("answer_first", answerable),
+        "distinct_sources": share("distinct_sources", records),
+    }
+
+
+async def evaluate_answers(service: KnowledgeService, questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for q in questions:
+        out.append(answer_record(q, await service.ask(q["question"], lang=q.get("lang"))))
+    return out

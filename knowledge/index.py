@@ -127,6 +127,7 @@ class KnowledgeIndex:
         self._lock = threading.RLock()
         self.alt_weight = ALT_WEIGHT
         self.dense_weight = DENSE_WEIGHT
+        self.curated: dict[str, dict[str, Any]] = {}  # chunk id -> metadata of curated answers
 
     # -------------------------------------------------------------- lifecycle
 
@@ -139,6 +140,7 @@ class KnowledgeIndex:
         offset = 0
         bm25 = BM25Index()
         texts: dict[str, str] = {}
+        curated: dict[str, dict[str, Any]] = {}
         while offset < total:
             got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
             if not got["ids"]:
@@ -149,10 +151,13 @@ class KnowledgeIndex:
                     continue
                 texts[cid] = text or ""
                 bm25.add(cid, text or "", str(meta.get("doc_key", "")), meta)
+                if meta.get("kind") == "curated":
+                    curated[cid] = meta
             offset += len(got["ids"])
         with self._lock:
             self.bm25 = bm25
             self.texts = texts
+            self.curated = curated
         return len(bm25)
 
     def keys(self) -> dict[str, int]:
@@ -194,7 +199,7 @@ class KnowledgeIndex:
             # an FAQ row is also found by its question alone: customers paraphrase the question
             for c in chunks:
                 q = str(c.metadata.get("question") or "")
-                if c.metadata.get("kind") == "faq" and q:
+                if c.metadata.get("kind") in ("faq", "curated") and q:
                     ids.append(c.id + ALIAS_SEP)
                     docs.append(q)
                     metas.append({**c.metadata, "alias_of": c.id})
@@ -213,6 +218,8 @@ class KnowledgeIndex:
         with self._lock:
             for c, toks in zip(chunks, tokens, strict=True):
                 self.texts[c.id] = c.text
+                if c.metadata.get("kind") == "curated":
+                    self.curated[c.id] = dict(c.metadata)
                 self.bm25.add(c.id, c.text, str(c.metadata.get("doc_key", "")), dict(c.metadata), tokens=toks)
 
     def _vectors(self, docs: list[str], metas: list[dict[str, Any]]) -> list[list[float]]:
@@ -246,7 +253,38 @@ class KnowledgeIndex:
             self.bm25.remove(ids)
             for cid in ids:
                 self.texts.pop(cid, None)
+                self.curated.pop(cid, None)
         return len(ids)
+
+    def search_curated(self, query: str, allowed_keys: set[str], k: int = 3) -> list[tuple[dict[str, Any], float]]:
+        """Curated answers of current versions, each with the cosine similarity of its question to
+        the query (0 when the dense channel is off), best first."""
+        with self._lock:
+            metas = {cid: m for cid, m in self.curated.items() if m.get("doc_key") in allowed_keys}
+        if not metas:
+            return []
+        sims: dict[str, float] = {}
+        if self.dense_enabled:
+            keys = sorted({str(m.get("doc_key")) for m in metas.values()})
+            res = self.store._collection.query(
+                query_embeddings=[self.embed_query(query)],  # type: ignore[list-item]
+                n_results=min(k * 2, 2 * len(metas)),
+                where={"$and": [{"doc_key": {"$in": keys}}, {"kind": "curated"}]},
+                include=["distances"],
+            )
+            for cid, d in zip(res["ids"][0] if res["ids"] else [], (res.get("distances") or [[]])[0], strict=False):
+                if cid.endswith(ALIAS_SEP):  # the question-only record
+                    sims[cid.removesuffix(ALIAS_SEP)] = 1.0 - float(d)
+        ranked = sorted(metas.items(), key=lambda x: -sims.get(x[0], 0.0))
+        # without vectors only the same question matches: every one is a candidate
+        return [(m, sims.get(cid, 0.0)) for cid, m in (ranked[:k] if self.dense_enabled else ranked)]
+
+    def texts_of_key(self, key: str) -> list[str]:
+        """The chunk texts of one document version, in document order."""
+        with self._lock:
+            ids = self.bm25.ids_for_key(key)
+            ordered = sorted(ids, key=lambda cid: int(self.bm25.meta.get(cid, {}).get("chunk_index", 0) or 0))
+            return [self.texts.get(cid, "") for cid in ordered]
 
     def count(self) -> int:
         return len(self.bm25)

@@ -43,7 +43,7 @@ class Block:
     text: str
     section: tuple[str, ...] = ()
     page: int | None = None
-    kind: str = "text"  # text | table | faq
+    kind: str = "text"  # text | table | faq | curated (an FAQ row with approved wording)
 
 
 @dataclass
@@ -635,6 +635,10 @@ _Q_HEADERS = ("问题", "问", "question", "questions", "q", "常见问题", "�
 _A_HEADERS = ("答案", "答", "answer", "answers", "a", "回答", "解答", "答复", "回复", "标准答案", "说明")
 
 
+# an FAQ sheet's column of approved wording (标准话术): given verbatim to close paraphrases
+_CURATED_HEADERS = ("标准话术", "话术", "审核话术", "approvedanswer", "approved", "curatedanswer", "curated")
+
+
 def _header_word(cell: object) -> str:
     # Traditional headers (問題 / 答案) and decorations ('问题：', 'Question (EN)') count alike
     text = to_simplified(nfkc(str(cell or ""))).strip().lower()
@@ -673,12 +677,18 @@ def _rows_to_blocks(rows: list[list[str]], sheet: str = "") -> list[Block]:
     base = (sheet,) if sheet else ()
     if cols:
         qi, ai = cols
+        ci = next((i for i, c in enumerate(rows[0]) if _header_word(c) in _CURATED_HEADERS), None)
         for r in body:
             q = r[qi] if qi < len(r) else ""
             a = r[ai] if ai < len(r) else ""
+            approved = r[ci] if ci is not None and ci < len(r) else ""
+            if approved and q:
+                a, kind = approved, "curated"
+            else:
+                kind = "faq"
             if not q and not a:
                 continue
-            blocks.append(Block(f"问：{q}\n答：{a}" if _is_zh(q + a) else f"Q: {q}\nA: {a}", base + (q,), kind="faq"))
+            blocks.append(Block(f"问：{q}\n答：{a}" if _is_zh(q + a) else f"Q: {q}\nA: {a}", base + (q,), kind=kind))
         return blocks
     for line in table_rows_to_lines(rows):
         blocks.append(Block(line, base, kind="table"))

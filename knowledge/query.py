@@ -19,6 +19,7 @@ _EN_EXTRA_STOP = {
     "someone", "somebody", "else", "something", "anything", "ever", "really", "possible", "able", "happen",
     "happens", "ways", "kind", "sort", "there's", "thing", "things", "tell", "explain",
 }
+_ASK_WORDS = {"最低", "最少", "起步", "最多", "最高", "最长", "钱"}
 _POS_WEIGHT = {"n": 1.0, "v": 0.6, "a": 0.5}
 _PREFIX_LEN = 6
 
@@ -77,8 +78,19 @@ def _sounds_alike(a: str, b: str) -> bool:
     return lazy_pinyin(a) == lazy_pinyin(b)
 
 
+_EN_NUMBERS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+               "nine": "9", "ten": "10", "twelve": "12", "a": "1", "an": "1"}
+_EN_UNITS = {"year": "年", "yr": "年", "month": "个月", "day": "天", "week": "周", "working day": "个工作日"}
+_EN_TERM_RE = re.compile(r"\b(\d+|" + "|".join(_EN_NUMBERS) + r")[- ]?(working day|year|yr|month|day|week)s?\b", re.I)
+
+
 def prepare(question: str) -> str:
-    return cn_numerals_to_digits(normalize_query(question))
+    """Normalised question with numbers as documents write them: '一年' -> '1年', '半年' -> '6个月',
+    and an English term ('5-year', 'six months') followed by its Chinese form ('5年', '6个月')."""
+    q = cn_numerals_to_digits(normalize_query(question))
+    q = re.sub(r"半年(?!度)", "6个月", q)
+    terms = [_EN_NUMBERS.get(m[1].lower(), m[1]) + _EN_UNITS[m[2].lower()] for m in _EN_TERM_RE.finditer(q)]
+    return q + (" " + " ".join(dict.fromkeys(terms)) if terms else "")
 
 
 def analyze(question: str, bm25: BM25Index) -> list[Concept]:
@@ -126,6 +138,8 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
                 seen.add(key)
                 known = [t for t in alts if bm25.df(t)]
                 weight = max((_idf(bm25, t) for t in known), default=1.0) * 0.6
+                if key in _ASK_WORDS:  # says what is asked (a maximum...), not what about: it weighs little
+                    weight *= 0.4
                 concepts.append(Concept(key, list(alts), weight))
         prev = ""
         for pair in pseg.lcut(run):
@@ -157,7 +171,9 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
             noun = flag.startswith("n") or flag == "nz"
             # jieba glues a unit to the next character after a number ('180天能' -> '天能'): not a topic
             glued = w[0] in "天年月日元万个次笔期号" and re.search(r"\d" + re.escape(w), q) is not None
-            strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued
+            # only a real word vetoes: segmentation fragments ('费有', '化是', '能代') are not topics
+            real = bool(_get_jieba().dt.FREQ.get(w))
+            strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued and real
             concepts.append(Concept(w, alts, idf * pos, parts, strict))
     return concepts
 

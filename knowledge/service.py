@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,11 +25,16 @@ from knowledge.answer import (
     build_llm_chain,
     check_llm_answer,
     decline_text,
-    extractive_answer,
     format_passages,
     grounding,
+    render_answer,
 )
 from knowledge.chunking import chunk_document, doc_key
+from knowledge.compliance import compliance_kind, compliance_reply
+from knowledge.compose import asked_kinds, compose, effective_date
+from knowledge.curated import PREFIX as CURATED_PREFIX
+from knowledge.curated import CuratedAnswer, CuratedError, close_enough, curated_chunk, make_curated
+from knowledge.curated import from_meta as curated_from_meta
 from knowledge.errors import LoadError
 from knowledge.glossary import expand_english
 from knowledge.index import Hit, KnowledgeIndex
@@ -45,6 +51,16 @@ INGEST_GROUP = 16
 # chunks of a version the registry does not hold are dropped at start once they are this old
 STALE_AFTER_S = 3600.0
 LANG_BOOST = 0.004
+# English questions are matched to Chinese passages through a glossary: their coverage is lower
+EN_THRESHOLD_FACTOR = 0.75
+# only a question about oneself needs one's own records ('定期最少存多少钱' is about the product)
+_FIRST_PERSON = re.compile(r"我|俺|本人|咱|\b(?:my|mine|i|me|i'm|i've)\b", re.I)
+# a question naming a currency is about that currency: a passage that never names it does not answer
+_CURRENCIES = [
+    ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),
+    ("日元", "jpy", "yen"), ("英镑", "gbp", "pound"), ("澳元", "澳大利亚元", "aud"), ("加元", "加拿大元", "cad"),
+    ("新加坡元", "sgd"), ("瑞士法郎", "chf"), ("新西兰元", "nzd"), ("外币",),
+]
 
 
 @dataclass
@@ -385,7 +401,8 @@ class KnowledgeService:
             return existing
 
     async def list(self) -> list[DocumentRecord]:
-        return await self.registry.all()
+        """The documents (curated answers are listed by `list_curated`)."""
+        return [r for r in await self.registry.all() if not r.name.startswith(CURATED_PREFIX)]
 
     @staticmethod
     def supported_types() -> list[str]:
@@ -469,28 +486,104 @@ class KnowledgeService:
         history: list[Any] | None = None,
         filters: dict[str, Any] | None = None,
     ) -> Answer:
+        """`lang`: the language of the QUESTION (the reply's language); detected when not given."""
         await self.start()
         question = (question or "").strip()
         lang = lang or detect_language(question)
         lang = "en" if lang.startswith("en") else "zh"
         hits = await self.retrieve(question, k=10, filters=filters, history=history, lang=lang) if question else []
         retrieved = _ranked_docs(hits)
-        if not question or is_personal_question(question, lang):
+        early = self._early_reply(question, lang, retrieved)
+        if early is not None:
+            return early
+        curated = await self._curated_reply(self._grounding_text(question, history), retrieved)
+        if curated is not None:
+            return curated
+        kind = compliance_kind(question)
+        if kind is not None:
+            text, pid, phash = compliance_reply(kind, lang)
+            return Answer(text, [], False, True, pid, phash, mode="declined", reason=f"compliance: {kind}",
+                          retrieved=retrieved)
+        asked = self._grounding_text(question, history)
+        threshold = self.grounding_threshold * (EN_THRESHOLD_FACTOR if lang == "en" else 1.0)
+        g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=threshold)
+        if not g.grounded:
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
+        top = _prefer_language(hits[: self.top_k], lang)
+        if not _subject_covered(asked, top[0]):
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason="subject not in the passages",
+                          retrieved=retrieved)
+        composed = await asyncio.to_thread(compose, asked, top, self.index.bm25, lang)
+        if not composed.lines:
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason="nothing to quote",
+                          retrieved=retrieved)
+        lead = top[composed.lead_hit]
+        effective = ""
+        if {"rate", "fee"} & set(asked_kinds(asked)):
+            effective = effective_date(self.index.texts_of_key(str(lead.meta.get("doc_key", ""))))
+        extractive = render_answer(composed, lead, lang, effective)
+        sources = _sources([lead, *[h for h in top if h is not lead]])[:1]
+        if self.llm is None:
+            return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
+        return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
+
+    def _early_reply(self, question: str, lang: str, retrieved: list[str]) -> Answer | None:
+        """Questions declined before the documents: the customer's own records, other banks."""
+        if not question or (_FIRST_PERSON.search(question) and is_personal_question(question, lang)):
             return Answer(decline_text(lang, personal=bool(question)), [], False, True, mode="declined",
                           reason="personal", retrieved=retrieved)
         if mentions_other_bank(question):
             return Answer(decline_text(lang), [], False, True, mode="declined", reason="other bank",
                           retrieved=retrieved)
-        asked = self._grounding_text(question, history)
-        g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=self.grounding_threshold)
-        if not g.grounded:
-            return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
-        top = hits[: self.top_k]
-        extractive, lead = await asyncio.to_thread(extractive_answer, asked, top, self.index.bm25, lang)
-        sources = _sources([top[lead], *top[:lead], *top[lead + 1 :]])
-        if self.llm is None:
-            return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
-        return await self._llm_answer(question, lang, top, sources, extractive, retrieved)
+        return None
+
+    async def _curated_reply(self, question: str, retrieved: list[str]) -> Answer | None:
+        """The bank's approved wording, verbatim, when the question is a close paraphrase of one."""
+        allowed = set(self._current.values())
+        found = await asyncio.to_thread(self.index.search_curated, question, allowed)
+        for meta, sim in found:
+            c = curated_from_meta(meta)
+            if close_enough(question, c.question, sim):
+                src = Source(str(meta.get("doc", "")), c.source or str(meta.get("title", "")), "", sim)
+                return Answer(c.answer, [src], True, False, mode="curated", reason=f"curated {c.id} ({sim:.3f})",
+                              retrieved=[str(meta.get("doc", "")), *retrieved])
+        return None
+
+    # ------------------------------------------------------------------ curated answers
+
+    async def save_curated(self, question: str, answer: str, *, source: str = "", by: str | None = None
+                           ) -> CuratedAnswer:
+        """Add (or, for the same question, replace) an approved answer. Raises CuratedError on bad input."""
+        await self.start()
+        c = make_curated(question, answer, source)
+        chunk = curated_chunk(c)
+        async with self._write_lock:
+            await asyncio.to_thread(self.index.add_chunks, [chunk])
+            doc = LoadedDocument(c.name, str(chunk.metadata["title"]), c.lang, [], 1, len(c.answer.encode()),
+                                 str(chunk.metadata["content_hash"]), "curated")
+            item = await self._switch(doc, str(chunk.metadata["doc_key"]), 1, by)
+        if item.status == "failed":
+            raise CuratedError(item.reason)
+        c.updated_by = by
+        c.updated_at = utcnow()
+        return c
+
+    async def remove_curated(self, curated_id: str) -> bool:
+        return await self.remove(CURATED_PREFIX + curated_id) is not None
+
+    async def list_curated(self) -> list[CuratedAnswer]:
+        await self.start()
+        records = {r.name: r for r in await self.registry.all() if r.name.startswith(CURATED_PREFIX)}
+        out = []
+        with_meta = {str(m.get("doc")): m for m in list(self.index.curated.values())}
+        for name, record in sorted(records.items(), key=lambda x: x[1].updated_at, reverse=True):
+            meta = with_meta.get(name)
+            if meta is None:
+                continue
+            c = curated_from_meta(meta)
+            c.updated_by, c.updated_at = record.loaded_by, record.updated_at
+            out.append(c)
+        return out
 
     async def _llm_answer(
         self, question: str, lang: str, hits: list[Hit], sources: list[Source], extractive: str, retrieved: list[str]
@@ -542,14 +635,39 @@ def _warm_up() -> None:
             pass
 
 
+def _prefer_language(hits: list[Hit], lang: str) -> list[Hit]:
+    """A passage in the question's language goes first when it ranks close to the best one."""
+    if not hits or hits[0].meta.get("lang") == lang:
+        return hits
+    for i, h in enumerate(hits[1:3], start=1):
+        if h.meta.get("lang") == lang and h.score >= hits[0].score * 0.85:
+            return [h, *hits[:i], *hits[i + 1 :]]
+    return hits
+
+
+def _subject_covered(question: str, hit: Hit) -> bool:
+    q = normalize_query(question).lower()
+    text = nfkc(hit.text).lower()
+    for names in _CURRENCIES:
+        named = [n for n in names if (n in q if not n.isascii() else re.search(rf"\b{re.escape(n)}s?\b", q))]
+        if named and not any(n in text for n in names):
+            return False
+    return True
+
+
+def _same_document(a: Hit, b: Hit) -> bool:
+    """One document in two formats (faq.csv and faq.xlsx) is one source."""
+    return Path(a.doc).stem == Path(b.doc).stem and a.meta.get("title") == b.meta.get("title")
+
+
 def _sources(hits: list[Hit]) -> list[Source]:
+    """One source per document, in the order given."""
     out: list[Source] = []
-    seen: set[tuple[str, str]] = set()
+    kept: list[Hit] = []
     for h in hits:
-        key = (h.doc, str(h.meta.get("section", "")))
-        if key in seen:
+        if any(h.doc == k.doc or _same_document(h, k) for k in kept):
             continue
-        seen.add(key)
+        kept.append(h)
         page = int(h.meta.get("page") or 0) or None
         out.append(Source(h.doc, str(h.meta.get("title", "")), str(h.meta.get("section", "")), h.score, page))
     return out

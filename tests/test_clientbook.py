@@ -247,7 +247,7 @@ async def holdings_of(db: Database, client_no: str) -> list[tuple[str, str, Deci
             select(Holding.kind, Holding.product_code, Holding.amount)
             .join(Client, Client.id == Holding.client_id).where(Client.client_no == client_no)
             .order_by(Holding.product_code)
-        )).tuples().all()
+        )).all()
     return [(k, c, Decimal(a)) for k, c, a in rows]
 
 

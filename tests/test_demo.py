@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import sys
 import types
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import demo
 from bot.db.models import Client, Holding, Manager, Product
 from bot.settings import Settings
-from bot.workspace import Database
+from bot.workspace import Database, open_database
+from tools import demo
 
 PRODUCTS = """code,name_zh,name_en,type,risk_level,term_days,min_amount,rate_text
 TD3M,三个月定期存款,3-month time deposit,deposit,,90,50,1.05%
@@ -65,7 +67,7 @@ async def test_scaled_demo_builds_and_second_run_changes_nothing(
 
     async with db.sessions() as session:
         per_manager = dict((await session.execute(
-            select(Manager.code, func.count(Client.id)).join(Client).group_by(Manager.code))).tuples().all())
+            select(Manager.code, func.count(Client.id)).join(Client).group_by(Manager.code))).all())
         clients = (await session.scalars(select(Client))).all()
         holdings = (await session.scalars(select(Holding))).all()
         product_codes = set((await session.scalars(select(Product.code))).all())
@@ -97,7 +99,7 @@ async def test_scaled_demo_builds_and_second_run_changes_nothing(
     by_id = {c.id: c for c in clients}
     levels = {p: None for p in product_codes}
     async with db.sessions() as session:
-        levels.update(dict((await session.execute(select(Product.code, Product.risk_level))).tuples().all()))
+        levels.update(dict((await session.execute(select(Product.code, Product.risk_level))).all()))
     for h in holdings:  # the demo's own holdings are suitable
         if h.kind == "wealth" and levels[h.product_code]:
             assert int(levels[h.product_code][1:]) <= int(by_id[h.client_id].risk_rating[1:])
@@ -160,10 +162,11 @@ def _cli(tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch):  # ty
 def test_cli_simulate_days_without_simulator_is_a_clear_error(
     tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "bot.simulate", None)  # as if bot/simulate.py were not there
+    monkeypatch.setitem(sys.modules, "tools.simulate", None)  # as if tools/ were not installed (the wheel)
     result = _cli(tmp_path, docs_dir, monkeypatch)("--no-serve", "--simulate-days", "3")
     assert result.exit_code == 2
-    assert "simulate" in result.output and "Traceback" not in result.output
+    assert "tools.simulate" in result.output and "make install" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_cli_simulate_days_calls_the_simulator(
@@ -175,7 +178,7 @@ def test_cli_simulate_days_calls_the_simulator(
         calls.append((db, days))
         return {"days": days}
 
-    monkeypatch.setitem(sys.modules, "bot.simulate", types.SimpleNamespace(simulate_days=simulate_days))
+    monkeypatch.setitem(sys.modules, "tools.simulate", types.SimpleNamespace(simulate_days=simulate_days))
     result = _cli(tmp_path, docs_dir, monkeypatch)("--no-serve", "--no-knowledge", "--json", "--simulate-days", "2")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["simulation"] == {"days": 2}
@@ -193,11 +196,6 @@ def test_cli_demo_serves_through_bot_app(tmp_path: Path, docs_dir: Path, monkeyp
     assert result.exit_code == 0, result.output
     assert len(served) == 1 and served[0].token is None
     assert "rmbot chat --client" in result.output  # how to try the customer side without a bot
-
-    monkeypatch.setitem(sys.modules, "bot.app", None)
-    result = _cli(tmp_path, docs_dir, monkeypatch)("--no-knowledge")
-    assert result.exit_code == 0, result.output
-    assert "not in this checkout" in result.output and "Already up to date" in result.output
 
 
 async def test_demo_knowledge_base_is_loaded_once(settings: Settings, db: Database, docs_dir: Path,
@@ -226,3 +224,57 @@ async def test_scaled_demo_on_postgres_is_idempotent(settings: Settings, pg_db: 
     assert first.clients == second.clients == 480
     assert second.changes["clients_unchanged"] == 480 and second.changes["holdings_unchanged"] == first.holdings
     assert second.changes["clients_updated"] == second.changes["holdings_imported"] == 0
+
+
+def test_cli_demo_plans_today_adds_an_admin_and_prints_both_sign_in_links(
+    tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app, load_commands
+    from bot.db.models import Draft, LoginToken
+    from bot.settings import load_settings
+
+    load_commands()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "ws"))
+    monkeypatch.setattr(demo, "DEFAULT_MANAGERS", SMALL)
+    monkeypatch.setattr(demo, "DEMO_DOCS", docs_dir)
+    result = CliRunner().invoke(app, ["demo", "--no-serve", "--no-knowledge"])
+    assert result.exit_code == 0, result.output
+    links = re.findall(r"^ +(manager|admin) +(\w+) +(http://127\.0\.0\.1:\d+/login/\S+)$", result.stdout, re.M)
+    assert [(role, code) for role, code, _ in links] == [("manager", "RM001"), ("admin", "ADMIN")]
+
+    settings = load_settings(data_dir=tmp_path / "ws", _env_file=None)
+    today = datetime.now(settings.tz).date()
+
+    async def stored() -> tuple[int, bool, int]:
+        async with open_database(settings) as db, db.sessions() as session:
+            drafts = await session.scalar(select(func.count()).select_from(Draft).where(Draft.plan_date == today))
+            admin = await session.scalar(select(Manager).where(Manager.code == "ADMIN"))
+            tokens = await session.scalar(select(func.count()).select_from(LoginToken))
+            return int(drafts or 0), bool(admin and admin.is_admin), int(tokens or 0)
+
+    drafts, is_admin, tokens = asyncio.run(stored())
+    assert drafts > 0 and f"Today ({today.isoformat()}): {drafts:,} drafts" in result.output
+    assert is_admin and tokens == 2
+
+    again = CliRunner().invoke(app, ["demo", "--no-serve", "--no-knowledge", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["drafts_today"] == drafts  # planning today again adds nothing
+
+
+def test_cli_demo_on_a_busy_port_is_one_clear_line(
+    tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        monkeypatch.setenv("WEB_PORT", str(busy.getsockname()[1]))
+        result = _cli(tmp_path, docs_dir, monkeypatch)("--no-knowledge")
+    assert result.exit_code == 1
+    assert result.output.count("Error:") == 1 and "WEB_PORT" in result.output  # one sentence (wrapped at 80)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ws").exists()  # stopped before building anything

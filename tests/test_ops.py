@@ -90,7 +90,7 @@ async def test_backup_during_delivery_restores_to_a_working_workspace(tmp_path: 
     from bot.services import outbox
     from scheduler.ratelimit import LocalLimiter
     from scheduler.sender import Sender
-    from tests.kit.fake_bot import make_bot
+    from tools.fakes.bot_api import make_bot
 
     settings = make_settings(tmp_path / "live", quiet_hours_start="00:00", quiet_hours_end="00:00",
                              chat_interval_s=0)

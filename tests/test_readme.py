@@ -71,3 +71,39 @@ def test_commands_in_the_readme_table_exist() -> None:
     assert named, "README.md has no commands table"
     missing = [name for name in named if name not in cli.commands]  # type: ignore[attr-defined]
     assert not missing, f"README.md lists commands that do not exist: {missing}"
+
+
+def test_links_stay_inside_the_repository() -> None:
+    """Every relative link points to a file of this repository (a newcomer's clone has nothing beside it)."""
+    targets = re.findall(r"\]\(([^)#\s]+)", README)
+    assert targets
+    for target in (t for t in targets if not re.match(r"[a-z]+:", t)):
+        path = (ROOT / target).resolve()
+        assert path.is_relative_to(ROOT) and path.exists(), target
+
+
+def test_the_first_run_commands_parse() -> None:
+    """The commands of "First run" exist with the options written there (parsed, not run)."""
+    import shlex
+
+    import click
+    import typer.main
+
+    from bot.cli import app, load_commands
+
+    load_commands()
+    root = typer.main.get_command(app)
+    section = README[README.index("## First run"):README.index("## Commands")]
+    lines = [line.split("  #")[0].strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S)
+             for line in block.splitlines()]
+    commands = [shlex.split(line)[1:] for line in lines if line.startswith((".venv/bin/rmbot ", "rmbot "))]
+    assert len(commands) >= 4, lines
+    for argv in commands:
+        command: click.Command = root
+        rest = list(argv)
+        while isinstance(command, click.Group) and rest and not rest[0].startswith("-"):
+            sub = command.get_command(click.Context(command), rest.pop(0))
+            assert sub is not None, argv
+            command = sub
+        command.make_context("rmbot", rest)  # raises on an unknown option or a missing value
+    assert "source .venv/bin/activate" in section  # and how to get `rmbot` on the PATH

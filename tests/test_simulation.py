@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from bot.demo import build_demo, scaled_managers
 from bot.services.documents import SqlDocumentRegistry
 from bot.services.reports import Period, manager_report
-from bot.simulate import simulate_days
 from knowledge import build_knowledge_service
+from tools.demo import build_demo, scaled_managers
+from tools.simulate import simulate_days
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ async def test_cli_report_prints_the_same_figures(db, settings, week, monkeypatc
 async def test_daily_summary_in_telegram(db, settings, week, fake_session) -> None:  # type: ignore[no-untyped-def]
     from bot.db.models import Manager
     from scheduler import jobs
-    from tests.kit.fake_bot import make_bot
+    from tools.fakes.bot_api import make_bot
 
     _, period = week
     async with db.sessions() as session:

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "bot.cli.bench",
     "bot.cli.plan",
     "bot.cli.knowledge",
+    "bot.cli.intents",
     "bot.cli.run",
 ]
 

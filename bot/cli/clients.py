@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 from bot.workspace import open_database
 
@@ -104,7 +104,7 @@ def bench_import_clients(
     """Import a synthetic CRM export (clients + holdings) twice; print rows and seconds."""
     import tempfile
 
-    from bot.bench_clientbook import run_import_bench
+    run_import_bench = dev_tool("tools.bench.clientbook").run_import_bench
 
     if fmt not in ("csv", "xlsx"):
         console.print(f"[red]Error:[/red] --format must be csv or xlsx, got {fmt!r}")

@@ -11,14 +11,14 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 
 @app.command("worker")
 def worker_cmd() -> None:
     """Send approved messages from the outbox (run several against PostgreSQL to scale out)."""
-    from bot.app import build_bot
+    from bot.app import build_bot, notice_markup
     from bot.logs import setup_logging
     from bot.workspace import open_database
     from scheduler.sender import run_sender
@@ -37,7 +37,7 @@ def worker_cmd() -> None:
             loop.add_signal_handler(sig, stop.set)  # finish the messages in hand, then exit
         try:
             async with open_database(settings) as db:
-                await run_sender(settings, db, bot, stop)
+                await run_sender(settings, db, bot, stop, notice_markup=notice_markup)
         finally:
             await bot.session.close()
 
@@ -55,7 +55,7 @@ def bench_delivery(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Send N approved messages through a Bot API server and print sent, failed, rate and 429s."""
-    from bot.bench_delivery import run_bench
+    run_bench = dev_tool("tools.bench.delivery").run_bench
 
     if workers > 1 and not (database_url and redis_url):
         console.print("[red]Error:[/red] --workers > 1 needs --database-url (PostgreSQL) and --redis-url")

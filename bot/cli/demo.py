@@ -4,26 +4,19 @@ print what it holds and how long it took, then serve the bot and the console."""
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+import sys
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, exit_if_port_busy, print_json, run_async, settings_or_exit
 from bot.settings import Settings
-from bot.workspace import open_database
+from bot.workspace import Database, open_database
 
-_LABELS = {"generate": "Generating", "clients": "Clients", "holdings": "Holdings", "knowledge": "Knowledge"}
-
-
-def _optional_module(name: str) -> ModuleType | None:
-    """The module written by another feature, or None while it is not in this checkout."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+_LABELS = {"generate": "Generating", "clients": "Clients", "holdings": "Holdings", "knowledge": "Knowledge",
+           "plan": "Planning today"}
+# Who the demo prints a console sign-in link for: a manager with a client book, and the admin.
+SIGN_IN = ("RM001", "ADMIN")
 
 
 @app.command("demo")
@@ -33,16 +26,16 @@ def demo(
     simulate_days: int = typer.Option(
         0, "--simulate-days", min=0, help="Then simulate N days of planning, review and sending"),
     no_knowledge: bool = typer.Option(False, "--no-knowledge", help="Skip loading the demo knowledge base"),
+    no_plan: bool = typer.Option(False, "--no-plan", help="Do not plan today (the 07:00 job's work)"),
 ) -> None:
-    """Build the demo bank in DATA_DIR (./var): 2 managers, 12,000 clients, products, knowledge base."""
-    from bot.demo import DemoError, build_demo
-
+    """Build the demo bank in DATA_DIR (./var): 2 managers and an admin, 12,000 clients, products, knowledge
+    base, today's drafts; print console sign-in links; then serve."""
+    demo_tool = dev_tool("tools.demo")
+    DemoError, build_demo = demo_tool.DemoError, demo_tool.build_demo  # noqa: N806
     settings = settings_or_exit()
-    simulate = _optional_module("bot.simulate") if simulate_days else None
-    if simulate_days and simulate is None:
-        console.print("[red]Error:[/red] --simulate-days needs bot/simulate.py (the reports feature), "
-                      "which is not in this checkout")
-        raise typer.Exit(2)
+    simulate = dev_tool("tools.simulate") if simulate_days else None
+    if not no_serve:
+        exit_if_port_busy(settings.web_host, settings.web_port)  # before building: a second demo stops at once
 
     async def _run() -> dict[str, object]:
         async with open_database(settings) as db:
@@ -57,10 +50,12 @@ def demo(
                         tasks[stage] = bar.add_task(_LABELS.get(stage, stage), total=max(total, 1))
                     bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-                summary = await build_demo(settings, db, knowledge=not no_knowledge, progress=progress)
+                summary = await build_demo(settings, db, knowledge=not no_knowledge, plan=not no_plan,
+                                           progress=progress)
             result = summary.as_dict()
             if simulate is not None:
                 result["simulation"] = await simulate.simulate_days(settings, db, simulate_days)
+            result["sign_in"] = await _sign_in_links(settings, db)
             return result
 
     try:
@@ -78,6 +73,21 @@ def demo(
         _print_summary(result, settings)
     if not no_serve:
         _serve(settings, str(result.get("sample_client") or ""))
+
+
+async def _sign_in_links(settings: Settings, db: Database) -> dict[str, str]:
+    """One-time console sign-in links (10 minutes) for the demo manager and the admin."""
+    from sqlalchemy import select
+
+    from bot.db.models import Manager
+    from bot.services.auth import create_login_link, login_url
+
+    links: dict[str, str] = {}
+    async with db.sessions() as session:
+        for manager in (await session.scalars(select(Manager).where(Manager.code.in_(SIGN_IN)))).all():
+            links[manager.code] = login_url(settings, await create_login_link(session, manager))
+        await session.commit()
+    return {code: links[code] for code in SIGN_IN if code in links}
 
 
 def _print_summary(result: dict[str, object], settings: Settings) -> None:
@@ -100,22 +110,29 @@ def _print_summary(result: dict[str, object], settings: Settings) -> None:
         console.print(f"Try the customer side: [bold]rmbot chat --client {result['sample_client']}[/bold] "
                       "(ask 我的定期什么时候到期?).")
     console.print(
-        "Managers: RM001 王敏 (clients D1000001-D1010000), RM002 陈静 (D2000001-D2002000). Bind your own "
-        "Telegram account to one: [bold]rmbot manager add RM001 --name 王敏 --telegram-id YOUR_ID[/bold]."
+        "Managers: RM001 王敏 (clients D1000001-D1010000), RM002 陈静 (D2000001-D2002000); admin: ADMIN 刘洋. "
+        "Bind your own Telegram account to one: [bold]rmbot manager add RM001 --name 王敏 --telegram-id YOUR_ID[/bold]."
     )
+    if result.get("plan_date"):
+        console.print(f"Today ({result['plan_date']}): {result['drafts_today']:,} drafts waiting for review.")
+    links = result.get("sign_in")
+    if isinstance(links, dict) and links:
+        console.print("Sign in to the web console (each link works once, within 10 minutes; a new one: "
+                      "[bold]rmbot console-link --manager RM001[/bold]):")
+        for code, link in links.items():
+            role = "admin" if code == "ADMIN" else "manager"
+            # stdout, unwrapped: the links are what a reader copies
+            sys.stdout.write(f"  {role:<8} {code:<6} {link}\n")
+        sys.stdout.flush()
 
 
 def _serve(settings: Settings, sample_client: str = "") -> None:
-    bot_app = _optional_module("bot.app")
-    if bot_app is None:
-        console.print("The bot and console are not in this checkout yet (bot/app.py). When they are, run "
-                      "[bold]rmbot demo[/bold] again (it only serves, the data is there) or [bold]rmbot run[/bold].")
-        return
+    bot_app = importlib.import_module("bot.app")  # late: `rmbot demo --no-serve` needs no aiogram or uvicorn
     if not settings.token:
         console.print(
             "No BOT_TOKEN set: starting without a Telegram bot. The web console is at "
-            f"http://{settings.web_host}:{settings.web_port}/ (sign in with the link from "
-            "[bold]rmbot console-link --manager RM001[/bold]). To try the customer side, run in another "
+            f"http://{settings.web_host}:{settings.web_port}/ (sign in with a link above). To try the customer "
+            "side, run in another "
             f"terminal: [bold]rmbot chat --client {sample_client or 'D1000001'}[/bold]. To connect a real bot, "
             "set BOT_TOKEN (and TELEGRAM_API_BASE for a local Bot API server) in .env."
         )

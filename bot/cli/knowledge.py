@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 kb_app = typer.Typer(help="Knowledge base: list and remove documents.", no_args_is_help=True)
@@ -22,8 +22,13 @@ eval_app = typer.Typer(help="Evaluations: print quality figures.", no_args_is_he
 app.add_typer(eval_app, name="eval")
 
 
+curated_app = typer.Typer(help="Approved answers (标准话术): given word for word to close paraphrases.",
+                          no_args_is_help=True)
+kb_app.add_typer(curated_app, name="curated")
+
+
 @asynccontextmanager
-async def knowledge_service(*, use_llm: bool = True) -> AsyncIterator[Any]:
+async def knowledge_and_db(*, use_llm: bool = True) -> AsyncIterator[tuple[Any, Any]]:
     from bot.services.documents import SqlDocumentRegistry
     from bot.workspace import open_database
     from knowledge import build_knowledge_service
@@ -32,7 +37,83 @@ async def knowledge_service(*, use_llm: bool = True) -> AsyncIterator[Any]:
     async with open_database(settings) as db:
         service = build_knowledge_service(settings, SqlDocumentRegistry(db.sessions), use_llm=use_llm)
         await service.start()
+        yield service, db
+
+
+@asynccontextmanager
+async def knowledge_service(*, use_llm: bool = True) -> AsyncIterator[Any]:
+    async with knowledge_and_db(use_llm=use_llm) as (service, _db):
         yield service
+
+
+@curated_app.command("add")
+def curated_add(
+    question: str = typer.Argument(..., help="The customer's question."),
+    answer: str = typer.Argument(..., help="The approved answer, given word for word."),
+    source: str = typer.Option("", "--source", help="Where the wording comes from (shown as the source)."),
+    by: str = typer.Option("cli", "--by", help="Who approves it (audit log)."),
+) -> None:
+    """Add an approved answer, or replace the one of the same question (audited)."""
+    from bot.services import audit
+    from knowledge.curated import CuratedError
+
+    async def run() -> Any:
+        async with knowledge_and_db(use_llm=False) as (svc, db):
+            saved = await svc.save_curated(question, answer, source=source, by=by)
+            async with db.sessions() as session:
+                audit.record(session, actor=by, action="curated_save", entity="curated_answer", entity_id=saved.id,
+                             details={"question": saved.question, "answer": saved.answer, "source": saved.source})
+                await session.commit()
+            return saved
+
+    try:
+        saved = run_async(run())
+    except CuratedError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"saved {saved.id}: {saved.question}")
+
+
+@curated_app.command("list")
+def curated_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """The approved answers."""
+
+    async def run() -> Any:
+        async with knowledge_service(use_llm=False) as svc:
+            return await svc.list_curated()
+
+    items = run_async(run())
+    if as_json:
+        print_json([c.as_dict() for c in items])
+        return
+    table = Table("id", "question", "answer", "source", "by")
+    for c in items:
+        table.add_row(c.id, c.question[:40], c.answer[:60], c.source[:30], c.updated_by or "")
+    console.print(table)
+
+
+@curated_app.command("remove")
+def curated_remove(
+    item_id: str = typer.Argument(..., help="Id as `kb curated list` shows it."),
+    by: str = typer.Option("cli", "--by", help="Who removes it (audit log)."),
+) -> None:
+    """Remove an approved answer (audited)."""
+    from bot.services import audit
+
+    async def run() -> bool:
+        async with knowledge_and_db(use_llm=False) as (svc, db):
+            removed = await svc.remove_curated(item_id)
+            if removed:
+                async with db.sessions() as session:
+                    audit.record(session, actor=by, action="curated_remove", entity="curated_answer",
+                                 entity_id=item_id)
+                    await session.commit()
+            return removed
+
+    if not run_async(run()):
+        console.print(f"[red]{item_id}: no such approved answer[/red]")
+        raise typer.Exit(1)
+    console.print(f"removed {item_id}")
 
 
 @app.command("ingest")
@@ -176,6 +257,44 @@ def eval_retrieval(
             typer.echo(f"{key}: {value}")
 
 
+@eval_app.command("answers")
+def eval_answers(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Questions, JSON lines (kb_eval format)."),
+    corpus: list[Path] = typer.Option(None, "--corpus", help="Answer from these documents in a temporary store "
+                                      "(default: the configured knowledge base)."),
+    as_json: bool = typer.Option(False, "--json", help="Print every reply and the figures as JSON."),
+) -> None:
+    """Every reply as the customer reads it, and the figures: fact present, false decline, correct
+    decline, language match, answer first, distinct sources."""
+    from knowledge.evaluation import answer_figures, evaluate_answers, load_questions
+
+    questions = load_questions(file)
+
+    async def run() -> Any:
+        if corpus:
+            import tempfile
+
+            from knowledge import MemoryRegistry, build_knowledge_service
+
+            with tempfile.TemporaryDirectory(prefix="rmbot-eval-") as tmp:
+                svc = build_knowledge_service(settings_or_exit(), MemoryRegistry(), chroma_path=Path(tmp) / "c",
+                                              chroma_url="", use_llm=False)
+                await svc.ingest(list(corpus))
+                return await evaluate_answers(svc, questions)
+        async with knowledge_service() as svc:
+            return await evaluate_answers(svc, questions)
+
+    records = run_async(run())
+    figures = answer_figures(records)
+    if as_json:
+        print_json({"figures": figures, "answers": records})
+        return
+    for r in records:
+        typer.echo(f"--- {r['id']} [{r['kind']}, {r['lang']}] {r['question']}\n{r['reply']}")
+    for key, value in figures.items():
+        typer.echo(f"{key}: {value}")
+
+
 @bench_app.command("retrieval")
 def bench_retrieval(
     chunks: int = typer.Option(20_000, "--chunks", min=100, help="Chunks in the index while timing."),
@@ -185,7 +304,7 @@ def bench_retrieval(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Retrieval p50/p95 latency with N chunks in the index, and ingestion pages per second."""
-    from knowledge.bench import run_retrieval_bench
+    run_retrieval_bench = dev_tool("tools.bench.knowledge").run_retrieval_bench
 
     with Progress(TextColumn("[bold]filling index[/bold]"), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=as_json) as bar:

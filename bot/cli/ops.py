@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from bot.backup import BackupError, create_backup, generate_key, require_key, restore_backup
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 
@@ -93,7 +93,7 @@ def bench_load(
 
     from rich.progress import Progress
 
-    from bot.bench_load import run_load
+    run_load = dev_tool("tools.bench.load").run_load
 
     settings = settings_or_exit()
     database_url = database_url or settings.database_url
@@ -101,7 +101,7 @@ def bench_load(
     if not redis_url:
         console.print("[red]Error:[/red] --redis-url (or REDIS_URL) is required for several bot instances")
         raise typer.Exit(2)
-    docs = Path(__file__).resolve().parent.parent.parent / "knowledge" / "demo_docs"
+    docs = dev_tool("tools.demo").DEMO_DOCS
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console, transient=True) as progress:
         task = progress.add_task("Asking", total=int(rate * seconds))
         try:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
 
@@ -40,7 +40,7 @@ def _progress() -> Progress:
 
 @app.command("plan")
 def plan_cmd(
-    day: str = typer.Option(..., "--date", help="Day to plan, YYYY-MM-DD"),
+    day: str | None = typer.Option(None, "--date", help="Day to plan, YYYY-MM-DD (default: today in TIMEZONE)"),
     manager: str | None = typer.Option(None, "--manager", help="Only this manager (id or code)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be drafted; store nothing"),
     json_out: bool = typer.Option(False, "--json", help="Print campaigns, drafts and skipped counts as JSON"),
@@ -55,8 +55,8 @@ def plan_cmd(
     from bot.workspace import open_database
     from scheduler.planner import plan_day
 
-    plan_date = _parse_date(day)
     settings = settings_or_exit()
+    plan_date = _parse_date(day) if day is not None else datetime.now(settings.tz).date()
 
     async def _run() -> dict[str, Any] | str:
         async with open_database(settings) as db, db.sessions() as session:
@@ -99,6 +99,10 @@ def plan_cmd(
                       f"{camp['count']:>6}")
     if result["skipped"]:
         console.print("  skipped: " + ", ".join(f"{k}={v}" for k, v in result["skipped"].items()))
+    if result.get("not_reachable"):
+        console.print("  not reachable on Telegram (not put in review): "
+                      + ", ".join(f"{k}={v}" for k, v in result["not_reachable"].items())
+                      + "; invite them: rmbot invite --manager CODE --unbound --xlsx FILE")
 
 
 @bench_app.command("plan")
@@ -113,7 +117,7 @@ def bench_plan(
     database_url: str = typer.Option("", "--database-url", help="Scratch database (default: SQLite in a temp dir)"),
 ) -> None:
     """Plan one day for synthetic clients in a scratch workspace; print drafts/s and total time."""
-    from scheduler.bench import run_plan_bench
+    run_plan_bench = dev_tool("tools.bench.planning").run_plan_bench
 
     plan_date = _parse_date(day)
 
@@ -139,3 +143,54 @@ def bench_plan(
               f"max seen {figures.max_in_flight}")
         print(f"personalised:   {figures.personalised} rewritten, {figures.llm_fallbacks} fell back to the template, "
               f"{figures.llm_calls} calls in {figures.llm_s:.1f} s")
+
+
+@bench_app.command("plan-days")
+def bench_plan_days(
+    start: str = typer.Option("2027-01-01", "--start", help="First day, YYYY-MM-DD"),
+    end: str = typer.Option("2027-12-31", "--end", help="Last day, YYYY-MM-DD"),
+    manager: str | None = typer.Option(None, "--manager", help="Only this manager (id or code)"),
+    reachable_only: bool = typer.Option(False, "--reachable-only",
+                                        help="Only clients reachable on Telegram (as `rmbot plan` puts in review)"),
+) -> None:
+    """Plan every day of a range on this workspace (dry run, nothing stored) and check each draft
+    against the bank's invariants; print the figures. Exit code 1 when anything is violated."""
+    from bot.services.managers import resolve_manager
+    from bot.workspace import open_database
+    from scheduler.verify import verify_days
+
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    if last < first:
+        console.print("[red]Error:[/red] --end is before --start")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def _run() -> Any:
+        async with open_database(settings) as db, db.sessions() as session:
+            manager_id = None
+            if manager is not None:
+                found = await resolve_manager(session, manager)
+                if found is None:
+                    return f"manager {manager!r} not found"
+                manager_id = found.id
+            with _progress() as bar:
+                task = bar.add_task("Planning and checking", total=(last - first).days + 1)
+                return await verify_days(session, settings, first, last, reach=reachable_only,
+                                         manager_id=manager_id, progress=lambda _d: bar.advance(task))
+
+    report = _run_or_exit(_run())
+    if isinstance(report, str):
+        console.print(f"[red]Error:[/red] {report}")
+        raise typer.Exit(1)
+    print(f"days:             {report.days} ({first} .. {last})")
+    print(f"drafts:           {report.drafts} ({', '.join(f'{k} {v}' for k, v in sorted(report.kinds.items()))})")
+    print(f"recommendations:  {report.recommendations} with a product (minimum, suitability, policy checked)")
+    print(f"clients/day max:  1 message each ({report.clients_with_drafts} client-days)")
+    print(f"time:             {report.seconds:.1f} s")
+    if not report.violations:
+        print("violations:       0")
+        return
+    print(f"violations:       {sum(report.violations.values())}")
+    for rule, n in report.violations.most_common():
+        print(f"  {rule}: {n}  e.g. {report.examples[rule]}")
+    raise typer.Exit(1)

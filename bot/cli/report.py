@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 from bot.workspace import open_database
 
@@ -79,7 +79,8 @@ def bench_report(
 
     from rich.progress import Progress
 
-    from bot.bench_report import build_history, time_report
+    bench_report = dev_tool("tools.bench.report")
+    build_history, time_report = bench_report.build_history, bench_report.time_report
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides: dict[str, object] = {"data_dir": Path(tmp)}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from bot.cli.app import app, console, print_json, run_async, settings_or_exit
+from bot.cli.app import app, console, dev_tool, exit_if_port_busy, print_json, run_async, settings_or_exit
 
 DEFAULT_BOT_USERNAME = "rm_assistant_bot"
 
@@ -33,6 +34,8 @@ def run_cmd(
                       "a Bot API server such as ../shared/tg_emulator.")
         if role == "bot":
             raise typer.Exit(1)
+    if role in ("all", "console") or (role == "bot" and settings.webhook_url):
+        exit_if_port_busy(settings.web_host, settings.web_port)
     with contextlib.suppress(KeyboardInterrupt):
         run_async(run(settings, role))
 
@@ -57,13 +60,25 @@ async def _bot_username(settings: Any, given: str | None) -> str:
 
 @app.command("invite")
 def invite_cmd(
-    client_no: str = typer.Argument(..., help="Client number, e.g. C000123"),
-    days: int = typer.Option(7, "--days", min=1, max=90, help="Days the link stays valid"),
+    client_no: str | None = typer.Argument(None, help="Client number, e.g. C000123 (or --manager for a book)"),
+    days: int = typer.Option(7, "--days", min=1, max=90, help="Days the link stays valid (bulk: default 30)"),
     bot_username: str | None = typer.Option(None, "--bot",
                                             help="Bot username (default: BOT_USERNAME, else asked from the Bot API)"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON with link and token"),
+    manager: str | None = typer.Option(None, "--manager", help="Invite this manager's clients (id or code)"),
+    unbound: bool = typer.Option(False, "--unbound", help="Only clients not reachable on Telegram yet"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Write the links and QR codes to this .xlsx file"),
 ) -> None:
-    """Create a single-use invite link that binds a client's Telegram chat to their record."""
+    """Create single-use invite links that bind a client's Telegram chat to their record: one client,
+    or a manager's book (`--manager RM001 --unbound --xlsx invites.xlsx`: personal links and QR codes
+    for the bank's SMS or in-branch channel)."""
+    if manager is not None:
+        _bulk_invites(manager, unbound=unbound, xlsx=xlsx, bot_username=bot_username,
+                      days=days if days != 7 else 30, json_out=json_out)
+        return
+    if client_no is None:
+        console.print("[red]Error:[/red] give a client number, or --manager CODE (with --unbound --xlsx FILE)")
+        raise typer.Exit(2)
     from datetime import timedelta
 
     from bot.services.invites import InviteError, create_invite
@@ -90,6 +105,54 @@ def invite_cmd(
         console.print(f"Single use, valid until {result['expires_at']}.")
 
 
+def _bulk_invites(manager: str, *, unbound: bool, xlsx: Path | None, bot_username: str | None, days: int,
+                  json_out: bool) -> None:
+    from datetime import timedelta
+
+    from bot.services.invite_export import write_xlsx
+    from bot.services.invites import bulk_invites, reach_counts
+    from bot.services.managers import resolve_manager
+    from bot.workspace import open_database
+
+    if xlsx is not None and xlsx.suffix.lower() != ".xlsx":
+        console.print(f"[red]Error:[/red] --xlsx must name an .xlsx file, got {xlsx}")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def _run() -> dict[str, Any] | str:
+        username = await _bot_username(settings, bot_username)
+        async with open_database(settings) as db, db.sessions() as session:
+            found = await resolve_manager(session, manager)
+            if found is None:
+                return f"manager {manager!r} not found (give a manager id or code; see `rmbot manager list`)"
+            before = await reach_counts(session, found.id)
+            rows = await bulk_invites(session, found, bot_username=username, unbound=unbound,
+                                      ttl=timedelta(days=days))
+            if xlsx is not None:  # written before the commit: no invites without their file
+                await asyncio.to_thread(write_xlsx, rows, xlsx, language=getattr(found, "language", None) or "zh")
+            await session.commit()
+            return {"manager": found.code, "invites": len(rows), "reach_before": before,
+                    "xlsx": str(xlsx) if xlsx else None, "rows": [] if xlsx else [
+                        {"client_no": r.client_no, "link": r.link} for r in rows]}
+
+    result = run_async(_run())
+    if isinstance(result, str):
+        console.print(f"[red]Error:[/red] {result}")
+        raise typer.Exit(1)
+    if json_out:
+        print_json(result)
+        return
+    reach = result["reach_before"]
+    console.print(f"{result['manager']}: {result['invites']} invites created "
+                  f"(book {reach['book']}: bound {reach['bound']}, invited {reach['invited']}, "
+                  f"not invited {reach['not_invited'] + reach['invite_expired']}, blocked {reach['blocked']}).")
+    if result["xlsx"]:
+        console.print(f"Links and QR codes: {result['xlsx']}")
+    else:
+        for row in result["rows"]:
+            sys.stdout.write(f"{row['client_no']}\t{row['link']}\n")
+
+
 CHAT_HELP = ("Type a message as the customer. Commands: :press N (press button N), "
              ":manager TEXT (the manager replies to the open ticket), :quit")
 
@@ -101,7 +164,7 @@ def chat_cmd(
 ) -> None:
     """Try the customer side in the terminal: no token, no Telegram, the real bot logic."""
     from bot.app import build_knowledge
-    from bot.localchat import LocalChat
+    LocalChat = dev_tool("tools.localchat").LocalChat  # noqa: N806
     from bot.workspace import open_database
 
     if lang not in ("zh", "en"):

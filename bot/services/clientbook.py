@@ -526,7 +526,7 @@ async def client_ids(session: AsyncSession, client_nos: Iterable[str]) -> dict[s
     for batch in _chunks(wanted):
         found.update((await session.execute(
             select(Client.client_no, Client.id).where(Client.client_no.in_(batch))
-        )).tuples().all())
+        )).all())
     return found
 
 

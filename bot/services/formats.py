@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -28,3 +30,12 @@ def fmt_date(value: date, language: str) -> str:
     if language == "zh":
         return f"{value.year}年{value.month}月{value.day}日"
     return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
+
+
+_TAG = re.compile(r"</?(b|i|u|s|a|code|pre|blockquote|tg-spoiler)(\s[^>]*)?>")
+
+
+def plain_text(telegram_html: str | None) -> str:
+    """A stored message as the client read it: Telegram's HTML tags dropped, entities decoded (a
+    page escapes it again; a summary never shows a literal <b>)."""
+    return html.unescape(_TAG.sub("", telegram_html or ""))

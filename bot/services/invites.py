@@ -115,3 +115,91 @@ async def redeem_invite(
                  details={"invite_id": row.id, "rebound": previous_chat is not None and previous_chat != chat_id})
     await session.flush()
     return client
+
+
+# --------------------------------------------------------------------------------------------
+# Reach: who can be messaged on Telegram, who was invited, and bulk invitations for the bank's
+# SMS or in-branch channel (the links and QR codes are exported; nothing is sent from here).
+
+BULK_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class InviteRow:
+    """One line of a bulk export: the client and their personal link."""
+
+    client_no: str
+    name: str
+    phone: str
+    language: str
+    link: str
+    expires_at: datetime
+
+
+async def reach_counts(session: AsyncSession, manager_id: int | None = None,
+                       *, now: datetime | None = None) -> dict[str, int]:
+    """The book by reach: bound (a chat, not blocked), blocked, invited (an open invite), invite
+    expired (invited before, never bound), not invited."""
+    from sqlalchemy import case, func
+
+    now = now or utcnow()
+    scope = [Client.manager_id == manager_id] if manager_id is not None else []
+    open_invite = select(InviteToken.id).where(InviteToken.client_id == Client.id, InviteToken.used_at.is_(None),
+                                               InviteToken.expires_at > now).exists()
+    any_invite = select(InviteToken.id).where(InviteToken.client_id == Client.id).exists()
+    unbound = Client.telegram_chat_id.is_(None)
+    state = case(
+        (Client.telegram_chat_id.is_not(None) & Client.blocked.is_(True), "blocked"),
+        (Client.telegram_chat_id.is_not(None), "bound"),
+        (unbound & open_invite, "invited"),
+        (unbound & any_invite, "invite_expired"),
+        else_="not_invited",
+    )
+    rows = (await session.execute(select(state, func.count()).where(*scope).group_by(state))).all()
+    counts = dict.fromkeys(("book", "bound", "blocked", "invited", "invite_expired", "not_invited"), 0)
+    for name, n in rows:
+        counts[str(name)] = int(n)
+    counts["book"] = sum(int(n) for _, n in rows)
+    return counts
+
+
+async def invite_conversion(session: AsyncSession, manager_id: int | None, start: datetime,
+                            end: datetime) -> dict[str, float | int | None]:
+    """Invites created in [start, end) and how many of them were redeemed (bound) so far."""
+    from sqlalchemy import func
+
+    query = select(func.count(InviteToken.id), func.count(InviteToken.used_at)).where(
+        InviteToken.created_at >= start, InviteToken.created_at < end)
+    if manager_id is not None:
+        query = query.join(Client, Client.id == InviteToken.client_id).where(Client.manager_id == manager_id)
+    sent, bound = (await session.execute(query)).one()
+    sent, bound = int(sent or 0), int(bound or 0)
+    return {"invited": sent, "bound": bound, "conversion": round(bound / sent, 3) if sent else None}
+
+
+async def bulk_invites(session: AsyncSession, manager: Manager, *, bot_username: str, unbound: bool = True,
+                       ttl: timedelta = timedelta(days=30), now: datetime | None = None) -> list[InviteRow]:
+    """A fresh personal invite for each of the manager's clients (only those not bound and not
+    blocked when `unbound`), in bulk, with one audit row. Returns the rows to export."""
+    now = now or utcnow()
+    query = select(Client.id, Client.client_no, Client.name, Client.phone, Client.language).where(
+        Client.manager_id == manager.id, Client.blocked.is_(False))
+    if unbound:
+        query = query.where(Client.telegram_chat_id.is_(None))
+    clients = (await session.execute(query.order_by(Client.client_no))).all()
+    rows: list[InviteRow] = []
+    tokens: list[dict[str, object]] = []
+    for c in clients:
+        token = new_token()
+        tokens.append({"token": token, "client_id": c.id, "created_by": manager.id, "created_at": now,
+                       "expires_at": now + ttl})
+        rows.append(InviteRow(c.client_no, c.name, c.phone or "", c.language or "zh",
+                              invite_link(bot_username, token), now + ttl))
+    from sqlalchemy import insert
+
+    for i in range(0, len(tokens), BULK_CHUNK):
+        await session.execute(insert(InviteToken), tokens[i:i + BULK_CHUNK])
+    audit.record(session, actor=f"manager:{manager.id}", action="invite_bulk", entity="manager",
+                 entity_id=manager.id, manager_id=manager.id,
+                 details={"invites": len(rows), "unbound_only": unbound, "expires_at": (now + ttl).isoformat()})
+    return rows

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,9 @@ from bot.db.models import Client, Draft, DraftStatus, OutboxItem, OutboxStatus
 from bot.services import audit
 
 MAX_ATTEMPTS = 8
+# the sender's lanes: staff alerts (an emergency), staff notices, manager replies, then campaigns
+KIND_PRIORITY = {"alert": 0, "notice": 1, "reply": 2}
+_PRIORITY = case(KIND_PRIORITY, value=OutboxItem.kind, else_=3)
 # Mirror of outbox states on the draft.
 _DRAFT_STATE = {
     OutboxStatus.SENT: DraftStatus.SENT,
@@ -47,6 +50,7 @@ class Claimed:
     text: str
     attempts: int
     draft_id: int | None
+    key: str = ""
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -117,14 +121,15 @@ async def enqueue_text(
 
 async def claim(session: AsyncSession, *, worker: str, limit: int, lease_s: float = 60.0,
                 now: datetime | None = None) -> list[Claimed]:
-    """Lease up to `limit` due rows to `worker`; replies first, then the oldest due."""
+    """Lease up to `limit` due rows to `worker`: urgent alerts to staff first, then staff notices,
+    manager replies, and the campaigns; the oldest due first within each."""
     now = now or utcnow()
     due = and_(OutboxItem.status == OutboxStatus.QUEUED, OutboxItem.next_attempt_at <= now)
-    order = [(OutboxItem.kind == "reply").desc(), OutboxItem.next_attempt_at, OutboxItem.id]
+    order = [_PRIORITY, OutboxItem.next_attempt_at, OutboxItem.id]
     values = {"status": OutboxStatus.SENDING, "lease_until": now + timedelta(seconds=lease_s),
               "leased_by": worker, "attempts": OutboxItem.attempts + 1}
     returning = (OutboxItem.id, OutboxItem.chat_id, OutboxItem.client_id, OutboxItem.kind, OutboxItem.text,
-                 OutboxItem.attempts, OutboxItem.draft_id)
+                 OutboxItem.attempts, OutboxItem.draft_id, OutboxItem.idempotency_key)
     if session.get_bind().dialect.name == "postgresql":
         ids = select(OutboxItem.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
         stmt = update(OutboxItem).where(OutboxItem.id.in_(ids.scalar_subquery())).values(**values)
@@ -133,6 +138,24 @@ async def claim(session: AsyncSession, *, worker: str, limit: int, lease_s: floa
         stmt = update(OutboxItem).where(OutboxItem.id.in_(ids.scalar_subquery()), due).values(**values)
     rows = (await session.execute(stmt.returning(*returning), execution_options={"synchronize_session": False}))
     return [Claimed(*row) for row in rows.all()]
+
+
+async def claim_chat_notices(session: AsyncSession, *, worker: str, chat_id: int, kinds: Sequence[str],
+                             limit: int = 20, lease_s: float = 60.0) -> list[Claimed]:
+    """Lease the other due notices for one chat (a burst folded into one message), urgent first."""
+    now = utcnow()
+    due = and_(OutboxItem.status == OutboxStatus.QUEUED, OutboxItem.next_attempt_at <= now,
+               OutboxItem.chat_id == chat_id, OutboxItem.kind.in_(list(kinds)))
+    ids = select(OutboxItem.id).where(due).order_by(_PRIORITY, OutboxItem.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    stmt = (update(OutboxItem).where(OutboxItem.id.in_(ids.scalar_subquery()), due)
+            .values(status=OutboxStatus.SENDING, lease_until=now + timedelta(seconds=lease_s), leased_by=worker,
+                    attempts=OutboxItem.attempts + 1))
+    returning = (OutboxItem.id, OutboxItem.chat_id, OutboxItem.client_id, OutboxItem.kind, OutboxItem.text,
+                 OutboxItem.attempts, OutboxItem.draft_id, OutboxItem.idempotency_key)
+    rows = await session.execute(stmt.returning(*returning), execution_options={"synchronize_session": False})
+    return sorted((Claimed(*row) for row in rows.all()), key=lambda c: (KIND_PRIORITY.get(c.kind, 9), c.id))
 
 
 async def recover_expired(session: AsyncSession, now: datetime | None = None) -> int:

@@ -31,6 +31,7 @@ from bot.db.models import (
     OutboxStatus,
     Ticket,
 )
+from bot.services.invites import invite_conversion
 
 REPLY_WINDOW = timedelta(hours=48)
 APPROVED_STATES = (
@@ -244,7 +245,11 @@ async def _reach(session: AsyncSession, manager_id: int, as_of_utc: datetime) ->
             )
         )
     ).one()
-    return {"book": book, "reached_week": week, "reached_month": month, "not_contacted_90d": book - quarter}
+    from bot.services.invites import reach_counts
+
+    telegram = await reach_counts(session, manager_id, now=as_of_utc)
+    return {"book": book, "reached_week": week, "reached_month": month, "not_contacted_90d": book - quarter,
+            "telegram": {k: v for k, v in telegram.items() if k != "book"}}
 
 
 def _daily(period: Period, groups: list[Any]) -> list[dict[str, Any]]:
@@ -281,6 +286,7 @@ async def manager_report(
         "messages": messages,
         "conversations": await _conversations(session, manager_id, period),
         "reach": await _reach(session, manager_id, as_of or min(period.end_utc, datetime.now(UTC))),
+        "invites": await invite_conversion(session, manager_id, period.start_utc, period.end_utc),
         "funnel": {"planned": drafts["planned"], "approved": drafts["approved"], "sent": messages["sent"],
                    "replied": messages["replies_within_48h"]},
         "daily": _daily(period, groups),
@@ -373,6 +379,10 @@ def report_tables(report: dict[str, Any]) -> dict[str, tuple[list[str], list[lis
             if not isinstance(value, dict):
                 summary.append([section, key, value])
     summary.append(["review", "seconds", report["review"]["seconds"]])
+    for key, value in report["reach"].get("telegram", {}).items():  # bound / invited / not invited
+        summary.append(["reach", f"telegram_{key}", value])
+    for key, value in report.get("invites", {}).items():  # invite -> bound conversion in the period
+        summary.append(["invites", key, value])
     tables["summary"] = (["section", "figure", "value"], summary)
     tables["daily"] = (["date", "planned", "approved", "sent"],
                        [[d["date"], d["planned"], d["approved"], d["sent"]] for d in report["daily"]])

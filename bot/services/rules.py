@@ -271,7 +271,7 @@ async def send_problem(
 # suitability (risk level <= rating, a valid assessment for any investment). Policy, on top:
 # conservative. The reference is the riskiest of the client's current holdings, capped at one
 # level above what matures (a maturing deposit counts as R1); the product nearest that level
-# is chosen (ties: the lower level, then the client's own product), never simply the riskiest
+# is chosen (ties: the lower level, a deposit, the client's own product), never simply the riskiest
 # the rating allows. Every rule gives a verdict the manager sees in their language.
 
 DEPOSIT_LEVEL = 1  # a deposit (or pension savings) is the lowest risk there is
@@ -377,8 +377,9 @@ def product_verdicts(client: Any, product: Any, today: date, offer: Offer) -> li
 def choose_product(client: Any, products: Iterable[Any], today: date,
                    offer: Offer) -> tuple[Any | None, list[Verdict]]:
     """The product a recommendation may name under the policy, with its verdicts (None: none is
-    eligible). Nearest the reference level, then the lower level, then the client's own product."""
-    best: tuple[tuple[int, int, int, str], Any, list[Verdict]] | None = None
+    eligible). Nearest the reference level, then the lower level, then a deposit before an
+    investment of the same level, then the client's own product."""
+    best: tuple[tuple[int, int, int, int, str], Any, list[Verdict]] | None = None
     for product in products:
         if not getattr(product, "active", True):
             continue
@@ -386,8 +387,8 @@ def choose_product(client: Any, products: Iterable[Any], today: date,
         if not all(v.ok for v in verdicts):
             continue
         level = product_level(product)
-        key = (abs(level - offer.reference_level), level, 0 if product.code == offer.prefer_code else 1,
-               product.code)
+        key = (abs(level - offer.reference_level), level, int(is_investment(product)),
+               0 if product.code == offer.prefer_code else 1, product.code)
         if best is None or key < best[0]:
             best = (key, product, verdicts)
     if best is None:

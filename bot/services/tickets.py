@@ -27,6 +27,7 @@ from bot.db.base import utcnow
 from bot.db.models import ChatMessage, Client, Conversation, Manager, Ticket, TicketStatus
 from bot.i18n import t
 from bot.services import audit
+from bot.services.formats import plain_text
 
 SUMMARY_TURNS = 6
 SUMMARY_LINE_CHARS = 160
@@ -79,7 +80,7 @@ async def conversation_summary(session: AsyncSession, conversation_id: int, turn
     lines = []
     for row in reversed(rows):
         who = {"customer": "C", "bot": "Bot", "manager": "RM"}.get(row.author, row.author)
-        text = " ".join(row.text.split())
+        text = " ".join(plain_text(row.text).split())  # the bot's answers are Telegram HTML
         if len(text) > SUMMARY_LINE_CHARS:
             text = text[: SUMMARY_LINE_CHARS - 1] + "…"
         lines.append(f"{who}: {text}")

@@ -24,6 +24,7 @@ URGENT_REASONS = ("fraud", "lost_card", "complaint", "transfer", "account")
 # Reminders first (dates the client must act on), the day's own maturities before the 7-day notices.
 KIND_ORDER = {DraftKind.REMINDER.value: 0, DraftKind.RECOMMENDATION.value: 1, DraftKind.GREETING.value: 2}
 LOOKBACK_DAYS = 7
+SAMPLE = 2
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Morning:
     marketing: list[dict[str, Any]]
     earlier: list[dict[str, Any]]
     totals: dict[str, int] = field(default_factory=dict)
+    samples: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # clean drafts to glance at
 
     @property
     def clean_reminders(self) -> int:
@@ -101,7 +103,12 @@ async def morning(session: AsyncSession, manager: Manager, day: date, *, admin: 
               "flagged": sum(c["flagged"] for c in camps)}
     for status in (DraftStatus.QUEUED, DraftStatus.SENT, DraftStatus.REJECTED, DraftStatus.FAILED):
         totals[str(status)] = sum(c["by_status"].get(status, 0) for c in camps)
-    return Morning(day=day, tickets=await ticket_rows(session, manager, admin=admin),
+    samples = {}
+    for c in camps:
+        if c["kind"] != DraftKind.REMINDER and c["pending"] > c["flagged"]:
+            page = await review.pending_page(session, me, c["id"], start=review.Cursor(clean=True), limit=SAMPLE)
+            samples[c["id"]] = page["items"]
+    return Morning(day=day, tickets=await ticket_rows(session, manager, admin=admin), samples=samples,
                    reminders=[c for c in camps if c["kind"] == DraftKind.REMINDER],
                    marketing=[c for c in camps if c["kind"] != DraftKind.REMINDER],
                    earlier=earlier, totals=totals)

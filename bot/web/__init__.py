@@ -8,19 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from bot import metrics
 from bot.health import readiness
 from bot.services import auth
-from bot.services.placeholders import TemplateFieldError
-from bot.services.review import InvalidInput, NotFound
-from bot.services.tickets import TicketError
-from bot.web import api, pages
-from bot.web.deps import LoginRequired, set_session_cookie
+from bot.web import api, curated, errors, pages
+from bot.web.deps import set_session_cookie
 from bot.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
@@ -122,38 +118,7 @@ def create_web_app(
 
     app.add_middleware(BodyLimit)
 
-    @app.exception_handler(LoginRequired)
-    async def _login(request: Request, _: LoginRequired) -> Response:
-        return RedirectResponse("/login", status_code=303)
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> Response:
-        return JSONResponse({"detail": f"not found: {exc}"}, status_code=404)
-
-    @app.exception_handler(InvalidInput)
-    async def _invalid(request: Request, exc: InvalidInput) -> Response:
-        body: dict[str, Any] = {"detail": str(exc)}
-        findings = getattr(exc, "findings", None)
-        if findings is not None:  # the compliance gate: which findings block or need an override
-            body["code"] = {"Blocked": "blocked", "NeedsOverride": "needs_override"}.get(
-                type(exc).__name__, "template_rejected")
-            body["findings"] = findings
-        return JSONResponse(body, status_code=400)
-
-    @app.exception_handler(TemplateFieldError)
-    async def _template(request: Request, exc: TemplateFieldError) -> Response:
-        return JSONResponse({"detail": exc.both(), "code": exc.code, "field": exc.field,
-                             "allowed": list(exc.allowed)}, status_code=400)
-
-    @app.exception_handler(TicketError)
-    async def _ticket(request: Request, exc: TicketError) -> Response:
-        status = {"not_found": 404, "forbidden": 404, "closed": 409}.get(exc.reason, 400)
-        return JSONResponse({"detail": str(exc) if status != 404 else "not found"}, status_code=status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:10]
-        return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=422)
+    errors.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -194,5 +159,6 @@ def create_web_app(
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(curated.router)  # approved answers (标准话术)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app

@@ -1,35 +1,90 @@
-"""Server-rendered console pages (Jinja2). They read through the same services as the API; the
-few changes they make (approve, edit, reject, reply) go through the API from a little JavaScript."""
+"""Server-rendered console pages (Jinja2), in the manager's language, every time in the bank's zone
+(labelled). They read through the same services as the API; the changes they make go through the
+API from `static/console.js` (no inline script)."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
+from bot import labels
 from bot.db.models import Client, KnowledgeDocument, Manager, OutboxItem
-from bot.services import auth, review, tickets
+from bot.services import auth, client_view, review, today
+from bot.services.formats import fmt_amount, plain_text
 from bot.services.reports import admin_overview, bot_quality, manager_report, report_tables, to_csv, to_xlsx
 from bot.web import charts
 from bot.web.api import period_of
 from bot.web.deps import COOKIE, PageViewer, Session, csrf_matches, reviewer, set_session_cookie
+from bot.web.i18n import translator
 
 templates = Jinja2Templates(directory=str(FsPath(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**53)]
+PAGE_SIZE = 50
+SENT_STATUSES = ("queued", "sent", "failed", "cancelled")
+# One-tap reasons (a written one is always possible): the common cases of a morning's review.
+QUICK_REJECT = ("Wording not suitable for this client", "Contacted the client another way", "Not needed now")
+QUICK_OVERRIDE = ("Checked: the wording is compliant", "The client asked for this")
 
 
-TOO_MANY = "too many failed sign-in attempts from this address; wait 10 minutes / 登录失败次数过多，请 10 分钟后再试"
+def viewer_language(viewer: auth.ConsoleSession | None) -> str:
+    return viewer.manager.language if viewer is not None and viewer.manager.language in ("zh", "en") else "zh"
 
 
-def page(request: Request, name: str, viewer: auth.ConsoleSession | None, *, status_code: int = 200,
+def helpers(request: Request, lang: str) -> dict[str, Any]:
+    """What every template uses: `_`, labels of codes, times in the bank's zone with its label."""
+    tz = request.app.state.settings.tz
+
+    def day_label(value: date | str | None) -> str:
+        return labels.local_date(date.fromisoformat(value) if isinstance(value, str) else value, lang)
+
+    return {
+        "_": translator(lang), "lang": lang, "zone": labels.zone_label(tz, lang),
+        "lt": lambda when, fmt="%m-%d %H:%M": labels.local_time(when, tz, lang, fmt=fmt),
+        "day_label": day_label,
+        "label": lambda table, code: labels.label(table, code, lang),
+        "labels": lambda table, codes: labels.labels(table, codes, lang),
+        "error_label": lambda error: labels.error_label(error, lang),
+        "plain": plain_text, "money": fmt_amount,
+        "reason": lambda d: labels.reason_line(d["occasion"], d.get("context"), d.get("reasons"), lang),
+    }
+
+
+def page(request: Request, name: str, viewer: auth.ConsoleSession | None, status_code: int = 200,
          **values: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"viewer": viewer, **values}, status_code=status_code)
+    lang = viewer_language(viewer)
+    return templates.TemplateResponse(request, name, {"viewer": viewer, "page_name": name.removesuffix(".html"),
+                                                      **helpers(request, lang), **values}, status_code=status_code)
+
+
+def error_page(request: Request, viewer: auth.ConsoleSession | None, status: int, message: str) -> HTMLResponse:
+    _ = translator(viewer_language(viewer))
+    titles = {403: _("Not allowed"), 404: _("Not found"), 409: _("Already done"), 422: _("Invalid address")}
+    return page(request, "error.html", viewer, status_code=status, title=titles.get(status, _("Something went wrong")),
+                message=message)
+
+
+def _bank_today(request: Request) -> date:
+    return datetime.now(request.app.state.settings.tz).date()
+
+
+def _pager(request: Request, total: int, page_no: int) -> tuple[int, str | None, str | None]:
+    """Page count and the previous / next links, every filter of the current address kept."""
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    params = dict(request.query_params)
+
+    def link(n: int) -> str:
+        return "?" + urlencode({**params, "page": n})
+
+    return pages, link(page_no - 1) if page_no > 1 else None, link(page_no + 1) if page_no < pages else None
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -49,7 +104,7 @@ async def login(request: Request, token: str, session: Session) -> Response:
     throttle = request.app.state.sign_in_throttle
     who = throttle.key(request)
     if throttle.blocked(who):
-        return page(request, "login.html", None, error=TOO_MANY, status_code=429)
+        return page(request, "login.html", None, error="throttled", status_code=429)
     try:
         session_token, _ = await auth.redeem_link(session, token[:100])
     except auth.AuthError as exc:
@@ -78,10 +133,21 @@ async def logout(request: Request, session: Session) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
+async def today_page(request: Request, viewer: PageViewer, session: Session) -> HTMLResponse:
+    day = _bank_today(request)
+    morning = await today.morning(session, viewer.manager, day, admin=viewer.is_admin)
+    return page(request, "today.html", viewer, morning=morning)
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
 async def campaigns(request: Request, viewer: PageViewer, session: Session,
                     day: date | None = Query(None, alias="date")) -> HTMLResponse:
-    day = day or datetime.now(request.app.state.settings.tz).date()
+    day = day or _bank_today(request)
     rows = await review.list_campaigns(session, reviewer(viewer), day)
+    if viewer.is_admin:
+        names = dict((await session.execute(select(Manager.id, Manager.name))).all())
+        for c in rows:
+            c["manager_name"] = names.get(c["manager_id"])
     return page(request, "campaigns.html", viewer, campaigns=rows, day=day)
 
 
@@ -89,16 +155,22 @@ async def campaigns(request: Request, viewer: PageViewer, session: Session,
 async def campaign(request: Request, campaign_id: Id, viewer: PageViewer, session: Session,
                    q: str = Query("", max_length=100), kind: str | None = Query(None, max_length=16),
                    flagged: bool | None = None, status: str | None = Query(None, max_length=16),
-                   offset: int = Query(0, ge=0, le=10_000_000)) -> HTMLResponse:
-    me = reviewer(viewer)
+                   page_no: int = Query(1, ge=1, le=200_000, alias="page")) -> HTMLResponse:
+    me, _ = reviewer(viewer), translator(viewer_language(viewer))
     camp = await review.open_campaign(session, me, campaign_id)
     await session.commit()
     [summary] = [c for c in await review.list_campaigns(session, me, camp.plan_date) if c["id"] == camp.id]
-    listing = await review.list_drafts(session, me, campaign_id, q=q, kind=kind, flagged=flagged, status=status,
-                                       offset=offset, limit=50)
-    template_text = camp.template_override or _template_source(camp.template_id)
+    listing = await review.list_drafts(session, me, campaign_id, q=q, kind=kind or None, flagged=flagged,
+                                       status=status or None, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    for d in listing["items"]:
+        d["scheduled_dt"] = datetime.fromisoformat(d["scheduled_at"])
+    pages, prev_url, next_url = _pager(request, listing["total"], page_no)
+    manager = await session.get(Manager, camp.manager_id) if viewer.is_admin else None
     return page(request, "campaign.html", viewer, camp=camp, summary=summary, listing=listing, q=q, kind=kind,
-                flagged=flagged, status=status, template_text=template_text)
+                flagged=flagged, status=status, template_text=camp.template_override or _template_source(
+                    camp.template_id), page_no=page_no, pages=pages, prev_url=prev_url, next_url=next_url,
+                manager_name=manager.name if manager else None, reject_reasons=[
+                    _(r) for r in QUICK_REJECT], override_reasons=[_(r) for r in QUICK_OVERRIDE])
 
 
 def _template_source(template_id: str | None) -> str:
@@ -115,37 +187,107 @@ def _template_source(template_id: str | None) -> str:
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox(request: Request, viewer: PageViewer, session: Session) -> HTMLResponse:
-    rows = await tickets.open_tickets(session, viewer.manager)
-    names = dict((await session.execute(select(Client.id, Client.client_no).where(
-        Client.id.in_([t.client_id for t in rows if t.client_id])))).all()) if rows else {}
-    return page(request, "inbox.html", viewer, tickets=rows, names=names)
+    lang = viewer_language(viewer)
+    rows = await today.ticket_rows(session, viewer.manager, admin=viewer.is_admin)
+    lines = await client_view.holdings_lines(session, [r.ticket.client_id for r in rows if r.ticket.client_id], lang)
+    last = await client_view.last_turns(session, [r.ticket.conversation_id for r in rows])
+    view = [{"ticket": r.ticket, "client_no": r.client_no, "client_name": r.client_name, "urgent": r.urgent,
+             "manager_name": r.manager_name, "holdings": lines.get(r.ticket.client_id or 0, ""),
+             "last": last.get(r.ticket.conversation_id),
+             "state": client_view.ticket_state(r.ticket, last.get(r.ticket.conversation_id))} for r in rows]
+    return page(request, "inbox.html", viewer, rows=view)
+
+
+@router.get("/inbox/{ticket_id}", response_class=HTMLResponse)
+async def conversation(request: Request, ticket_id: Id, viewer: PageViewer, session: Session) -> HTMLResponse:
+    from bot.services import tickets
+
+    lang = viewer_language(viewer)
+    ticket = await tickets.get_for_manager(session, ticket_id, viewer.manager, admin=viewer.is_admin)
+    client = await session.get(Client, ticket.client_id) if ticket.client_id else None
+    messages = await client_view.conversation_of_ticket(session, ticket)
+    holdings = (await client_view.holdings_lines(session, [client.id], lang)).get(client.id, "") if client else ""
+    manager = await session.get(Manager, ticket.manager_id) if ticket.manager_id else None
+    return page(request, "conversation.html", viewer, ticket=ticket, client=client, messages=messages,
+                holdings=holdings, state=client_view.ticket_state(ticket, messages[-1] if messages else None),
+                canned=viewer.manager.canned_replies or [], manager_name=manager.name if manager else None)
+
+
+@router.get("/clients", response_class=HTMLResponse)
+async def clients(request: Request, viewer: PageViewer, session: Session,
+                  q: str = Query("", max_length=100)) -> HTMLResponse:
+    found = await client_view.search(session, reviewer(viewer), q)
+    if len(found) == 1 and q:
+        return RedirectResponse(f"/clients/{found[0].id}", status_code=303)  # type: ignore[return-value]
+    return page(request, "clients.html", viewer, q=q, found=found)
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse)
+async def client_page(request: Request, client_id: Id, viewer: PageViewer, session: Session) -> HTMLResponse:
+    cp = await client_view.client_page(session, reviewer(viewer), client_id, _bank_today(request))
+    return page(request, "client.html", viewer, cp=cp)
 
 
 @router.get("/sent", response_class=HTMLResponse)
 async def sent(request: Request, viewer: PageViewer, session: Session,
-               offset: int = Query(0, ge=0, le=10_000_000)) -> HTMLResponse:
-    stmt = select(OutboxItem, Client.client_no).join(Client, Client.id == OutboxItem.client_id, isouter=True)
+               status: str = Query("queued", max_length=16), kind: str = Query("", max_length=16),
+               q: str = Query("", max_length=100), page_no: int = Query(1, ge=1, le=200_000, alias="page"),
+               ) -> HTMLResponse:
+    base = select(OutboxItem, Client.client_no, Client.name, Manager.name) \
+        .join(Client, Client.id == OutboxItem.client_id, isouter=True) \
+        .join(Manager, Manager.id == OutboxItem.manager_id, isouter=True)
+    if not viewer.is_admin:
+        base = base.where(OutboxItem.manager_id == viewer.manager.id)
+    counts = await _counts(session, viewer)
+    stmt = base
+    if status == "queued":  # waiting, or being handed to Telegram right now
+        stmt = stmt.where(OutboxItem.status.in_(["queued", "sending"]))
+    elif status in SENT_STATUSES:
+        stmt = stmt.where(OutboxItem.status == status)
+    if kind:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    if q.strip():
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(Client.name.like(like), Client.client_no.like(like), OutboxItem.text.like(like)))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset((page_no - 1) * PAGE_SIZE)
+                                  .limit(PAGE_SIZE))).all()
+    pages, prev_url, next_url = _pager(request, total, page_no)
+    return page(request, "sent.html", viewer, rows=rows, status=status if status in SENT_STATUSES else "",
+                kind=kind, q=q, total=total, counts=counts, page_no=page_no, pages=pages, prev_url=prev_url,
+                next_url=next_url)
+
+
+async def _counts(session: Any, viewer: auth.ConsoleSession) -> dict[str, int]:
+    stmt = select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
     if not viewer.is_admin:
         stmt = stmt.where(OutboxItem.manager_id == viewer.manager.id)
-    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset(offset).limit(100))).all()
-    return page(request, "sent.html", viewer, rows=rows, offset=offset)
+    raw = {str(s): int(n) for s, n in (await session.execute(stmt)).all()}
+    raw["queued"] = raw.get("queued", 0) + raw.pop("sending", 0)
+    return raw
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(request: Request, viewer: PageViewer) -> HTMLResponse:
+    return page(request, "settings.html", viewer)
 
 
 @router.get("/reports", response_class=HTMLResponse)
 async def reports(request: Request, viewer: PageViewer, session: Session,
                   start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
                   ) -> HTMLResponse:
+    _ = translator(viewer_language(viewer))
     period = period_of(request, start, end)
     report = await manager_report(session, viewer.manager.id, period)
     quality = await bot_quality(session, period, manager_id=viewer.manager.id)
     overview = await admin_overview(session, period) if viewer.is_admin else None
     daily = report["daily"]
-    chart_daily = charts.bars([(d["date"][5:], d["sent"]) for d in daily], title="sent per day")
-    chart_planned = charts.bars([(d["date"][5:], d["planned"]) for d in daily], title="planned per day",
+    chart_daily = charts.bars([(d["date"][5:], d["sent"]) for d in daily], title=_("Sent per day"))
+    chart_planned = charts.bars([(d["date"][5:], d["planned"]) for d in daily], title=_("Planned per day"),
                                 color="#8a63d2")
-    chart_funnel = charts.funnel([(k, v) for k, v in report["funnel"].items()])
-    chart_outcomes = charts.bars(list(report["conversations"]["outcomes"].items()), title="answer outcomes",
-                                 color="#e07b00")
+    chart_funnel = charts.funnel([(_(k), v) for k, v in report["funnel"].items()])
+    chart_outcomes = charts.bars([(_(k), v) for k, v in report["conversations"]["outcomes"].items()],
+                                 title=_("Answer outcomes"), color="#e07b00")
     return page(request, "reports.html", viewer, report=report, quality=quality, overview=overview,
                 period=period, chart_daily=chart_daily, chart_planned=chart_planned, chart_funnel=chart_funnel,
                 chart_outcomes=chart_outcomes, tables=list(report_tables(report)))
@@ -159,7 +301,7 @@ async def export_csv(request: Request, viewer: PageViewer, session: Session,
     report = await manager_report(session, viewer.manager.id, period_of(request, start, end))
     tables = report_tables(report)
     if table not in tables:
-        return Response(f"unknown table {table!r}; one of {', '.join(tables)}", status_code=404)
+        return error_page(request, viewer, 404, f"{table!r}: {', '.join(tables)}")
     headers, rows = tables[table]
     name = f"rmbot-{viewer.manager.code}-{table}-{report['period']['from']}-{report['period']['to']}.csv"
     return Response(to_csv(headers, rows), media_type="text/csv; charset=utf-8",
@@ -180,7 +322,7 @@ async def export_xlsx(request: Request, viewer: PageViewer, session: Session,
 @router.get("/admin/documents", response_class=HTMLResponse)
 async def admin_documents(request: Request, viewer: PageViewer, session: Session) -> Response:
     if not viewer.is_admin:
-        return Response("admins only", status_code=403)
+        return error_page(request, viewer, 403, translator(viewer_language(viewer))("This page is for admins."))
     docs = (await session.scalars(select(KnowledgeDocument).order_by(KnowledgeDocument.name))).all()
     managers = (await session.scalars(select(Manager).order_by(Manager.code))).all()
     return page(request, "documents.html", viewer, docs=docs, managers=managers,

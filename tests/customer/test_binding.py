@@ -12,7 +12,7 @@ from bot.db.models import AuditLog, Client, InviteToken
 from bot.services.auth import hash_token
 from handlers.keyboards import ConsentCb, SettingsCb
 from tests.customer.conftest import USER_A, USER_B
-from tests.kit.fake_bot import callback_update, message_update
+from tools.fakes.bot_api import callback_update, message_update
 
 
 async def _client(db, client_id):
@@ -114,7 +114,7 @@ async def test_language_switch_is_remembered(chat, db, bank):
 
 async def test_manager_invites_own_client_in_telegram(chat, db, bank):
     from tests.customer.conftest import MANAGER_A_TG
-    from tests.kit.fake_bot import BOT_USERNAME
+    from tools.fakes.bot_api import BOT_USERNAME
 
     texts = await chat.texts(message_update(MANAGER_A_TG, "/invite C0001"), chat_id=MANAGER_A_TG)
     assert f"https://t.me/{BOT_USERNAME}?start=" in texts[0]

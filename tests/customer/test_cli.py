@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from bot.cli import load_commands
 from bot.cli.app import app
-from bot.localchat import LocalChat
 from tests.customer.conftest import FakeKnowledge
+from tools.localchat import LocalChat
 
 
 @pytest.fixture

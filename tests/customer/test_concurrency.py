@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.db.models import ChatMessage, Conversation
-from tests.kit.fake_bot import message_update
+from tools.fakes.bot_api import message_update
 
 
 async def test_concurrent_customers_on_sqlite(chat, db, bank):

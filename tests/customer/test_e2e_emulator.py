@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_bot, build_dispatcher
+from bot.app import build_bot, build_dispatcher, notice_markup
 from bot.db.models import Client
 from handlers.keyboards import ConsentCb
 from knowledge import build_knowledge_service
+from scheduler.ratelimit import LocalLimiter
+from scheduler.sender import Sender
 from tests.conftest import make_settings, shared_path
 from tests.customer.conftest import ADMIN_TG, MANAGER_A_TG, USER_A
 
@@ -83,6 +85,11 @@ async def test_conversation_end_to_end(emulator, db, bank, tmp_path):
     bot = build_bot(settings)
     dp = build_dispatcher(settings, db.sessions, knowledge)
     polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
+    # notices to the manager go through the outbox: its sender runs beside the bot, as in `rmbot run`
+    sender_bot = build_bot(settings, retry_429=False)
+    sender_stop = asyncio.Event()
+    sender = asyncio.create_task(Sender(settings, db.sessions, sender_bot, LocalLimiter(30), idle_s=0.05,
+                                        notice_markup=notice_markup).run(sender_stop))
 
     async def say(chat_id, text, reply_to=None):
         return await asyncio.to_thread(emu.say, chat_id, text, reply_to)
@@ -140,6 +147,9 @@ async def test_conversation_end_to_end(emulator, db, bank, tmp_path):
         stats = await asyncio.to_thread(emu.stats)
         assert stats["bad_requests"] == 0
     finally:
+        sender_stop.set()
+        await asyncio.wait_for(sender, 10)
+        await sender_bot.session.close()
         await dp.stop_polling()
         await asyncio.wait_for(polling, 10)
         await bot.session.close()

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from bot.db.models import Client
 from bot.logs import setup_logging
-from tests.kit.fake_bot import callback_update, message_update
+from tools.fakes.bot_api import callback_update, message_update
 
 from .conftest import MANAGER_A_TG, USER_A
 

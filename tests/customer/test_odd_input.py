@@ -9,7 +9,7 @@ from bot.app import build_dispatcher
 from bot.db.models import AuditLog, ChatMessage
 from handlers.middlewares import ThrottlingMiddleware
 from tests.customer.conftest import ADMIN_TG, STRANGER, USER_A, Chat
-from tests.kit.fake_bot import (
+from tools.fakes.bot_api import (
     document_update,
     edited_message_update,
     message_update,

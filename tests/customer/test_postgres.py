@@ -8,7 +8,7 @@ from bot.app import build_dispatcher
 from bot.db.models import AuditLog, Client, Ticket
 from handlers.middlewares import ThrottlingMiddleware
 from tests.customer.conftest import MANAGER_A_TG, USER_A, USER_B, Chat, FakeKnowledge, seed_bank
-from tests.kit.fake_bot import message_update
+from tools.fakes.bot_api import message_update
 
 
 async def test_flow_on_postgres(settings, pg_db, fake_bot, fake_session):
@@ -19,7 +19,7 @@ async def test_flow_on_postgres(settings, pg_db, fake_bot, fake_session):
     await chat.feed(message_update(USER_B, f"/start {bank['invite_b']}", language_code="en"))
     texts = await chat.texts(message_update(USER_A, "我的定期什么时候到期?"), chat_id=USER_A)
     assert "2026-12-03" in texts[0] and "2027-03-09" not in texts[0]
-    await chat.feed(message_update(USER_A, "转人工"))
+    await chat.feed_and_deliver(message_update(USER_A, "转人工"))
     async with pg_db.sessions() as s:
         ticket = await s.scalar(select(Ticket))
     texts = await chat.texts(message_update(MANAGER_A_TG, "您好", reply_to_message_id=ticket.notify_message_id),

@@ -11,7 +11,7 @@ from bot.app import build_dispatcher
 from handlers.middlewares import ThrottlingMiddleware
 from knowledge import build_knowledge_service
 from tests.customer.conftest import USER_A, USER_B, Chat
-from tests.kit.fake_bot import FakeSession, message_update
+from tools.fakes.bot_api import FakeSession, message_update
 
 CORPUS = Path(__file__).parent / "corpus"
 

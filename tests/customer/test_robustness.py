@@ -15,7 +15,7 @@ from bot.db.models import ChatMessage, Client, Ticket
 from handlers.middlewares import ThrottlingMiddleware
 from knowledge import build_knowledge_service
 from tests.customer.conftest import ADMIN_TG, STRANGER, USER_A, Chat, FakeKnowledge
-from tests.kit.fake_bot import document_update, message_update
+from tools.fakes.bot_api import document_update, message_update
 
 
 class BrokenKnowledge(FakeKnowledge):
@@ -65,6 +65,8 @@ async def test_forbidden_while_answering_keeps_the_turn(chat, db, bank):
 async def test_unbound_handoff_reaches_the_admins(chat, db, bank):
     texts = await chat.texts(message_update(STRANGER, "I want to speak to a human", language_code="en"))
     assert any("service team" in t for t in texts)
+    assert chat.session.sent_messages(ADMIN_TG) == []  # the customer's turn did not wait for the notice
+    await chat.deliver()
     admin = chat.session.sent_messages(ADMIN_TG)
     assert len(admin) == 1 and "未关联客户" in admin[0]["text"]
     async with db.sessions() as s:

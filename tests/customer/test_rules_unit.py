@@ -1,12 +1,12 @@
-"""The conversation rules as plain functions: opt-out words, handoff and sensitive matters,
-personal questions, message splitting."""
+"""The conversation rules as plain functions: opt-out words, routing by meaning (the understanding
+step), personal topics and follow-ups, the reply's language, message splitting."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.services.consent import is_opt_out
-from bot.services.conversations import handoff_requested, is_personal, personal_topics, sensitive_reason, split_message
+from bot.services.conversations import split_message
 
 
 @pytest.mark.parametrize("text", ["退订", "TD", "td", "STOP", "stop", "/stop", "请帮我退订谢谢", "好的TD", "Stop.",
@@ -20,42 +20,71 @@ def test_not_opt_out(text):
     assert not is_opt_out(text)
 
 
-@pytest.mark.parametrize("text", ["/human", "转人工", "我要人工客服", "I want to talk to a person",
-                                  "speak to my manager"])
-def test_handoff_requested(text):
-    assert handoff_requested(text)
+@pytest.fixture(scope="module")
+def understanding():
+    from knowledge.understanding import Understanding
+
+    return Understanding.load()
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("我好像被骗了", "fraud"), ("有人冒充客服", "fraud"), ("I think this is a scam", "fraud"),
-    ("信用卡丢了", "lost_card"), ("my card was stolen", "lost_card"), ("怎么挂失", "lost_card"),
-    ("我要投诉", "complaint"), ("I want to file a complaint", "complaint"),
-    ("帮我转账五千", "transfer"), ("how do I wire money", "transfer"),
-    ("我忘记密码了", "account"), ("I need to change my phone number", "account"),
-    ("180天定期利率多少", None), ("信用卡年费怎么免", None),
+@pytest.mark.parametrize(("text", "step", "reason"), [
+    ("/human", "handoff", "request"), ("转人工", "handoff", "request"), ("我要人工客服", "handoff", "request"),
+    ("I want to talk to a person", "handoff", "request"), ("我要投诉", "handoff", "complaint"),
+    ("我好像被骗了", "emergency", "fraud"), ("有人冒充客服让我报验证码", "emergency", "fraud"),
+    ("I think this is a scam", "emergency", "fraud"), ("信用卡丢了", "emergency", "lost_card"),
+    ("my card was stolen", "emergency", "lost_card"), ("ATM吞卡了", "emergency", "lost_card"),
+    ("帮我转账五千", "action", None), ("transfer 500 to my wife for me", "action", None),
+    ("跨行转账要手续费吗", "question", None), ("怎么修改登录密码", "question", None),
+    ("180天定期利率多少", "question", None), ("信用卡年费怎么免", "question", None),
+    ("收到，谢谢王经理", "thanks", None), ("谢谢提醒", "thanks", None), ("你们这些骗子", "abuse", None),
+    ("退订", "optout", None), ("好的 td 谢谢", "optout", None),
 ])
-def test_sensitive_reason(text, reason):
-    assert sensitive_reason(text) == reason
+def test_route_by_meaning(understanding, text, step, reason):
+    from bot.services.conversations import route
+
+    decided = route(understanding, text, "zh")
+    assert (decided.step.value, decided.reason) == (step, reason), decided.intent
 
 
-@pytest.mark.parametrize(("text", "personal", "topics"), [
-    ("我的定期什么时候到期?", True, {"deposit"}),
-    ("下个月要还多少?", True, {"loan"}),
-    ("my card expires when?", True, {"card"}),
-    ("When does my deposit mature?", True, {"deposit"}),
-    ("我的理财什么时候到期", True, {"wealth"}),
-    ("180天定期利率多少", False, None),
-    ("信用卡年费怎么免?", False, None),
-    ("提前还款要多少违约金", False, None),
-    ("我的信用卡年费是多少?", False, None),
-    ("我的卡什么时候过期", True, {"card"}),
-    ("What is the annual fee of my card?", False, None),
-    ("我的定期利率是多少,什么时候到期?", True, {"deposit"}),
+@pytest.mark.parametrize(("text", "topic", "products"), [
+    ("我的定期什么时候到期?", "maturity", {"deposit"}),
+    ("下个月要还多少?", "loan", set()),
+    ("my card expires when?", "card", {"card"}),
+    ("What do I hold?", "holdings", set()),
+    ("How much money do I have?", "balance", set()),
+    ("我有多少钱", "balance", set()),
+    ("我的定期利率是多少", "rate", {"deposit"}),
+    ("我的风险评估什么时候过期?", "assessment", {"assessment"}),
 ])
-def test_personal_questions(text, personal, topics):
-    assert is_personal(text) is personal
-    if topics is not None:
-        assert personal_topics(text) == topics
+def test_personal_questions_with_topic(understanding, text, topic, products):
+    from bot.services.conversations import route
+
+    decided = route(understanding, text, "zh")
+    assert decided.step.value == "personal" and decided.topic == topic and decided.products == products
+
+
+def test_a_follow_up_keeps_its_subject(understanding):
+    from bot.services.conversations import route
+
+    decided = route(understanding, "那利率呢?", "zh", previous_personal="我的定期什么时候到期?")
+    assert decided.step.value == "personal" and decided.topic == "rate" and decided.products == {"deposit"}
+
+
+@pytest.mark.parametrize(("text", "chat_lang", "lang"), [
+    ("I think someone stole my card details, what do I do?", "zh", "en"), ("卡丢了", "en", "zh"),
+    ("/stop", "zh", "zh"), ("TD", "en", "en"), ("ok", "zh", "zh"), ("我的card丢了", "en", "zh"),
+])
+def test_the_reply_language_is_the_messages(understanding, text, chat_lang, lang):
+    from bot.services.conversations import route
+
+    assert route(understanding, text, chat_lang).lang == lang
+
+
+def test_phone_numbers_from_a_passage():
+    from bot.services.conversations.rendering import phone_numbers
+
+    assert phone_numbers("24小时挂失热线 95599-8888，境外请拨 +86-10-95599") == ["95599-8888", "+86-10-95599"]
+    assert phone_numbers("利率 1.45%, 5万元起存, 2026-12-03 到期") == []
 
 
 def test_split_message_keeps_entities_and_lines():
@@ -74,23 +103,3 @@ def test_split_message_hard_splits_one_huge_line_outside_entities():
     assert all(len(p) <= 97 for p in parts)
     assert all(p.count("&amp;") == p.count("&") for p in parts)
     assert "".join(parts) == text
-
-
-@pytest.mark.parametrize(("text", "kind"), [("你好", "greeting"), ("您好!", "greeting"), ("Hello", "greeting"),
-                                            ("谢谢", "thanks"), ("thank you!", "thanks"),
-                                            ("你好,180天定期利率多少", None), ("thanks, and the 90 day one?", None)])
-def test_small_talk(text, kind):
-    from bot.services.conversations import small_talk
-
-    assert small_talk(text) == kind
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("我的信用卡年费是多少?", "信用卡年费是多少?"),
-    ("What is the annual fee of my card?", "What is the annual fee of the card?"),
-    ("我的定期什么时候到期?", "我的定期什么时候到期?"),
-])
-def test_question_for_documents(text, expected):
-    from bot.services.conversations import question_for_documents
-
-    assert question_for_documents(text) == expected

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.bench_delivery import run_bench
 from tests.conftest import shared_path
+from tools.bench.delivery import run_bench
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bot.db.models import AuditLog, Campaign, Client, Draft, Manager, OutboxItem
 from bot.services import outbox
 from scheduler.ratelimit import LocalLimiter
 from scheduler.sender import Sender
-from tests.kit.fake_bot import bad_request, forbidden, make_bot, retry_after, server_error
+from tools.fakes.bot_api import bad_request, forbidden, make_bot, retry_after, server_error
 
 
 def _settings(settings):  # type: ignore[no-untyped-def]
@@ -48,13 +48,10 @@ async def _approved(db, n: int = 3, *, kind: str = "reminder", **client_kw) -> l
 
 
 async def _drain(db, settings, bot, *, rounds: int = 1) -> Sender:  # type: ignore[no-untyped-def]
+    """Run the sender until nothing is due and nothing is in flight (`rounds` times), whatever the machine's speed."""
     sender = Sender(_settings(settings), db.sessions, bot, LocalLimiter(1000), idle_s=0.05)
     for _ in range(rounds):
-        stop = asyncio.Event()
-        task = asyncio.create_task(sender.run(stop))
-        await asyncio.sleep(0.3)
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(sender.run(asyncio.Event(), until_idle=True), 60)
     return sender
 
 
@@ -166,11 +163,8 @@ async def test_quiet_hours_postpone_instead_of_sending(db, settings, fake_sessio
     await _approved(db, 1)
     always_night = settings.model_copy(update={"quiet_hours_start": "00:01", "quiet_hours_end": "00:00"})
     sender = Sender(always_night, db.sessions, make_bot(fake_session), LocalLimiter(1000), idle_s=0.05)
-    stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop))
-    await asyncio.sleep(0.3)
-    stop.set()
-    await task
+    await asyncio.wait_for(sender.run(asyncio.Event(), until_idle=True), 60)
+    assert sender.stats["postponed"] == 1
     assert fake_session.sent_texts() == []
     async with db.sessions() as session:
         item = await session.scalar(select(OutboxItem))

@@ -3,7 +3,10 @@
 Enable the fixtures with ``pytest_plugins = ["tests.kit.fixtures"]`` (or ``-p tests.kit.fixtures``).
 """
 
-from tests.kit.fake_bot import (
+import sys
+
+from tools.fakes import bot_api, openai_stub
+from tools.fakes.bot_api import (
     BOT_USERNAME,
     DEFAULT,
     FakeSession,
@@ -28,7 +31,11 @@ from tests.kit.fake_bot import (
     sticker_update,
     voice_update,
 )
-from tests.kit.openai_stub import OpenAIStub, RecordedCall, deterministic_embedding
+from tools.fakes.openai_stub import OpenAIStub, RecordedCall, deterministic_embedding
+
+# The fakes moved to tools/fakes/ (shared with the tools); the old module paths still import.
+sys.modules[f"{__name__}.fake_bot"] = bot_api
+sys.modules[f"{__name__}.openai_stub"] = openai_stub
 
 __all__ = [
     "BOT_USERNAME",

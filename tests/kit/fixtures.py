@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from aiogram import Bot
 
-from tests.kit.fake_bot import FakeSession, make_bot, reset_ids
-from tests.kit.openai_stub import OpenAIStub
+from tools.fakes.bot_api import FakeSession, make_bot, reset_ids
+from tools.fakes.openai_stub import OpenAIStub
 
 
 @pytest.fixture

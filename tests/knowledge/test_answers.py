@@ -26,9 +26,10 @@ async def test_extractive_answer_with_sources(loaded):
 
 async def test_table_rows_and_english_questions(loaded):
     a = await loaded.ask("白金卡年费多少")
-    assert "1800元" in a.text
+    assert "1800元" in a.text.split("\n")[0]  # the answer first
+    assert ";" not in a.text and "；" not in a.text.split("\n")[0]  # a table row reads as text
     b = await loaded.ask("How much can I borrow with a personal loan?", lang="en")
-    assert b.grounded and "200,000" in b.text and b.text.startswith("From the bank's document")
+    assert b.grounded and "200,000" in b.text.split("\n")[0]
     c = await loaded.ask("稳利60天的销售服务费是多少")
     assert "0.25%" in c.text and c.sources[0].doc == "wealth.docx"
 
@@ -144,3 +145,40 @@ async def test_english_question_uses_the_english_prompt(llm_service, openai_stub
     openai_stub.reply("You can borrow up to RMB 200,000 [1].")
     a = await llm_service.ask("How much can I borrow with a personal loan?")
     assert a.mode == "llm" and a.prompt_id == "knowledge/answer_en.txt"
+
+
+async def test_english_question_on_a_chinese_document_leads_in_english(loaded):
+    a = await loaded.ask("What is the 1-year deposit rate?", lang="en")
+    first = a.text.split("\n")[0]
+    assert a.grounded and "1.55%" in first and first.isascii()
+    assert "2025-01-01" in first  # the rate sheet's effective date
+    assert "original" in a.text and "English-speaking" in a.text
+    assert "2.05%" not in first  # the 1-year row, not the 3-year one
+
+
+async def test_one_source_per_document(loaded):
+    a = await loaded.ask("白金卡年费多少")
+    docs = [s.doc for s in a.sources]
+    assert len(docs) == len(set(docs)) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "word"),
+    [
+        ("推荐一个收益最高的理财", "zh", "风险承受能力"),
+        ("年化10%保本的有吗", "zh", "保本"),
+        ("Which product earns the most? Is it guaranteed?", "en", "risk rating"),
+        ("Which stock should I buy now?", "en", "stocks"),
+        ("现在买哪只股票好", "zh", "个股"),
+    ],
+)
+async def test_compliant_replies_promise_nothing_and_offer_the_manager(loaded, question, lang, word):
+    a = await loaded.ask(question, lang=lang)
+    assert a.handoff and not a.grounded and word in a.text
+    assert ("客户经理" in a.text) if lang == "zh" else ("relationship manager" in a.text)
+    assert "10%" not in a.text.replace("年化10%保本", "").replace("guaranteed 10%", "")
+
+
+async def test_a_question_about_another_currency_is_not_answered_with_rmb_rates(loaded):
+    a = await loaded.ask("USD time deposit rates", lang="en")
+    assert a.declined

@@ -102,7 +102,8 @@ async def test_remove_and_list(service, docs: Path):
     removed = await service.remove("card_loss.txt")
     assert removed.name == "card_loss.txt"
     assert [r.name for r in await service.list()] == ["faq.csv"]
-    assert all(h.doc != "card_loss.txt" for h in await service.retrieve("挂失电话"))
+    hits = await service.retrieve("挂失电话")
+    assert hits and all(h.doc != "card_loss.txt" for h in hits)
     assert await service.remove("card_loss.txt") is None
 
 
@@ -173,7 +174,7 @@ async def test_metadata_filters(service, docs: Path):
     hits = await service.retrieve("annual fee loan", filters={"lang": "en"})
     assert hits and all(h.meta["lang"] == "en" for h in hits)
     hits = await service.retrieve("挂失", filters={"doc": "faq.csv"})
-    assert all(h.doc == "faq.csv" for h in hits)
+    assert hits and all(h.doc == "faq.csv" for h in hits)
 
 
 async def test_a_second_process_sees_documents_loaded_by_the_first(tmp_path: Path, docs: Path):

@@ -102,3 +102,20 @@ def test_unreachable_database_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     result = run("plan", "--date", D.isoformat())
     assert result.exit_code == 1 and "the database (DATABASE_URL) cannot be used" in result.output
     assert "Traceback" not in result.output
+
+
+def test_bench_plan_days_checks_every_day(workspace: Path) -> None:
+    result = run("bench", "plan-days", "--start", D.isoformat(), "--end", (D + timedelta(days=2)).isoformat())
+    assert result.exit_code == 0, result.output
+    assert "days:             3" in result.stdout and "violations:       0" in result.stdout
+
+
+def test_plan_defaults_to_today(workspace: Path) -> None:
+    from datetime import datetime
+
+    from bot.settings import load_settings
+
+    result = run("plan", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    today = datetime.now(load_settings(data_dir=workspace / "var", _env_file=None).tz).date()
+    assert json.loads(result.stdout)["plan_date"] == today.isoformat()

@@ -12,11 +12,11 @@ from bot.db.models import Client, Draft
 from scheduler.planner import plan_day
 from tests.planning.invariants import rule_violations
 
-demo = pytest.importorskip("bot.demo")
+demo = pytest.importorskip("tools.demo")
 
 
 async def test_demo_spring_festival_week(db, settings) -> None:
-    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.02), knowledge=False)
+    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.02), knowledge=False, plan=False)
     day = date(2027, 2, 4)
     drafted = 0
     async with db.sessions() as session:
@@ -46,7 +46,7 @@ async def test_demo_spring_festival_week(db, settings) -> None:
     (date(2027, 3, 30), date(2027, 4, 8)),  # Qingming
 ])
 async def test_demo_other_dates(db, settings, start: date, end: date) -> None:
-    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.01), knowledge=False)
+    await demo.build_demo(settings, db, managers=demo.scaled_managers(0.01), knowledge=False, plan=False)
     async with db.sessions() as session:
         day = start
         while day <= end:

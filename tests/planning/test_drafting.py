@@ -116,18 +116,15 @@ async def test_llm_server_error_falls_back(db, tmp_path, openai_stub) -> None:
 async def test_many_requests_in_flight(tmp_path) -> None:
     from types import SimpleNamespace
 
-    from scheduler.bench import LLMStubServer
+    from tools.fakes.openai_stub import OpenAIStub, echo_draft
 
-    stub = await LLMStubServer(2.0).start()
-    try:
+    with OpenAIStub(default_reply=echo_draft, latency=2.0) as stub:
         settings = make_settings(tmp_path, openai_base_url=stub.base_url, openai_api_key="x", llm_timeout_s=30)
         personaliser = personaliser_from_settings(settings, concurrency=60)
         draft = SimpleNamespace(language="zh", kind="greeting", occasion="new_year", product_message=False,
                                 context={}, template_text="张先生，您好！祝您元旦快乐。\n王敏")
         outcomes = await personaliser.personalise_many([draft] * 60)
-    finally:
-        await stub.stop()
-    assert all(o.rewritten for o in outcomes) and stub.calls == 60
+    assert all(o.rewritten for o in outcomes) and len(stub.chat_requests) == 60
     assert stub.max_in_flight >= 50
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.db.models import AuditLog, Draft
 from scheduler import jobs
 from tests.conftest import make_settings
-from tests.kit.fake_bot import forbidden
 from tests.planning import seed
+from tools.fakes.bot_api import forbidden
 
 D = date(2027, 2, 5)
 

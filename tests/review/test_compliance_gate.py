@@ -132,7 +132,7 @@ async def test_console_api_refuses_blocked_and_asks_for_override(db, settings, p
 async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, settings, planned, fake_session) -> None:  # type: ignore[no-untyped-def]
     from bot.app import build_dispatcher
     from handlers.keyboards import ReviewCb
-    from tests.kit.fake_bot import callback_update, make_bot, message_update
+    from tools.fakes.bot_api import callback_update, make_bot, message_update
 
     manager_id, drafts = planned
     blocked = await _edit(db, manager_id, drafts["zh"], drafts["zh"].text + PROMISE)
@@ -144,7 +144,7 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
                                               language_code="en"))
     answers = [r for r in fake_session.requests if r.method_name == "answerCallbackQuery"]
     # the manager's language (zh by default): the finding is named
-    assert "合规" in answers[-1].params["text"] and "promise_words" in answers[-1].params["text"]
+    assert "合规" in answers[-1].params["text"] and "含承诺收益用语" in answers[-1].params["text"]  # translated
     await dp.feed_update(bot, callback_update(9100, ReviewCb(a="ok", c=warned.campaign_id, d=warned.id).pack(),
                                               language_code="en"))
     assert "请发送批准理由" in fake_session.sent_texts(9100)[-1]
@@ -159,7 +159,7 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
 async def _send(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     from scheduler.ratelimit import LocalLimiter
     from scheduler.sender import Sender
-    from tests.kit.fake_bot import make_bot
+    from tools.fakes.bot_api import make_bot
 
     quiet_free = settings.model_copy(update={"quiet_hours_start": "00:00", "quiet_hours_end": "00:00",
                                              "chat_interval_s": 0.0})

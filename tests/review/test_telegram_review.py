@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from bot.app import build_dispatcher
 from bot.db.models import Draft, Manager, OutboxItem
 from handlers.keyboards import ReviewCb, button_text
-from tests.kit.fake_bot import callback_update, make_bot, message_update
 from tests.web.conftest import seed_console
+from tools.fakes.bot_api import callback_update, make_bot, message_update
 
 MANAGER_TG = 9100
 
@@ -187,7 +187,8 @@ async def test_forged_button_for_another_managers_draft(db, settings, fake_sessi
     await dp.feed_update(bot, callback_update(MANAGER_TG, ReviewCb(a="open", c=ids["camp_M2"]).pack()))
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).where(Draft.status != "pending")) == 0
-    assert all("M2-" not in text for text in fake_session.sent_texts(MANAGER_TG))
+    assert len(fake_session.requests_of("answerCallbackQuery")) == 2  # both taps were handled (and refused)
+    assert all("M2-" not in str(r.params) for r in fake_session.requests)
 
 
 async def test_customers_cannot_use_review_commands(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
@@ -195,4 +196,22 @@ async def test_customers_cannot_use_review_commands(db, settings, fake_session) 
     dp = build_dispatcher(settings, db.sessions, None)
     bot = make_bot(fake_session)
     await dp.feed_update(bot, message_update(4242, "/queue"))
-    assert all("元旦" not in text for text in fake_session.sent_texts(4242))
+    texts = fake_session.sent_texts(4242)
+    assert texts, "the customer got no answer: the test would pass without the bot running"
+    assert all("元旦" not in text for text in texts)
+
+
+async def test_every_manager_gets_the_console_in_the_chat_menu(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import setup_manager_menus
+
+    ids = await seed_console(db, drafts_per_manager=1)
+    await _manager(db, ids, language="zh")
+    bot = make_bot(fake_session)
+    assert await setup_manager_menus(bot, settings, db.sessions) == 0  # no https PUBLIC_URL: no Mini App
+    assert fake_session.requests_of("setChatMenuButton") == []
+    settings.public_url = "https://rm.example.com/"
+    assert await setup_manager_menus(bot, settings, db.sessions) == 1
+    [menu] = fake_session.requests_of("setChatMenuButton")
+    assert menu.params["chat_id"] == MANAGER_TG
+    scoped = [r for r in fake_session.requests_of("setMyCommands") if r.params.get("scope")]
+    assert scoped and "today" in str(scoped[-1].params["commands"])

@@ -23,8 +23,8 @@ from scheduler.ratelimit import LocalLimiter
 from scheduler.sender import Sender
 from tests.conftest import make_settings
 from tests.delivery.test_sender import _approved
-from tests.kit.fake_bot import make_bot, message_update
 from tests.security.conftest import client_for
+from tools.fakes.bot_api import make_bot, message_update
 
 LOCKER = """
 import sqlite3, sys

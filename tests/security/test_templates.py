@@ -28,7 +28,7 @@ async def test_template_code_is_refused_and_nothing_changes(console, db) -> None
         assert "uid=" not in r.text
     async with db.sessions() as session:
         texts = (await session.scalars(select(Draft.text).where(Draft.campaign_id == ids["camp_M1"]))).all()
-        assert all("uid=" not in t and "environ" not in t for t in texts)
+        assert texts and all("uid=" not in t and "environ" not in t for t in texts)
         assert (await session.get(Campaign, ids["camp_M1"])).template_override is None
 
 
@@ -69,7 +69,7 @@ async def test_telegram_template_edit_names_the_unknown_field(db, settings, fake
     from bot.app import build_dispatcher
     from bot.db.models import Manager
     from handlers.keyboards import ReviewCb
-    from tests.kit.fake_bot import callback_update, make_bot, message_update
+    from tools.fakes.bot_api import callback_update, make_bot, message_update
 
     ids = await seed_console(db, drafts_per_manager=2)
     async with db.sessions() as session:

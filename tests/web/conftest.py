@@ -68,3 +68,16 @@ async def console(db, settings):  # type: ignore[no-untyped-def]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
         yield app, client
+
+
+def save_screenshot(page, path) -> None:  # type: ignore[no-untyped-def]
+    """A page screenshot for the README, kept small: quantized to a 128-colour palette when Pillow
+    is there (text and flat colours survive it unchanged to the eye)."""
+    page.screenshot(path=str(path))
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)

@@ -22,7 +22,7 @@ from bot.services.auth import create_login_link
 from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from tests.conftest import make_settings
-from tests.web.conftest import seed_console
+from tests.web.conftest import save_screenshot, seed_console
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -114,26 +114,24 @@ def test_review_3000_drafts_in_a_browser(served) -> None:  # type: ignore[no-unt
         with page.expect_navigation():  # the link page asks for a click before spending it
             page.click("button:has-text('Sign in')")
         assert "元旦祝福" in page.content()
-        if shots:
-            page.screenshot(path=str(shots / "campaigns.png"))
         page.click("text=元旦祝福")
-        page.wait_for_selector("#approve-all")
-        assert "3000 drafts" in page.content()
+        page.wait_for_selector("#approve-all-ask")
+        assert "共 3000 条" in page.content()
 
-        first = page.locator("tr[id^=draft-]").first
+        first = page.locator(".card[id^=draft-]").first
         draft_id = int(first.get_attribute("id").split("-")[1])
         # actions 1-3: edit one draft
-        first.locator("text=Edit").click()
+        first.locator("[data-action=toggle]").click()
         page.fill(f"#text-{draft_id}", "客户0您好！新年快乐，我是您的客户经理王敏。")
-        page.click(f"#edit-{draft_id} >> text=Save")
+        page.click(f"#edit-{draft_id} [data-action=save-draft]")
         page.wait_for_function(f"document.getElementById('shown-{draft_id}').textContent.includes('客户经理王敏')")
         if shots:
-            page.screenshot(path=str(shots / "campaign.png"))
-        # actions 4-5: approve all, confirm the stated count
-        page.reload()
-        page.once("dialog", lambda d: (d.message.startswith("Approve 3000") or d.dismiss()) and d.accept())
+            save_screenshot(page, shots / "campaign.png")
+        # actions 4-5: approve all, confirm the stated count (in the page: no browser dialog)
+        page.click("#approve-all-ask")
+        assert "3000" in page.inner_text("#confirm-approve")
         page.click("#approve-all")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_function("document.querySelector('#approve-all-ask').disabled", timeout=30_000)
         browser.close()
 
     assert _count(settings, Draft.manager_id == ids["m1"], Draft.status.in_(["approved", "queued"])) == 3000
@@ -168,10 +166,7 @@ def test_dashboard_and_csv_download(served) -> None:  # type: ignore[no-untyped-
         assert "李强" in html and "王敏" not in html  # only their own figures
         assert page.inner_text("#f-planned").strip() == "3000"
         if shots:
-            page.screenshot(path=str(shots / "reports.png"), full_page=True)
-            page.goto(f"{base}/inbox")
-            page.screenshot(path=str(shots / "inbox.png"))
-            page.goto(f"{base}/reports")
+            save_screenshot(page, shots / "reports.png")
         with page.expect_download() as info:
             page.click("#export-daily")
         path = info.value.path()

@@ -26,7 +26,7 @@ async def test_login_link_is_single_use_and_pages_need_it(db, console) -> None: 
     assert (await client.post(f"/login/{token}")).status_code == 303
     client.cookies.clear()
     again = await client.post(f"/login/{token}")
-    assert again.status_code == 401 and "expired" in again.text
+    assert again.status_code == 401 and "已过期" in again.text  # the sign-in page in the default language
     assert (await client.get("/api/campaigns")).status_code == 401
 
 
@@ -101,8 +101,18 @@ async def test_another_managers_work_is_never_shown(db, console) -> None:  # typ
     async with db.sessions() as session:  # and nothing of M2's changed
         statuses = set((await session.scalars(select(Draft.status).where(Draft.manager_id == ids["m2"]))).all())
     assert statuses == {"pending"}
+    async with db.sessions() as session:  # a message in each manager's outbox
+        from bot.db.models import Client
+        from bot.services import outbox
+
+        for manager_id in (ids["m1"], ids["m2"]):
+            client_row = await session.scalar(select(Client).where(Client.manager_id == manager_id).limit(1))
+            await outbox.enqueue_text(session, chat_id=client_row.telegram_chat_id or 1, text="t",
+                                      key=f"seen:{manager_id}", kind="reminder", client_id=client_row.id,
+                                      manager_id=manager_id)
+        await session.commit()
     sent = (await client.get("/api/sent")).json()
-    assert all(not (i["client_no"] or "").startswith("M2") for i in sent["items"])
+    assert [i["client_no"][:2] for i in sent["items"]] == ["M1"]  # M1's own message; never M2's
 
 
 async def test_malformed_input_is_4xx(db, console) -> None:  # type: ignore[no-untyped-def]

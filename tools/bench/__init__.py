@@ -1,0 +1,1 @@
+"""Benchmarks behind `rmbot bench ...`: they print figures and never assert on time."""
