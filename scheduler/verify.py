@@ -120,7 +120,9 @@ def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clien
         client = clients[d.client_id]
         product = products.get(d.product["code"]) if d.product else None
         found: list[str] = []
-        if d.kind == "recommendation" and product is not None:
+        if d.kind == "recommendation" and product is None:
+            found.append("recommendation_without_product")
+        elif d.kind == "recommendation":
             report.recommendations += 1
             found += _product_violations(d, client, product, day)
         found += _notice_violations(d, product)

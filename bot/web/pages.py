@@ -53,6 +53,7 @@ def helpers(request: Request, lang: str) -> dict[str, Any]:
         "label": lambda table, code: labels.label(table, code, lang),
         "labels": lambda table, codes: labels.labels(table, codes, lang),
         "error_label": lambda error: labels.error_label(error, lang),
+        "ctitle": lambda occasion, stored: labels.campaign_title(occasion, stored, lang),
         "plain": plain_text, "money": fmt_amount,
         "reason": lambda d: labels.reason_line(d["occasion"], d.get("context"), d.get("reasons"), lang),
     }

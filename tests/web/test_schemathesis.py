@@ -22,7 +22,7 @@ ROOT = Path("/tmp")
 
 
 def _app_and_auth(tmp: Path):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp)
+    settings = make_settings(tmp, bot_username="rm_demo_bot")  # invite links need the bot's name (else 503)
     migrate(settings.database_url)
 
     async def prepare() -> tuple[dict, str]:
