@@ -191,7 +191,7 @@ async def bulk_invites(session: AsyncSession, manager: Manager, *, bot_username:
     tokens: list[dict[str, object]] = []
     for c in clients:
         token = new_token()
-        tokens.append({"token": token, "client_id": c.id, "created_by": manager.id, "created_at": now,
+        tokens.append({"token_hash": hash_token(token), "client_id": c.id, "created_by": manager.id, "created_at": now,
                        "expires_at": now + ttl})
         rows.append(InviteRow(c.client_no, c.name, c.phone or "", c.language or "zh",
                               invite_link(bot_username, token), now + ttl))
