@@ -168,22 +168,11 @@ async def campaign(request: Request, campaign_id: Id, viewer: PageViewer, sessio
     pages, prev_url, next_url = _pager(request, listing["total"], page_no)
     manager = await session.get(Manager, camp.manager_id) if viewer.is_admin else None
     return page(request, "campaign.html", viewer, camp=camp, summary=summary, listing=listing, q=q, kind=kind,
-                flagged=flagged, status=status, template_text=camp.template_override or _template_source(
-                    camp.template_id), page_no=page_no, pages=pages, prev_url=prev_url, next_url=next_url,
+                flagged=flagged, status=status, templates={  # per language: each edited and checked alone
+                    lang: await review.template_source(session, me, campaign_id, lang) for lang in ("zh", "en")},
+                page_no=page_no, pages=pages, prev_url=prev_url, next_url=next_url,
                 manager_name=manager.name if manager else None, reject_reasons=[
                     _(r) for r in QUICK_REJECT], override_reasons=[_(r) for r in QUICK_OVERRIDE])
-
-
-def _template_source(template_id: str | None) -> str:
-    if not template_id:
-        return ""
-    try:
-        from bot.services.placeholders import from_jinja
-        from prompts import load_prompt
-
-        return from_jinja(load_prompt(template_id).text)
-    except (OSError, ValueError):
-        return ""
 
 
 @router.get("/inbox", response_class=HTMLResponse)
