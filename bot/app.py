@@ -1,8 +1,9 @@
 """Assembly: settings -> database -> knowledge -> bot + dispatcher -> polling or webhook, scheduler,
 sender and web console, all in one event loop (`rmbot run`).
 
-Optional parts (the web console `bot.web`, the scheduler `scheduler.jobs`, the sender
-`scheduler.sender`) are started only when their module exists; the log says which parts run.
+`run` starts the parts a role asks for (`_start_bot`, `_start_scheduler`, `_start_sender`, `_start_console`), each
+registering its task, its graceful stop and what it holds with `Parts`; every resource sits in one AsyncExitStack.
+The log says which parts run.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from typing import Any
 
+import uvicorn
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -32,6 +35,7 @@ from bot.db.retry import PartsHealth
 from bot.i18n import get_i18n
 from bot.services.conversations import Conversations
 from bot.settings import Settings
+from bot.workspace import Database
 
 log = logging.getLogger(__name__)
 
@@ -205,177 +209,232 @@ async def build_knowledge(settings: Settings, sessions: async_sessionmaker[Async
         return None
 
 
+class Parts:
+    """The running parts of one process: each a task with an optional graceful stop (polling, the console,
+    the sender, the webhook inbox). `stop()` asks them all to stop, waits for them together (one bounded wait,
+    so the whole process stops within the 10 s a SIGTERM allows) and cancels what is left."""
+
+    GRACE_S = 5.0
+
+    def __init__(self) -> None:
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.names: list[str] = []  # what runs, for the log
+        self._stops: list[Callable[[], Awaitable[None] | None]] = []
+        self._resources = AsyncExitStack()  # what the parts hold, released after they stopped
+
+    def on_close(self, close: Callable[[], Awaitable[Any]]) -> None:
+        """Release `close` after every part stopped (in reverse order of registration); a failure there (a
+        connection already gone) must not hide the run's own outcome."""
+        async def quietly() -> None:
+            with contextlib.suppress(Exception):
+                await close()
+        self._resources.push_async_callback(quietly)
+
+    def add(self, label: str, coro: Awaitable[Any] | None = None, *,
+            stop: Callable[[], Awaitable[None] | None] | None = None) -> asyncio.Task[Any] | None:
+        self.names.append(label)
+        if stop is not None:
+            self._stops.append(stop)
+        if coro is None:
+            return None
+        task = asyncio.ensure_future(coro)
+        self.tasks.append(task)
+        return task
+
+    async def wait(self, stopping: asyncio.Event) -> None:
+        """Until a part ends (its exception ends the run) or `stopping` is set. Not `await gather(...)` alone:
+        cancelling that would cancel the parts before their graceful stop."""
+        loop = asyncio.get_running_loop()
+        main = asyncio.gather(*self.tasks) if self.tasks else loop.create_future()
+        signalled = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait([main, signalled], return_when=asyncio.FIRST_COMPLETED)
+            if main.done():
+                main.result()
+        finally:
+            signalled.cancel()
+            if not main.done():
+                main.add_done_callback(lambda f: f.cancelled() or f.exception())  # cancelled on purpose below
+
+    async def stop(self) -> None:
+        for stop in self._stops:
+            with contextlib.suppress(Exception):
+                result = stop()
+                if result is not None:
+                    await result
+        running = [t for t in self.tasks if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=self.GRACE_S)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._resources.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _stop_signals() -> AsyncIterator[asyncio.Event]:
+    """SIGTERM (docker stop, systemd, Kubernetes) and Ctrl+C set the event, so the run stops through the parts'
+    graceful stop instead of killing the loop (which would leave the sender's rows leased and sessions open).
+    Only the main thread may own signals (tests call `run` in-process, possibly elsewhere). After the context,
+    a second signal stops the process at once."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT) if threading.current_thread() is threading.main_thread() else ()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stopping.is_set():
+            log.info("stopping (%s)", sig.name)
+            stopping.set()
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield stopping
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _start_bot(parts: Parts, settings: Settings, bot: Bot, dp: Dispatcher, web_app: Any,
+                     sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Telegram updates: by webhook (into the inbox the console's endpoint fills) or by long polling."""
+    with contextlib.suppress(Exception):
+        await set_commands(bot)
+        await setup_manager_menus(bot, settings, sessions)
+    if settings.webhook_url:
+        from bot.webhook import WebhookInbox
+
+        inbox = WebhookInbox(settings.redis_url, dp, bot)
+        parts.on_close(inbox.close)
+        web_app.state.accept_update = inbox.accept
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        await bot.set_webhook(settings.webhook_url, secret_token=secret,
+                              allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
+        # stopping: read no more updates, finish the ones in hand
+        parts.add(f"bot (webhook {settings.webhook_url})", inbox.consume(), stop=inbox.stop.set)
+        return
+    await bot.delete_webhook(drop_pending_updates=False)
+
+    async def stop_polling() -> None:
+        with contextlib.suppress(RuntimeError):  # not started yet
+            await dp.stop_polling()
+
+    via = f" via {settings.telegram_api_base}" if settings.telegram_api_base else ""
+    parts.add(f"bot (polling{via})",
+              dp.start_polling(bot, handle_signals=False, allowed_updates=dp.resolve_used_update_types()),
+              stop=stop_polling)
+
+
+async def _start_scheduler(parts: Parts, settings: Settings, db: Database,
+                           bot: Bot | None) -> None:
+    from scheduler import jobs
+
+    scheduler = await jobs.start_scheduler(settings, db, bot)
+
+    async def shutdown() -> None:
+        scheduler.shutdown(wait=False)  # also gives up the leader lock
+
+    parts.on_close(shutdown)
+    parts.add("scheduler")
+
+
+def _start_sender(parts: Parts, settings: Settings, db: Database, limiter: Any,
+                  health: PartsHealth) -> None:
+    from scheduler.sender import run_sender
+
+    # Its own Bot: the sender handles 429s itself (a pause shared by every sender).
+    sender_bot = build_bot(settings, retry_429=False)
+    assert sender_bot is not None
+    parts.on_close(sender_bot.session.close)
+    stop = asyncio.Event()  # the sender finishes the sends in flight and returns the rest to the queue
+    parts.add("sender", run_sender(settings, db, sender_bot, stop, limiter=limiter, health=health,
+                                   notice_markup=notice_markup), stop=stop.set)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the run owns SIGINT/SIGTERM: it stops every part, the web server among them
+
+
+async def _start_console(parts: Parts, settings: Settings, web_app: Any) -> None:
+    """The web server (console, API, webhook endpoint), listening before anyone (a webhook, `ready`) relies
+    on it."""
+    from bot.web import web_server_config
+
+    server = _Server(web_server_config(web_app, settings))
+
+    def stop() -> None:
+        server.should_exit = True
+
+    serving = parts.add(f"console (http://{settings.web_host}:{settings.web_port})", server.serve(), stop=stop)
+    assert serving is not None
+    for _ in range(600):
+        if server.started or serving.done():
+            break
+        await asyncio.sleep(0.05)
+    if serving.done():
+        await serving  # e.g. the port is taken: say so
+        raise RuntimeError(f"the console did not start on {settings.web_host}:{settings.web_port}")
+
+
 async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
               ready: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
-    """Run the parts of the application `role` asks for until cancelled (Ctrl+C). `knowledge`
-    replaces the knowledge service built from the settings (tests, demos)."""
+    """Run the parts of the application `role` asks for until cancelled, SIGTERM or Ctrl+C. `knowledge`
+    replaces the knowledge service built from the settings (tests, demos). Every resource is entered in one
+    AsyncExitStack, so it is released in reverse order whatever happens; the parts' graceful stop comes first."""
     from bot.workspace import open_database
 
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
     want = {"all": {"bot", "worker", "scheduler", "console"}}.get(role, {role})
     health = PartsHealth()  # parts waiting out a database error, for /readyz
-    async with open_database(settings) as db:
-        bot = build_bot(settings) if want & {"bot", "worker", "scheduler"} or role == "all" else None
-        if knowledge is None and ("bot" in want or "console" in want):
+    async with AsyncExitStack() as stack:
+        db = await stack.enter_async_context(open_database(settings))
+        bot = build_bot(settings) if want & {"bot", "worker", "scheduler"} else None
+        if bot is not None:
+            stack.push_async_callback(bot.session.close)
+        if knowledge is None and want & {"bot", "console"}:
             knowledge = await build_knowledge(settings, db.sessions)
-        dp = (build_dispatcher(settings, db.sessions, knowledge, health=health)
-              if bot is not None and "bot" in want else None)
-        if dp is not None:
+        dp = None
+        if bot is not None and "bot" in want:
             from knowledge.understanding import warm_up
 
+            dp = build_dispatcher(settings, db.sessions, knowledge, health=health)
+            stack.push_async_callback(dp.storage.close)
             # the understanding step fits (or reads its cached weights) in a thread before the first message
             await asyncio.to_thread(warm_up)
-        tasks: list[asyncio.Task[Any]] = []
-        stop_events: list[asyncio.Event] = []
-        running: list[str] = []
-        cleanups: list[Callable[[], Awaitable[Any]]] = []
-
+        elif "bot" in want:
+            log.warning("BOT_TOKEN is not set: no Telegram bot. Try the customer side with "
+                        "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
         web_app = None
-        web_server: Any = None
         if "console" in want or (dp is not None and settings.webhook_url):
             from bot.web import create_web_app  # the console also hosts the webhook
 
             web_app = create_web_app(settings, db, bot=bot, dispatcher=dp, knowledge=knowledge)
             web_app.state.health = health
-
-        if dp is not None and bot is not None:
-            with contextlib.suppress(Exception):
-                await set_commands(bot)
-                await setup_manager_menus(bot, settings, db.sessions)
-            if settings.webhook_url:
-                from bot.webhook import WebhookInbox
-
-                inbox = WebhookInbox(settings.redis_url, dp, bot)
-                tasks.append(asyncio.create_task(inbox.consume(), name="inbox"))
-                stop_events.append(inbox.stop)  # stops reading updates, finishes the ones in hand
-                cleanups.append(inbox.close)
-                assert web_app is not None
-                web_app.state.accept_update = inbox.accept
-                secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-                await bot.set_webhook(settings.webhook_url, secret_token=secret,
-                                      allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False)
-                running.append(f"bot (webhook {settings.webhook_url})")
-            else:
-                await bot.delete_webhook(drop_pending_updates=False)
-                tasks.append(asyncio.create_task(
-                    dp.start_polling(bot, handle_signals=False, allowed_updates=dp.resolve_used_update_types()),
-                    name="polling"))
-                running.append("bot (polling" + (f" via {settings.telegram_api_base})" if settings.telegram_api_base
-                                                 else ")"))
-        elif "bot" in want:
-            log.warning("BOT_TOKEN is not set: no Telegram bot. Try the customer side with "
-                        "`rmbot chat --client <CLIENT_NO>`, or set BOT_TOKEN (and TELEGRAM_API_BASE for an emulator).")
-
-        if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
-            from scheduler import jobs
-
-            scheduler = await jobs.start_scheduler(settings, db, bot)
-            running.append("scheduler")
-
-            async def _stop_scheduler(s: Any = scheduler) -> None:
-                s.shutdown(wait=False)  # also gives up the leader lock
-
-            cleanups.append(_stop_scheduler)
-
         # One sending budget for the deployment: the customers' answers charge it without waiting
         # (replies first), the broadcast waits for what is left (`scheduler.ratelimit`).
         from scheduler.ratelimit import build_limiter
 
         limiter = build_limiter(settings.redis_url, settings.send_rate_per_s)
-        cleanups.append(limiter.close)
-        if bot is not None and dp is not None:
+        parts = Parts()
+        stack.push_async_callback(parts.stop)  # first on the way out: the parts stop, then what they hold
+        parts.on_close(limiter.close)
+        if dp is not None and bot is not None:
             bot.session.middleware(ReplyBudgetMiddleware(limiter))
+            await _start_bot(parts, settings, bot, dp, web_app, db.sessions)
+        if "scheduler" in want:  # planning works without Telegram (the console reviews the drafts)
+            await _start_scheduler(parts, settings, db, bot)
         if "worker" in want and bot is not None:
-            from scheduler.sender import run_sender
-
-            # Its own Bot: the sender handles 429s itself (a pause shared by every sender).
-            sender_bot = build_bot(settings, retry_429=False)
-            assert sender_bot is not None
-            sender_stop = asyncio.Event()
-            tasks.append(asyncio.create_task(run_sender(settings, db, sender_bot, sender_stop, limiter=limiter,
-                                                        health=health, notice_markup=notice_markup),
-                                             name="sender"))
-            stop_events.append(sender_stop)
-            cleanups.append(sender_bot.session.close)
-            running.append("sender")
-
-        if web_app is not None and ("console" in want or settings.webhook_url):
-            import uvicorn
-
-            config = uvicorn.Config(web_app, host=settings.web_host, port=settings.web_port, log_config=None,
-                                    lifespan="on")
-            server = web_server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-            serving = asyncio.create_task(server.serve(), name="console")
-            tasks.append(serving)
-            for _ in range(600):  # listening before anyone (a webhook, `ready`) relies on it
-                if server.started or serving.done():
-                    break
-                await asyncio.sleep(0.05)
-            if serving.done():
-                await serving  # e.g. the port is taken: say so
-                raise RuntimeError(f"the console did not start on {settings.web_host}:{settings.web_port}")
-            running.append(f"console (http://{settings.web_host}:{settings.web_port})")
-
-        # SIGTERM (docker stop, systemd, Kubernetes) and Ctrl+C must end the run through the graceful
-        # `finally` below, not kill the loop: asyncio's default would leave the sender's rows leased
-        # until their lease expires and the bot session open. Only the main thread may own signals
-        # (tests call `run` in-process, possibly elsewhere).
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        signals = (signal.SIGTERM, signal.SIGINT) if threading.current_thread() is threading.main_thread() else ()
-
-        def _on_signal(sig: signal.Signals) -> None:
-            if not stopping.is_set():
-                log.info("stopping (%s)", sig.name)
-                stopping.set()
-
-        for sig in signals:
-            loop.add_signal_handler(sig, _on_signal, sig)
-        log.info("running: %s", ", ".join(running) or "nothing")
-        main: asyncio.Future[Any] | None = None
-        signalled = asyncio.ensure_future(stopping.wait())
-        try:
+            _start_sender(parts, settings, db, limiter, health)
+        if web_app is not None:
+            await _start_console(parts, settings, web_app)
+        async with _stop_signals() as stopping:
+            log.info("running: %s", ", ".join(parts.names) or "nothing")
             if ready is not None:
-                await ready({"bot": bot, "dispatcher": dp, "knowledge": knowledge, "db": db, "running": running})
-            if tasks or running:
-                # Not `await gather(...)` alone: cancelling that would cancel the parts before the
-                # graceful stop. A part that fails still ends the run with its exception.
-                main = asyncio.gather(*tasks) if tasks else loop.create_future()
-                await asyncio.wait([main, signalled], return_when=asyncio.FIRST_COMPLETED)
-                if main.done():
-                    main.result()
-        finally:
-            signalled.cancel()
-            for sig in signals:  # from here a second SIGTERM / Ctrl+C stops the process at once
-                loop.remove_signal_handler(sig)
-            # graceful first: polling and the web server finish what they are doing. One shared 5 s
-            # wait bounds it (the inbox's and the sender's own waits run inside it), so with the
-            # cleanups below the process exits well within the 10 s a SIGTERM allows.
-            if dp is not None:
-                with contextlib.suppress(RuntimeError):  # not polling (webhook mode)
-                    await dp.stop_polling()
-            if web_server is not None:
-                web_server.should_exit = True
-            for event in stop_events:  # the sender finishes the sends in flight and returns the rest
-                event.set()
-            graceful = [t for t in tasks if t.get_name() in ("polling", "console", "sender", "inbox")
-                        and not t.done()]
-            if graceful:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait(graceful, timeout=5)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if main is not None and main.done() and not main.cancelled():
-                main.exception()  # the parts were cancelled on purpose: no "never retrieved" warning
-            for cleanup in cleanups:
-                with contextlib.suppress(Exception):
-                    await cleanup()
-            if bot is not None:
-                await bot.session.close()
-            if dp is not None:
-                await dp.storage.close()
+                await ready({"bot": bot, "dispatcher": dp, "knowledge": knowledge, "db": db, "running": parts.names})
+            if parts.names:
+                await parts.wait(stopping)

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.services.formats import fmt_date
-from scheduler.calendar import FESTIVAL_NAMES
+from scheduler.occasions import OCCASION_LABELS
 
 Pair = tuple[str, str]  # (zh, en)
 
@@ -67,22 +67,7 @@ TICKET_REASON: dict[str, Pair] = {
     "transfer": ("转账问题", "transfer"), "account": ("账户问题", "account"),
     "low_confidence": ("机器人无法回答", "the bot could not answer"),
 }
-OCCASION: dict[str, Pair] = {
-    "birthday": ("生日祝福", "birthday"), "anniversary": ("开户纪念日", "anniversary with the bank"),
-    "deposit_maturity_7d": ("定期存款 7 天后到期", "deposit matures in 7 days"),
-    "deposit_maturity_today": ("定期存款今日到期", "deposit matures today"),
-    "wealth_maturity_7d": ("理财产品 7 天后到期", "wealth product matures in 7 days"),
-    "wealth_maturity_today": ("理财产品今日到期", "wealth product matures today"),
-    "card_expiry": ("信用卡下月到期", "card expires next month"), "loan_due": ("贷款还款提醒", "loan repayment due"),
-    "assessment_expiry": ("风险测评即将过期", "risk assessment expiring"),
-    "risk_reassessment": ("需重新风险测评", "risk re-assessment needed"),
-    "id_expiry": ("身份证件即将到期", "ID document expiring"),
-    "pension_contribution": ("个人养老金年末缴存", "pension contribution before year end"),
-    "maturity_product": ("到期资金理财建议", "product for maturing funds"),
-    "maturity_renewal": ("到期续存建议", "renewal of maturing deposit"),
-    "pension": ("个人养老金开户建议", "personal pension account"),
-    "activation": ("激活建议", "first product for a new client"),
-} | {key: names for key, names in FESTIVAL_NAMES.items()}
+OCCASION: dict[str, Pair] = OCCASION_LABELS  # one table: the planner names campaigns from it
 HOLDING: dict[str, Pair] = {
     "deposit": ("定期存款", "deposit"), "wealth": ("理财", "wealth product"), "card": ("信用卡", "credit card"),
     "loan": ("贷款", "loan"), "pension": ("个人养老金", "personal pension"),
@@ -114,6 +99,13 @@ def label(table: str, code: str | None, lang: str) -> str:
     if pair is None:
         return code if lang == "en" else _pick(GENERIC.get(table, GENERIC["reason"]), lang)
     return _pick(pair, lang)
+
+
+def campaign_title(occasion: str, stored: str | None, lang: str) -> str:
+    """A campaign's name in the manager's language (stored titles are "中文 / English")."""
+    if occasion in OCCASION:
+        return label("occasion", occasion, lang)
+    return stored or label("occasion", occasion, lang)
 
 
 def labels(table: str, codes: Sequence[str] | None, lang: str) -> list[str]:

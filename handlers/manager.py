@@ -98,8 +98,8 @@ async def setup_manager_chat(bot: Bot, settings: Any, manager: Manager) -> bool:
 
 def _campaign_line(c: dict[str, Any], lang: str) -> str:
     flagged = t(", {count} flagged", lang, count=c["flagged"]) if c["flagged"] else ""
-    return f"• {escape(c['title'])}: " + t("{pending} of {count} waiting", lang, pending=c["pending"],
-                                            count=c["count"]) + flagged
+    title = escape(labels.campaign_title(c["occasion"], c["title"], lang))
+    return f"• {title}: " + t("{pending} of {count} waiting", lang, pending=c["pending"], count=c["count"]) + flagged
 
 
 async def today_view(session: AsyncSession, manager: Manager, settings: Any, lang: str,
@@ -122,13 +122,15 @@ async def today_view(session: AsyncSession, manager: Manager, settings: Any, lan
         kb.button(text=t("Approve all {count} clean reminders", lang, count=m.clean_reminders),
                   callback_data=ReviewCb(a="rem", c=0, o=m.clean_reminders))
     for c in waiting:
-        kb.button(text=button_text(c["title"], f" · {c['pending']}" + (f" ⚑{c['flagged']}" if c["flagged"] else "")),
+        kb.button(text=button_text(labels.campaign_title(c["occasion"], c["title"], lang),
+                                   f" · {c['pending']}" + (f" ⚑{c['flagged']}" if c["flagged"] else "")),
                   callback_data=ReviewCb(a="open", c=c["id"]))
     if m.earlier:
         lines.append("\n" + t("Still waiting from earlier days: {count} campaigns, {pending} drafts", lang,
                               count=len(m.earlier), pending=sum(c["pending"] for c in m.earlier)))
         for c in m.earlier[:5]:
-            kb.button(text=button_text(f"{c['plan_date'][5:]} {c['title']}", f" · {c['pending']}"),
+            title = labels.campaign_title(c["occasion"], c["title"], lang)
+            kb.button(text=button_text(f"{c['plan_date'][5:]} {title}", f" · {c['pending']}"),
                       callback_data=ReviewCb(a="open", c=c["id"]))
     if not waiting and not m.earlier:
         lines.append(t("No campaigns wait for review today.", lang))
@@ -159,8 +161,9 @@ async def campaign_page(session: AsyncSession, manager: Manager, campaign_id: in
     [summary] = [c for c in await review.list_campaigns(session, me, camp.plan_date) if c["id"] == campaign_id]
     page = await review.pending_page(session, me, campaign_id, start=start, limit=PAGE)
     clean = summary["pending"] - summary["flagged"]
-    lines = [f"<b>{escape(camp.title or camp.occasion)}</b> · {labels.local_date(camp.plan_date, lang)} · "
-             + escape(labels.label("kind", camp.kind, lang)),
+    title = escape(labels.campaign_title(camp.occasion, camp.title, lang))
+    kind = escape(labels.label("kind", camp.kind, lang))
+    lines = [f"<b>{title}</b> · {labels.local_date(camp.plan_date, lang)} · {kind}",
              t("{pending} waiting, {flagged} flagged", lang, pending=summary["pending"], flagged=summary["flagged"])]
     if camp.template_override:
         lines.append(t("Template:", lang) + f"\n<i>{escape(camp.template_override[:300])}</i>")
@@ -231,8 +234,9 @@ def _stale_text(exc: Exception, lang: str) -> str:
 
 def setup_router() -> Router:
     router = Router(name="manager")
+    # Private chats only: a sign-in link or a client's data must never land in a group.
     router.message.filter(IsManager(), Magic(F.chat.type == "private"))
-    router.callback_query.filter(IsManager())
+    router.callback_query.filter(IsManager(), Magic(F.message.chat.type == "private"))
 
     @router.message(Magic(F.text.regexp(r"^/(start|help)(@\w+)?\s*$")))
     async def manager_help(message: Message, bot: Bot, manager: Manager, settings: Any, lang: str) -> None:
@@ -249,8 +253,9 @@ def setup_router() -> Router:
     async def console_link(message: Message, session: AsyncSession, manager: Manager, settings: Any,
                            lang: str) -> None:
         token = await auth.create_login_link(session, manager)
+        # no link preview: a preview fetcher must not be the one to open a one-time link
         await message.answer(t("Your one-time console link (10 minutes): {link}", lang,
-                               link=auth.login_url(settings, token)))
+                               link=auth.login_url(settings, token)), disable_web_page_preview=True)
 
     @router.message(Command("language"))
     async def language_cmd(message: Message, session: AsyncSession, bot: Bot, manager: Manager,

@@ -52,7 +52,9 @@ def score(rows: Sequence[Labelled], predicted: Sequence[Intent]) -> dict[str, An
     fn: Counter[str] = Counter()
     urgent: Counter[str] = Counter()
     urgent_hit: Counter[str] = Counter()
-    ordinary = escalated = en_urgent = en_reply = kinds = kind_hit = 0
+    ordinary: Counter[str] = Counter()
+    escalated: Counter[str] = Counter()
+    en_urgent = en_reply = kinds = kind_hit = 0
     misses: list[dict[str, str]] = []
     for row, pred in zip(rows, predicted, strict=True):
         if pred.intent == row.intent:
@@ -71,16 +73,17 @@ def score(rows: Sequence[Labelled], predicted: Sequence[Intent]) -> dict[str, An
                 kinds += 1
                 kind_hit += pred.kind == row.kind
         elif row.intent not in ESCALATING:
-            ordinary += 1
-            escalated += pred.intent in ESCALATING
+            ordinary[row.lang] += 1
+            escalated[row.lang] += pred.intent in ESCALATING
     intents = sorted(set(tp) | set(fp) | set(fn))
     return {
         "messages": len(rows),
         "accuracy": _ratio(sum(tp.values()), len(rows)),
         "urgent_recall": {lang: _ratio(urgent_hit[lang], n) for lang, n in sorted(urgent.items())},
         "urgent_messages": dict(sorted(urgent.items())),
-        "ordinary_escalated": _ratio(escalated, ordinary),
-        "ordinary_messages": ordinary,
+        "ordinary_escalated": _ratio(sum(escalated.values()), sum(ordinary.values())),
+        "ordinary_escalated_by_lang": {lang: _ratio(escalated[lang], n) for lang, n in sorted(ordinary.items())},
+        "ordinary_messages": dict(sorted(ordinary.items())),
         "english_urgent_in_english": _ratio(en_reply, en_urgent),
         "emergency_kind_accuracy": _ratio(kind_hit, kinds),
         "per_intent": {i: {"precision": _ratio(tp[i], tp[i] + fp[i]), "recall": _ratio(tp[i], tp[i] + fn[i]),

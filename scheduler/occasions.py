@@ -36,8 +36,8 @@ ZERO = Decimal("0")
 ASSET_KINDS = (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value, HoldingKind.PENSION.value)
 
 # Order inside one kind when several apply on the same day (lower first).
-GREETING_ORDER = {"birthday": 0, "anniversary": 2}  # festivals: 1
-RECOMMENDATION_ORDER = {"maturity_renewal": 0, "maturity_product": 0, "pension": 1, "activation": 2}
+GREETING_ORDER = {"birthday": 0, "anniversary": 2, "activation": 3}  # festivals: 1
+RECOMMENDATION_ORDER = {"maturity_renewal": 0, "maturity_product": 0, "pension": 1}
 
 
 @dataclass
@@ -147,7 +147,7 @@ def tenure_years(client: Any, day: date) -> int:
 def day_values(client: Any, day: date, festival: Festival | None) -> dict[str, Any]:
     """Values every template of the day may use: the festival's tense (eve or the day itself),
     a quiet day (清明: no 快乐 in any greeting), the client's tenure and segment."""
-    festival_day = (festival.day or festival.date) if festival is not None else None
+    festival_day = (festival.day or festival.first_day) if festival is not None else None
     since = getattr(client, "customer_since", None)
     remembrance = festival_on(day, qingming_greeting=True)
     return {
@@ -356,8 +356,8 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
     a maturing deposit (within 7 days) -> the product the policy chooses (bot/services/rules.py:
     eligible, nearest the risk of the client's holdings, at most one level above a deposit), a
     renewal when that is a deposit; some assets but no pension account -> personal pension (once a
-    month, from the review day); no assets at all -> an introduction by the manager, naming no
-    product (there is no money to match a product's minimum against).
+    month, from the review day); no assets at all -> an introduction by the manager (a greeting
+    that names no product: there is no money to match a product's minimum against).
     An investment product never goes to a client whose assessment expired: they get a
     re-assessment reminder instead."""
     out: list[Candidate] = []
@@ -375,12 +375,12 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
         cand = _pension_recommendation(client, assets, day, catalog, month)
         if cand is not None:
             out.append(cand)
-    if recurring_due and assets == ZERO:
+    if recurring_due and assets == ZERO:  # an introduction, not a product pitch: a greeting
         out.append(Candidate(
-            DraftKind.RECOMMENDATION.value, "activation", f"recommendation:activation:{month}",
+            DraftKind.GREETING.value, "activation", f"greeting:activation:{month}",
             reasons=[("在我行无存款或投资（零资产）", "no deposits or investments with the bank (zero assets)"),
                      ("介绍客户经理，不推荐具体产品", "introduces the manager; names no product")],
-            order=RECOMMENDATION_ORDER["activation"],
+            order=GREETING_ORDER["activation"],
         ))
     if expired and (client.risk_assessed_on is not None or any(
             h.kind == HoldingKind.DEPOSIT.value and h.maturity_date is not None
@@ -396,7 +396,8 @@ def candidates(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog
     found = reminders(client, holdings, day, catalog)
     recs = recommendations(client, holdings, day, catalog)
     found += [c for c in recs if c.kind == DraftKind.REMINDER.value]
-    found += sorted(greetings(client, day, festival), key=lambda c: c.order)
+    found += sorted(greetings(client, day, festival) + [c for c in recs if c.kind == DraftKind.GREETING.value],
+                    key=lambda c: c.order)
     found += sorted((c for c in recs if c.kind == DraftKind.RECOMMENDATION.value), key=lambda c: c.order)
     return found
 
@@ -426,5 +427,5 @@ OCCASION_LABELS: dict[str, tuple[str, str]] = {
     "maturity_renewal": ("到期续存推荐", "Renewal of a maturing deposit"),
     "maturity_product": ("到期资金理财推荐", "Product for a maturing deposit"),
     "pension": ("个人养老金推荐", "Personal pension"),
-    "activation": ("新客激活推荐", "Activation of a zero-asset client"),
+    "activation": ("新客问候", "Introduction to a zero-asset client"),
 }

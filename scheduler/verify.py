@@ -54,7 +54,7 @@ class VerifyReport:
 
 
 def _qingming(day: date) -> bool:
-    return any(f.key == QINGMING and f.date == day for f in festivals(day.year, qingming_greeting=True))
+    return any(f.key == QINGMING and f.first_day == day for f in festivals(day.year, qingming_greeting=True))
 
 
 def _product_violations(d: PlannedDraft, client: Any, product: Any, day: date) -> Iterable[str]:
@@ -120,7 +120,9 @@ def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clien
         client = clients[d.client_id]
         product = products.get(d.product["code"]) if d.product else None
         found: list[str] = []
-        if d.kind == "recommendation" and product is not None:
+        if d.kind == "recommendation" and product is None:
+            found.append("recommendation_without_product")
+        elif d.kind == "recommendation":
             report.recommendations += 1
             found += _product_violations(d, client, product, day)
         found += _notice_violations(d, product)

@@ -10,6 +10,7 @@ real Dispatcher, over an in-process session that records what the bot would send
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import re
@@ -142,7 +143,7 @@ class LocalChat:
 
         settings = self.dp["settings"].model_copy(update={"chat_interval_s": 0.0})
         await Sender(settings, self.dp["sessions"], self.bot, LocalLimiter(1000),
-                     notice_markup=notice_markup).run_until_idle()
+                     notice_markup=notice_markup).run(asyncio.Event(), until_idle=True)
 
     async def say(self, text: str) -> list[Sent]:
         """The customer writes `text`; returns everything the bot sent meanwhile (to anyone)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Row, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +51,16 @@ class Claimed:
     attempts: int
     draft_id: int | None
     key: str = ""
+
+
+_RETURNING = (OutboxItem.id, OutboxItem.chat_id, OutboxItem.client_id, OutboxItem.kind, OutboxItem.text,
+              OutboxItem.attempts, OutboxItem.draft_id, OutboxItem.idempotency_key)
+
+
+def _claimed(row: Row[*tuple[Any, ...]]) -> Claimed:
+    values = tuple(row)
+    return Claimed(id=values[0], chat_id=values[1], client_id=values[2], kind=values[3], text=values[4],
+                   attempts=values[5], draft_id=values[6], key=values[7])
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -128,8 +138,7 @@ async def claim(session: AsyncSession, *, worker: str, limit: int, lease_s: floa
     order = [_PRIORITY, OutboxItem.next_attempt_at, OutboxItem.id]
     values = {"status": OutboxStatus.SENDING, "lease_until": now + timedelta(seconds=lease_s),
               "leased_by": worker, "attempts": OutboxItem.attempts + 1}
-    returning = (OutboxItem.id, OutboxItem.chat_id, OutboxItem.client_id, OutboxItem.kind, OutboxItem.text,
-                 OutboxItem.attempts, OutboxItem.draft_id, OutboxItem.idempotency_key)
+    returning = _RETURNING
     if session.get_bind().dialect.name == "postgresql":
         ids = select(OutboxItem.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
         stmt = update(OutboxItem).where(OutboxItem.id.in_(ids.scalar_subquery())).values(**values)
@@ -137,7 +146,7 @@ async def claim(session: AsyncSession, *, worker: str, limit: int, lease_s: floa
         ids = select(OutboxItem.id).where(due).order_by(*order).limit(limit)
         stmt = update(OutboxItem).where(OutboxItem.id.in_(ids.scalar_subquery()), due).values(**values)
     rows = (await session.execute(stmt.returning(*returning), execution_options={"synchronize_session": False}))
-    return [Claimed(*row) for row in rows.all()]
+    return [_claimed(row) for row in rows.all()]
 
 
 async def claim_chat_notices(session: AsyncSession, *, worker: str, chat_id: int, kinds: Sequence[str],
@@ -152,10 +161,9 @@ async def claim_chat_notices(session: AsyncSession, *, worker: str, chat_id: int
     stmt = (update(OutboxItem).where(OutboxItem.id.in_(ids.scalar_subquery()), due)
             .values(status=OutboxStatus.SENDING, lease_until=now + timedelta(seconds=lease_s), leased_by=worker,
                     attempts=OutboxItem.attempts + 1))
-    returning = (OutboxItem.id, OutboxItem.chat_id, OutboxItem.client_id, OutboxItem.kind, OutboxItem.text,
-                 OutboxItem.attempts, OutboxItem.draft_id, OutboxItem.idempotency_key)
+    returning = _RETURNING
     rows = await session.execute(stmt.returning(*returning), execution_options={"synchronize_session": False})
-    return sorted((Claimed(*row) for row in rows.all()), key=lambda c: (KIND_PRIORITY.get(c.kind, 9), c.id))
+    return sorted((_claimed(row) for row in rows.all()), key=lambda c: (KIND_PRIORITY.get(c.kind, 9), c.id))
 
 
 async def recover_expired(session: AsyncSession, now: datetime | None = None) -> int:

@@ -22,7 +22,7 @@ from bot.services.formats import fmt_amount, plain_text
 from bot.services.reports import admin_overview, bot_quality, manager_report, report_tables, to_csv, to_xlsx
 from bot.web import charts
 from bot.web.api import period_of
-from bot.web.deps import COOKIE, PageViewer, Session, reviewer
+from bot.web.deps import COOKIE, PageViewer, Session, csrf_matches, reviewer, set_session_cookie
 from bot.web.i18n import translator
 
 templates = Jinja2Templates(directory=str(FsPath(__file__).parent / "templates"))
@@ -53,6 +53,7 @@ def helpers(request: Request, lang: str) -> dict[str, Any]:
         "label": lambda table, code: labels.label(table, code, lang),
         "labels": lambda table, codes: labels.labels(table, codes, lang),
         "error_label": lambda error: labels.error_label(error, lang),
+        "ctitle": lambda occasion, stored: labels.campaign_title(occasion, stored, lang),
         "plain": plain_text, "money": fmt_amount,
         "reason": lambda d: labels.reason_line(d["occasion"], d.get("context"), d.get("reasons"), lang),
     }
@@ -92,25 +93,40 @@ async def login_help(request: Request) -> HTMLResponse:
     return page(request, "login.html", None, error=None)
 
 
-@router.get("/login/{token}")
+@router.get("/login/{token}", response_class=HTMLResponse)
+async def login_confirm(request: Request, token: str) -> HTMLResponse:
+    """Only shows a Sign in button: a link preview or a mail scanner opening the link must not
+    spend it (the POST below does)."""
+    return page(request, "login.html", None, error=None, confirm=token[:100])
+
+
+@router.post("/login/{token}")
 async def login(request: Request, token: str, session: Session) -> Response:
+    throttle = request.app.state.sign_in_throttle
+    who = throttle.key(request)
+    if throttle.blocked(who):
+        return page(request, "login.html", None, error="throttled", status_code=429)
     try:
         session_token, _ = await auth.redeem_link(session, token[:100])
     except auth.AuthError as exc:
         await session.rollback()
-        return page(request, "login.html", None, error=str(exc))
+        throttle.failed(who)
+        return page(request, "login.html", None, error=str(exc), status_code=401)
     await session.commit()
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, session_token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")
+    set_session_cookie(request, response, session_token)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, session: Session) -> Response:
     token = request.cookies.get(COOKIE)
-    if token:
-        await auth.logout(session, token)
+    viewer = await auth.current(session, token) if token else None
+    if viewer is not None:
+        form = await request.form()
+        if not csrf_matches(str(form.get("csrf", "")), viewer.csrf):
+            return Response("missing or wrong CSRF token", status_code=403)
+        await auth.logout(session, token or "")
         await session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
@@ -152,22 +168,11 @@ async def campaign(request: Request, campaign_id: Id, viewer: PageViewer, sessio
     pages, prev_url, next_url = _pager(request, listing["total"], page_no)
     manager = await session.get(Manager, camp.manager_id) if viewer.is_admin else None
     return page(request, "campaign.html", viewer, camp=camp, summary=summary, listing=listing, q=q, kind=kind,
-                flagged=flagged, status=status, template_text=camp.template_override or _template_source(
-                    camp.template_id), page_no=page_no, pages=pages, prev_url=prev_url, next_url=next_url,
+                flagged=flagged, status=status, templates={  # per language: each edited and checked alone
+                    lang: await review.template_source(session, me, campaign_id, lang) for lang in ("zh", "en")},
+                page_no=page_no, pages=pages, prev_url=prev_url, next_url=next_url,
                 manager_name=manager.name if manager else None, reject_reasons=[
                     _(r) for r in QUICK_REJECT], override_reasons=[_(r) for r in QUICK_OVERRIDE])
-
-
-def _template_source(template_id: str | None) -> str:
-    if not template_id:
-        return ""
-    try:
-        from bot.services.placeholders import from_jinja
-        from prompts import load_prompt
-
-        return from_jinja(load_prompt(template_id).text)
-    except (OSError, ValueError):
-        return ""
 
 
 @router.get("/inbox", response_class=HTMLResponse)

@@ -150,7 +150,7 @@ class Chat:
         settings = self.dp["settings"].model_copy(update={"chat_interval_s": 0.0})
         before = len(self.session.requests)
         sender = Sender(settings, self.dp["sessions"], self.bot, LocalLimiter(1000), notice_markup=notice_markup)
-        await sender.run_until_idle()
+        await sender.run(asyncio.Event(), until_idle=True)
         return self.session.requests[before:]
 
     async def feed_and_deliver(self, update: Update) -> list[Any]:

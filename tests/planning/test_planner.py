@@ -144,7 +144,7 @@ async def test_activation_for_zero_assets(book, settings) -> None:
     got = by_client(await plan_day(session, settings, date(2027, 3, 28)), c)
     act = got["activation"]
     # no money to match a product's minimum against: the manager introduces themself, names no product
-    assert act.product is None and act.amount is None and "王敏" in act.text
+    assert act.kind == "greeting" and act.product is None and act.amount is None and "王敏" in act.text
     assert any("零资产" in r for r in act.reasons) and not act.flags
 
 

@@ -52,8 +52,8 @@ async def test_queue_open_edit_and_approve_all(db, settings, fake_session) -> No
     bot = make_bot(fake_session)
 
     await dp.feed_update(bot, message_update(MANAGER_TG, "/queue", language_code="zh"))
-    assert "元旦祝福" in fake_session.sent_texts(MANAGER_TG)[-1]
-    [open_data] = [d for text, d in _buttons(fake_session, MANAGER_TG) if "元旦祝福" in text]
+    assert "New Year greeting" in fake_session.sent_texts(MANAGER_TG)[-1]  # the manager's language, not the app's
+    [open_data] = [d for text, d in _buttons(fake_session, MANAGER_TG) if "New Year greeting" in text]
 
     await dp.feed_update(bot, callback_update(MANAGER_TG, open_data, language_code="zh"))
     page = _screen(fake_session, MANAGER_TG).params["text"]

@@ -77,8 +77,9 @@ const actions = {
     toast(d.flags.length ? `${words.msgSaved} ⚑ ${d.flag_labels.join("; ")}` : words.msgSaved);
   },
   "save-template": async (el) => {
-    const template = document.getElementById("template").value;
-    const d = await api(`/campaigns/${el.dataset.campaign}/template`, { template });
+    // one language at a time: only that language's drafts are re-rendered (and checked first)
+    const template = document.getElementById(el.dataset.target).value;
+    const d = await api(`/campaigns/${el.dataset.campaign}/template`, { template, language: el.dataset.language });
     toast(`${d.count} ${words.msgRerendered}`); reloadSoon();
   },
   canned: (el) => {
