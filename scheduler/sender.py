@@ -176,6 +176,7 @@ class Sender:
             if wait > 0:
                 await asyncio.sleep(wait)
             if item.kind in notices.KINDS:
+                await self.limiter.space_chat(chat_id, self.settings.chat_interval_s)  # across workers too
                 batch, text, markup = await self._notice_batch(item, siblings)
             if not await self._budget():
                 # Stopping (SIGTERM): a send not started yet goes back to the queue at once instead
