@@ -25,7 +25,7 @@ from sqlalchemy import Row, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot.db.base import insert_for, utcnow
 from bot.db.models import Client, Draft, DraftStatus, OutboxItem, OutboxStatus
 from bot.services import audit
 
@@ -63,8 +63,8 @@ def _claimed(row: Row[*tuple[Any, ...]]) -> Claimed:
                    attempts=values[5], draft_id=values[6], key=values[7])
 
 
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    return insert_for(session.get_bind().dialect.name, table)
 
 
 async def enqueue_drafts(session: AsyncSession, drafts: Sequence[Draft], *, actor: str) -> int:
@@ -96,7 +96,7 @@ async def enqueue_drafts(session: AsyncSession, drafts: Sequence[Draft], *, acto
     added = 0
     for start in range(0, len(rows), 500):
         chunk = rows[start:start + 500]
-        stmt = _insert(session)(OutboxItem).values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        stmt = _insert(session, OutboxItem).values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"])
         result = await session.execute(stmt)
         added += result.rowcount or 0
     ids = [d.id for d in drafts]
