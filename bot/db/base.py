@@ -33,7 +33,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(sqlite.DATETIME())
+            return dialect.type_descriptor(sqlite.DATETIME())  # type: ignore[no-untyped-call]
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
