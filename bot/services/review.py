@@ -82,10 +82,10 @@ def gate(draft: Draft) -> tuple[list[str], list[str]]:
     return compliance.blocking(findings), compliance.warnings(findings)
 
 
-T = TypeVar("T")
+Sel = TypeVar("Sel", bound="Select[Any]")
 
 
-def _own(stmt: Select[tuple[T]], reviewer: Reviewer, column: Any) -> Select[tuple[T]]:
+def _own(stmt: Sel, reviewer: Reviewer, column: Any) -> Sel:
     return stmt if reviewer.is_admin else stmt.where(column == reviewer.manager_id)
 
 
