@@ -118,6 +118,9 @@ async def today_view(session: AsyncSession, manager: Manager, settings: Any, lan
         if open_:
             lines.append(f"\n<b>{escape(section)}</b>")
             lines += [_campaign_line(c, lang) for c in open_]
+    if m.tickets:
+        kb.button(text=t("Answer conversations ({count})", lang, count=len(m.tickets)),
+                  callback_data=ReviewCb(a="tk", c=0))
     if m.clean_reminders:
         kb.button(text=t("Approve all {count} clean reminders", lang, count=m.clean_reminders),
                   callback_data=ReviewCb(a="rem", c=0, o=m.clean_reminders))
@@ -269,6 +272,15 @@ def setup_router() -> Router:
         text, markup = await today_view(session, manager, settings, lang, is_admin)
         await query.answer()
         await _show(query, text, markup)
+
+    @router.callback_query(ReviewCb.filter(F.a == "tk"))
+    async def tickets_button(query: CallbackQuery, session: AsyncSession, bot: Bot, manager: Manager, lang: str,
+                             is_admin: bool = False) -> None:
+        from handlers.tickets import send_ticket_list
+
+        await query.answer()
+        if query.message is not None:
+            await send_ticket_list(bot, query.message.chat.id, session, manager, lang, admin=is_admin)
 
     @router.callback_query(ReviewCb.filter(F.a == "open"))
     async def open_campaign(query: CallbackQuery, callback_data: ReviewCb, session: AsyncSession,
