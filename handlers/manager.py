@@ -96,10 +96,12 @@ async def setup_manager_chat(bot: Bot, settings: Any, manager: Manager) -> bool:
     return True
 
 
-def _campaign_line(c: dict[str, Any], lang: str) -> str:
+def _campaign_line(c: dict[str, Any], lang: str, tz: Any) -> str:
     flagged = t(", {count} flagged", lang, count=c["flagged"]) if c["flagged"] else ""
     title = escape(labels.campaign_title(c["occasion"], c["title"], lang))
-    return f"• {title}: " + t("{pending} of {count} waiting", lang, pending=c["pending"], count=c["count"]) + flagged
+    when = f" · {labels.local_time(c['send_from'], tz, lang, fmt='%H:%M')}" if c.get("send_from") else ""
+    return f"• {title}: " + t("{pending} of {count} waiting", lang, pending=c["pending"], count=c["count"]) \
+        + flagged + when
 
 
 async def today_view(session: AsyncSession, manager: Manager, settings: Any, lang: str,
@@ -117,7 +119,7 @@ async def today_view(session: AsyncSession, manager: Manager, settings: Any, lan
         open_ = [c for c in camps if c["pending"]]
         if open_:
             lines.append(f"\n<b>{escape(section)}</b>")
-            lines += [_campaign_line(c, lang) for c in open_]
+            lines += [_campaign_line(c, lang, settings.tz) for c in open_]
     if m.tickets:
         kb.button(text=t("Answer conversations ({count})", lang, count=len(m.tickets)),
                   callback_data=ReviewCb(a="tk", c=0))
