@@ -239,8 +239,9 @@ def _stale_text(exc: Exception, lang: str) -> str:
 
 def setup_router() -> Router:
     router = Router(name="manager")
+    # Private chats only: a sign-in link or a client's data must never land in a group.
     router.message.filter(IsManager(), Magic(F.chat.type == "private"))
-    router.callback_query.filter(IsManager())
+    router.callback_query.filter(IsManager(), Magic(F.message.chat.type == "private"))
 
     @router.message(Magic(F.text.regexp(r"^/(start|help)(@\w+)?\s*$")))
     async def manager_help(message: Message, bot: Bot, manager: Manager, settings: Any, lang: str) -> None:
@@ -257,8 +258,9 @@ def setup_router() -> Router:
     async def console_link(message: Message, session: AsyncSession, manager: Manager, settings: Any,
                            lang: str) -> None:
         token = await auth.create_login_link(session, manager)
+        # no link preview: a preview fetcher must not be the one to open a one-time link
         await message.answer(t("Your one-time console link (10 minutes): {link}", lang,
-                               link=auth.login_url(settings, token)))
+                               link=auth.login_url(settings, token)), disable_web_page_preview=True)
 
     @router.message(Command("language"))
     async def language_cmd(message: Message, session: AsyncSession, bot: Bot, manager: Manager,

@@ -101,6 +101,7 @@ async def send_ticket_list(bot: Bot, chat_id: int, session: AsyncSession, staff:
 def setup_router() -> Router:
     router = Router(name="tickets")
     router.message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
 
     @router.message(Command("cancel"), StateFilter(TicketReply.text))
     async def cancel_reply(message: Message, state: FSMContext, lang: str) -> None:

@@ -400,7 +400,7 @@ class KnowledgeService:
             await asyncio.to_thread(self.index.delete_key, doc_key(existing.name, existing.content_hash))
             return existing
 
-    async def list(self) -> list[DocumentRecord]:
+    async def documents(self) -> list[DocumentRecord]:
         """The documents (curated answers are listed by `list_curated`)."""
         return [r for r in await self.registry.all() if not r.name.startswith(CURATED_PREFIX)]
 

@@ -330,7 +330,7 @@ async def documents(viewer: ApiViewer, session: Session) -> list[dict[str, Any]]
 
 
 @router.post("/documents")
-async def upload(request: Request, file: UploadFile, viewer: ApiViewer) -> dict[str, Any]:
+async def upload(request: Request, file: UploadFile, viewer: ApiViewer, session: Session) -> dict[str, Any]:
     require_admin(viewer)
     knowledge = request.app.state.knowledge
     if knowledge is None:
@@ -338,7 +338,14 @@ async def upload(request: Request, file: UploadFile, viewer: ApiViewer) -> dict[
     import tempfile
     from pathlib import Path as FsPath
 
-    name = FsPath(file.filename or "upload").name
+    from bot.services.documents import UploadNameError, refuse_upload, upload_name
+
+    try:
+        name = upload_name(file.filename)
+    except UploadNameError as exc:
+        refuse_upload(session, f"console:{viewer.manager.code}", file.filename, exc)
+        await session.commit()
+        raise HTTPException(400, exc.both()) from None
     with tempfile.TemporaryDirectory() as tmp:
         target = FsPath(tmp) / name
         target.write_bytes(await file.read())

@@ -57,7 +57,7 @@ async def login(client: httpx.AsyncClient, db, manager_id: int) -> str:  # type:
     async with db.sessions() as session:
         token = await create_login_link(session, await session.get(Manager, manager_id))
         await session.commit()
-    r = await client.get(f"/login/{token}")
+    r = await client.post(f"/login/{token}")
     assert r.status_code == 303, r.text
     return (await client.get("/api/me")).json()["csrf"]
 

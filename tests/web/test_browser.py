@@ -111,6 +111,8 @@ def test_review_3000_drafts_in_a_browser(served) -> None:  # type: ignore[no-unt
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(f"{base}/login/{link}")
+        with page.expect_navigation():  # the link page asks for a click before spending it
+            page.click("button:has-text('Sign in')")
         assert "元旦祝福" in page.content()
         page.click("text=元旦祝福")
         page.wait_for_selector("#approve-all-ask")
@@ -157,6 +159,8 @@ def test_dashboard_and_csv_download(served) -> None:  # type: ignore[no-untyped-
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1400}, accept_downloads=True)
         page.goto(f"{base}/login/{link}")
+        with page.expect_navigation():  # the link page asks for a click before spending it
+            page.click("button:has-text('Sign in')")
         page.goto(f"{base}/reports")
         html = page.content()
         assert "李强" in html and "王敏" not in html  # only their own figures

@@ -99,7 +99,9 @@ def phone_numbers(text: str) -> list[str]:
         if not 5 <= len(digits) <= 15 or _DATE_RE.fullmatch(number) or number in found:
             continue
         found.append(number)
-    return found
+    digits_of = {n: re.sub(r"\D", "", n) for n in found}
+    # a number cut short in a passage ("400-800") beside the whole one is not a second number
+    return [n for n in found if not any(o != n and digits_of[n] in digits_of[o] for o in found)]
 
 
 def playbook(kind: str, lang: str, *, hotlines: Sequence[str], hotline_passage: str) -> str:
