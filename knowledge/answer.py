@@ -83,6 +83,9 @@ def _unsourced(pattern: re.Pattern[str], text: str, sources: str) -> list[str]:
     return found
 
 
+ASK_WEIGHT = 0.4  # share of an ask-word's weight in the coverage
+
+
 @dataclass
 class Grounding:
     grounded: bool
@@ -94,12 +97,13 @@ class Grounding:
 def _coverage(concepts: list[Concept], text: str) -> tuple[float, list[str]]:
     low = nfkc(text).lower()
     toks = set(tokenize(text))
-    total = sum(c.weight for c in concepts) or 1.0
+    weights = [c.weight * (ASK_WEIGHT if c.ask else 1.0) for c in concepts]
+    total = sum(weights) or 1.0
     found = 0.0
     missing = []
-    for c in concepts:
+    for c, w in zip(concepts, weights, strict=True):
         if c.found_in(low, toks):
-            found += c.weight
+            found += w
         else:
             missing.append(c.word)
     return found / total, missing

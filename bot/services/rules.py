@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -175,17 +175,40 @@ def suitability_problem(client: Any, product: Any, today: date) -> str | None:
     return None
 
 
-def contact_problem(client: Any, kind: str) -> str | None:
+class Contactable(Protocol):
+    """What the contact rules read of a client (`bot.db.models.Client` is one). Read as attributes, never with
+    a default: a renamed column must fail loudly, not send marketing to an opted-out client."""
+
+    @property
+    def blocked(self) -> bool: ...
+    @property
+    def opted_out(self) -> bool: ...
+    @property
+    def marketing_consent(self) -> bool: ...
+    @property
+    def reminders_enabled(self) -> bool: ...
+
+
+class Reachable(Contactable, Protocol):
+    """A client a message can be sent to now: its chat and its time zone as well."""
+
+    @property
+    def telegram_chat_id(self) -> int | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+
+
+def contact_problem(client: Contactable, kind: str) -> str | None:
     """The client-level rules (no time involved): block, consent/opt-out, reminders off.
     Used by the planner before drafting and by `send_problem`."""
-    if getattr(client, "blocked", False):
+    if client.blocked:
         return BLOCKED
     if is_marketing(kind):
-        if getattr(client, "opted_out", False):
+        if client.opted_out:
             return OPTED_OUT
-        if not getattr(client, "marketing_consent", False):
+        if not client.marketing_consent:
             return NO_CONSENT
-    elif str(kind) in SERVICE_KINDS and not getattr(client, "reminders_enabled", True):
+    elif str(kind) in SERVICE_KINDS and not client.reminders_enabled:
         return REMINDERS_OFF
     return None
 
@@ -217,7 +240,7 @@ async def _sent_marketing(
 async def send_problem(
     session: AsyncSession,
     *,
-    client: Any,
+    client: Reachable,
     kind: str,
     when_utc: datetime,
     settings: Any,
@@ -232,16 +255,16 @@ async def send_problem(
     (marketing OutboxItems already SENT to the client in the client's local day / the 7 local
     days ending today; `outbox_id` is excluded).
     Manager replies (kind "reply") are only stopped by a block or a missing chat."""
-    if getattr(client, "blocked", False):
+    if client.blocked:
         return BLOCKED
-    if getattr(client, "telegram_chat_id", None) is None:
+    if client.telegram_chat_id is None:
         return UNBOUND
     if str(kind) not in MARKETING_KINDS and str(kind) not in SERVICE_KINDS:
         return None  # a reply in a conversation the customer started
     problem = contact_problem(client, kind)
     if problem:
         return problem
-    tz_name = getattr(client, "timezone", None) or settings.timezone
+    tz_name = client.timezone or settings.timezone
     local = when_utc.astimezone(zone(tz_name, settings.timezone))
     if in_quiet_hours(local.time(), settings.quiet_hours_start, settings.quiet_hours_end):
         return QUIET_HOURS
