@@ -18,6 +18,7 @@ from bot.services import auth
 from bot.settings import Settings
 from bot.web import api, curated, errors, pages
 from bot.web.deps import set_session_cookie
+from bot.web.headers import SecurityHeaders
 from bot.web.throttle import SignInThrottle
 from bot.workspace import Database
 
@@ -119,6 +120,7 @@ def create_web_app(
     app.state.sign_in_throttle = SignInThrottle()
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
 
     errors.install(app)
 
