@@ -31,6 +31,9 @@ _ASK_CODE_RE = re.compile(
 )
 
 
+ASK_WEIGHT = 0.4  # share of an ask-word's weight in the coverage
+
+
 @dataclass
 class Grounding:
     grounded: bool
@@ -42,12 +45,13 @@ class Grounding:
 def _coverage(concepts: list[Concept], text: str) -> tuple[float, list[str]]:
     low = nfkc(text).lower()
     toks = set(tokenize(text))
-    total = sum(c.weight for c in concepts) or 1.0
+    weights = [c.weight * (ASK_WEIGHT if c.ask else 1.0) for c in concepts]
+    total = sum(weights) or 1.0
     found = 0.0
     missing = []
-    for c in concepts:
+    for c, w in zip(concepts, weights, strict=True):
         if c.found_in(low, toks):
-            found += c.weight
+            found += w
         else:
             missing.append(c.word)
     return found / total, missing
