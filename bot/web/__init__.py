@@ -17,6 +17,7 @@ from bot.health import readiness
 from bot.services import auth
 from bot.web import api, curated, errors, pages
 from bot.web.deps import set_session_cookie
+from bot.web.headers import SecurityHeaders
 from bot.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def create_web_app(
     app.state.sign_in_throttle = SignInThrottle()
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
 
     errors.install(app)
 

@@ -202,7 +202,8 @@ class Conversations:
         prompt_hash: str | None = None, latency_ms: int | None = None,
     ) -> ChatMessage:
         return ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
-                           author=author, text=text, outcome=outcome, sources=sources or None, prompt_id=prompt_id,
+                           author=author, text=text[:rendering.TELEGRAM_TEXT_MAX], outcome=outcome,
+                           sources=sources or None, prompt_id=prompt_id,
                            prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
 
     # -- one turn ----------------------------------------------------------------------------
@@ -211,7 +212,7 @@ class Conversations:
         self, session: AsyncSession, *, chat_id: int, client: Client | None, lang: str, text: str
     ) -> Turn:
         started = time.perf_counter()
-        text = (text or "").strip()
+        text = (text or "").strip()[:rendering.TELEGRAM_TEXT_MAX]  # a forged 100,000 characters: Telegram's cap
         chat_lang = normalize_language(lang)
         conv = await self.conversation(session, chat_id, client=client, create_lang=chat_lang)
         if client is not None and client.blocked:  # writing to us means the bot is not blocked any more
