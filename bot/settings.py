@@ -6,6 +6,7 @@ environment at import time. A wrong value becomes one clear line naming the sett
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,14 +22,20 @@ class SettingsError(Exception):
     """A setting is missing or wrong; the message names it."""
 
 
-def _hhmm(value: str, name: str) -> str:
+def parse_hhmm(value: str) -> time:
+    """A time of day written HH:MM (the one parser: settings, quiet hours, job times). ValueError otherwise."""
     try:
         hours, minutes = (int(part) for part in value.split(":"))
+        return time(hours, minutes)
     except ValueError as exc:
-        raise ValueError(f"{name} must look like HH:MM, got {value!r}") from exc
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ValueError(f"{name} must be a time of day HH:MM, got {value!r}")
-    return f"{hours:02d}:{minutes:02d}"
+        raise ValueError(f"must be a time of day HH:MM, got {value!r}") from exc
+
+
+def _hhmm(value: str, name: str) -> str:
+    try:
+        return parse_hhmm(value).strftime("%H:%M")
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 class Settings(BaseSettings):

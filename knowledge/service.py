@@ -22,6 +22,7 @@ from typing import Any
 
 from knowledge.answer import (
     NOT_FOUND_MARK,
+    asks_for_secrets,
     build_llm_chain,
     check_llm_answer,
     decline_text,
@@ -525,6 +526,11 @@ class KnowledgeService:
         if {"rate", "fee"} & set(asked_kinds(asked)):
             effective = effective_date(self.index.texts_of_key(str(lead.meta.get("doc_key", ""))))
         extractive = render_answer(composed, lead, lang, effective)
+        unsafe = asks_for_secrets(extractive)
+        if unsafe:  # the passage itself asks for secrets (a planted instruction): never quoted to a customer
+            log.warning("knowledge: best passage %s; declined", unsafe)
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason=f"passage {unsafe}",
+                          retrieved=retrieved)
         sources = _sources([lead, *[h for h in top if h is not lead]])[:1]
         if self.llm is None:
             return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)

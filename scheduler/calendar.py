@@ -81,7 +81,7 @@ class Festival:
 def _calendar_dates(year: int) -> dict[str, date]:
     """First calendar date of each named festival in `year` (observed/substituted days ignored)."""
     found: dict[str, date] = {}
-    cn = holidays.China(years=year, language="en_US")
+    cn = holidays.country_holidays("CN", years=year, language="en_US")
     for day in sorted(cn):
         for name in cn.get_list(day):
             key = _CAL_NAMES.get(name.strip())

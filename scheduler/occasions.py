@@ -140,7 +140,7 @@ def tenure_years(client: Any, day: date) -> int:
     since = getattr(client, "customer_since", None)
     if since is None or since > day:
         return 0
-    years = day.year - since.year - ((day.month, day.day) < (since.month, since.day))
+    years: int = day.year - since.year - ((day.month, day.day) < (since.month, since.day))
     return max(years, 0)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Draft, DraftKind, OutboxItem, OutboxStatus
+from bot.settings import Settings, parse_hhmm
 
 # Reason codes (send_problem, planner skips, suitability). Stable strings: they are stored,
 # counted and shown to managers.
@@ -61,16 +62,11 @@ def is_marketing(kind: str) -> bool:
     return str(kind) in MARKETING_KINDS
 
 
-def _parse_hhmm(value: str) -> time:
-    hours, minutes = (int(part) for part in value.split(":"))
-    return time(hours, minutes)
-
-
 def in_quiet_hours(local_time: time, start: str, end: str) -> bool:
     """True when `local_time` is inside [start, end) (wrapping past midnight when start > end).
     start == end means no quiet hours."""
     t = local_time.replace(tzinfo=None)
-    s, e = _parse_hhmm(start), _parse_hhmm(end)
+    s, e = parse_hhmm(start), parse_hhmm(end)
     if s == e:
         return False
     if s < e:
@@ -101,7 +97,7 @@ def next_send_time(now_utc: datetime, client_tz: str, start: str, end: str) -> d
     local = now_utc.astimezone(tz)
     if not in_quiet_hours(local.time(), start, end):
         return now_utc.astimezone(UTC)
-    s, e = _parse_hhmm(start), _parse_hhmm(end)
+    s, e = parse_hhmm(start), parse_hhmm(end)
     day = local.date()
     if s > e and local.time().replace(tzinfo=None) >= s:
         day = day + timedelta(days=1)  # evening: the night ends tomorrow morning
@@ -110,7 +106,7 @@ def next_send_time(now_utc: datetime, client_tz: str, start: str, end: str) -> d
 
 def local_time_utc(day: date, at: str, client_tz: str) -> datetime:
     """`day` at local wall time `at` (HH:MM) in the client's zone, as aware UTC."""
-    return _local_to_utc(day, _parse_hhmm(at), zone(client_tz))
+    return _local_to_utc(day, parse_hhmm(at), zone(client_tz))
 
 
 def _add_months(day: date, months: int) -> date:
@@ -196,6 +192,8 @@ class Reachable(Contactable, Protocol):
     def telegram_chat_id(self) -> int | None: ...
     @property
     def timezone(self) -> str | None: ...
+    @property
+    def id(self) -> int: ...
 
 
 def contact_problem(client: Contactable, kind: str) -> str | None:
@@ -243,7 +241,7 @@ async def send_problem(
     client: Reachable,
     kind: str,
     when_utc: datetime,
-    settings: Any,
+    settings: Settings,
     outbox_id: int | None = None,
 ) -> str | None:
     """The re-check right before a message goes out. Returns a reason code, or None when the
