@@ -362,8 +362,9 @@ class _Server(uvicorn.Server):
 async def _start_console(parts: Parts, settings: Settings, web_app: Any) -> None:
     """The web server (console, API, webhook endpoint), listening before anyone (a webhook, `ready`) relies
     on it."""
-    config = uvicorn.Config(web_app, host=settings.web_host, port=settings.web_port, log_config=None, lifespan="on")
-    server = _Server(config)
+    from bot.web import web_server_config
+
+    server = _Server(web_server_config(web_app, settings))
 
     def stop() -> None:
         server.should_exit = True

@@ -6,6 +6,7 @@ environment at import time. A wrong value becomes one clear line naming the sett
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,14 +22,20 @@ class SettingsError(Exception):
     """A setting is missing or wrong; the message names it."""
 
 
-def _hhmm(value: str, name: str) -> str:
+def parse_hhmm(value: str) -> time:
+    """A time of day written HH:MM (the one parser: settings, quiet hours, job times). ValueError otherwise."""
     try:
         hours, minutes = (int(part) for part in value.split(":"))
+        return time(hours, minutes)
     except ValueError as exc:
-        raise ValueError(f"{name} must look like HH:MM, got {value!r}") from exc
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ValueError(f"{name} must be a time of day HH:MM, got {value!r}")
-    return f"{hours:02d}:{minutes:02d}"
+        raise ValueError(f"must be a time of day HH:MM, got {value!r}") from exc
+
+
+def _hhmm(value: str, name: str) -> str:
+    try:
+        return parse_hhmm(value).strftime("%H:%M")
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 class Settings(BaseSettings):
@@ -54,6 +61,10 @@ class Settings(BaseSettings):
     redis_url: str = Field("", description="Redis URL for shared FSM state and the shared rate limit")
     sqlite_busy_timeout_s: float = Field(
         30.0, gt=0, le=600, description="How long a SQLite write waits for another writer's lock, seconds")
+
+    backup_key: SecretStr | None = Field(
+        None, description="Fernet key that encrypts `rmbot backup` archives (make one with `rmbot backup-key`); "
+        "required outside the demo")
 
     # LLM (all optional)
     openai_api_key: SecretStr | None = Field(None, description="API key of an OpenAI-compatible endpoint")
@@ -82,8 +93,11 @@ class Settings(BaseSettings):
     # Web console
     web_host: str = Field("127.0.0.1", description="Console/webhook listen address")
     web_port: int = Field(8080, ge=1, le=65535, description="Console/webhook port")
-    public_url: str = Field("", description="Public base URL of the console for login links")
-    session_secret: SecretStr | None = Field(None, description="Key that signs console sessions")
+    public_url: str = Field("", description="Public base URL of the console for login links; "
+                            "https makes the session cookie Secure")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies trusted for X-Forwarded-For/-Proto (comma separated addresses or "
+        "networks; the TLS-terminating proxy's)")
 
     # Logs
     log_format: str = Field("console", description="console or json")
@@ -143,6 +157,20 @@ class Settings(BaseSettings):
         if not (MIN_WEBHOOK_SECRET <= len(secret) <= 256) or not set(secret) <= WEBHOOK_SECRET_CHARS:
             raise ValueError(f"must be {MIN_WEBHOOK_SECRET}-256 characters of A-Z a-z 0-9 _ - "
                              "(Telegram's rule), e.g. the output of `openssl rand -hex 32`")
+        return value
+
+    @field_validator("backup_key")
+    @classmethod
+    def _backup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(value.get_secret_value().encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError("must be a Fernet key (44 characters of url-safe base64); "
+                             "make one with `rmbot backup-key`") from None
         return value
 
     @model_validator(mode="after")

@@ -16,8 +16,8 @@ from aiogram.types import Message, User
 from aiogram.utils.chat_action import ChatActionSender
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import t
-from bot.services import audit
+from bot.i18n import escape, t
+from bot.services import audit, documents
 from bot.settings import Settings
 from handlers.filters import Magic
 
@@ -47,7 +47,13 @@ def setup_router() -> Router:
                           knowledge: Any, event_from_user: User) -> None:
         doc = message.document
         assert doc is not None
-        name = Path(doc.file_name or f"{doc.file_unique_id}.bin").name
+        actor = f"admin:{event_from_user.id}"
+        try:
+            name = documents.upload_name(doc.file_name or f"{doc.file_unique_id}.bin")
+        except documents.UploadNameError as exc:
+            documents.refuse_upload(session, actor, doc.file_name, exc)
+            await message.answer(escape(exc.message(None)))
+            return
         status, reason, chunks = "failed", "", 0
         limit = int(settings.kb_max_file_mb * 1024 * 1024)
         supported = knowledge.supported_types() if hasattr(knowledge, "supported_types") else None

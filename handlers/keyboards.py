@@ -86,7 +86,7 @@ def ticket_keyboard(ticket_id: int, lang: str = "zh", *, taken: bool = False) ->
 class ReviewCb(CallbackData, prefix="rv"):
     """Campaign review. Short field names keep it under 64 bytes even with 16-digit ids."""
 
-    a: str  # today | open | all | allok | rem | remok | ok | ed | no | tpl
+    a: str  # today | tk | open | all | allok | rem | remok | ok | ed | no | tpl
     c: int  # campaign id (0: today's screen)
     d: int = 0  # draft id
     o: int = 0  # the page's cursor (the draft id it starts after), or the confirmed count for approve-all

@@ -96,10 +96,12 @@ async def setup_manager_chat(bot: Bot, settings: Any, manager: Manager) -> bool:
     return True
 
 
-def _campaign_line(c: dict[str, Any], lang: str) -> str:
+def _campaign_line(c: dict[str, Any], lang: str, tz: Any) -> str:
     flagged = t(", {count} flagged", lang, count=c["flagged"]) if c["flagged"] else ""
     title = escape(labels.campaign_title(c["occasion"], c["title"], lang))
-    return f"• {title}: " + t("{pending} of {count} waiting", lang, pending=c["pending"], count=c["count"]) + flagged
+    when = f" · {labels.local_time(c['send_from'], tz, lang, fmt='%H:%M')}" if c.get("send_from") else ""
+    return f"• {title}: " + t("{pending} of {count} waiting", lang, pending=c["pending"], count=c["count"]) \
+        + flagged + when
 
 
 async def today_view(session: AsyncSession, manager: Manager, settings: Any, lang: str,
@@ -117,7 +119,10 @@ async def today_view(session: AsyncSession, manager: Manager, settings: Any, lan
         open_ = [c for c in camps if c["pending"]]
         if open_:
             lines.append(f"\n<b>{escape(section)}</b>")
-            lines += [_campaign_line(c, lang) for c in open_]
+            lines += [_campaign_line(c, lang, settings.tz) for c in open_]
+    if m.tickets:
+        kb.button(text=t("Answer conversations ({count})", lang, count=len(m.tickets)),
+                  callback_data=ReviewCb(a="tk", c=0))
     if m.clean_reminders:
         kb.button(text=t("Approve all {count} clean reminders", lang, count=m.clean_reminders),
                   callback_data=ReviewCb(a="rem", c=0, o=m.clean_reminders))
@@ -234,8 +239,9 @@ def _stale_text(exc: Exception, lang: str) -> str:
 
 def setup_router() -> Router:
     router = Router(name="manager")
+    # Private chats only: a sign-in link or a client's data must never land in a group.
     router.message.filter(IsManager(), Magic(F.chat.type == "private"))
-    router.callback_query.filter(IsManager())
+    router.callback_query.filter(IsManager(), Magic(F.message.chat.type == "private"))
 
     @router.message(Magic(F.text.regexp(r"^/(start|help)(@\w+)?\s*$")))
     async def manager_help(message: Message, bot: Bot, manager: Manager, settings: Any, lang: str) -> None:
@@ -252,8 +258,9 @@ def setup_router() -> Router:
     async def console_link(message: Message, session: AsyncSession, manager: Manager, settings: Any,
                            lang: str) -> None:
         token = await auth.create_login_link(session, manager)
+        # no link preview: a preview fetcher must not be the one to open a one-time link
         await message.answer(t("Your one-time console link (10 minutes): {link}", lang,
-                               link=auth.login_url(settings, token)))
+                               link=auth.login_url(settings, token)), disable_web_page_preview=True)
 
     @router.message(Command("language"))
     async def language_cmd(message: Message, session: AsyncSession, bot: Bot, manager: Manager,
@@ -269,6 +276,15 @@ def setup_router() -> Router:
         text, markup = await today_view(session, manager, settings, lang, is_admin)
         await query.answer()
         await _show(query, text, markup)
+
+    @router.callback_query(ReviewCb.filter(F.a == "tk"))
+    async def tickets_button(query: CallbackQuery, session: AsyncSession, bot: Bot, manager: Manager, lang: str,
+                             is_admin: bool = False) -> None:
+        from handlers.tickets import send_ticket_list
+
+        await query.answer()
+        if query.message is not None:
+            await send_ticket_list(bot, query.message.chat.id, session, manager, lang, admin=is_admin)
 
     @router.callback_query(ReviewCb.filter(F.a == "open"))
     async def open_campaign(query: CallbackQuery, callback_data: ReviewCb, session: AsyncSession,

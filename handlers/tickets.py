@@ -77,9 +77,31 @@ async def _reply_target(message: Message, session: AsyncSession, manager: Manage
     return {"ticket": ticket, "staff": staff} if ticket is not None else False
 
 
+async def send_ticket_list(bot: Bot, chat_id: int, session: AsyncSession, staff: Manager, lang: str, *,
+                           admin: bool = False) -> int:
+    """The open tickets as notices with Take / Reply / Close, urgent reasons first; a Telegram reply
+    to a notice answers its ticket. Returns how many were listed."""
+    from bot.services.today import ticket_rows
+
+    waiting = [r.ticket for r in await ticket_rows(session, staff, admin=admin)]
+    if not waiting:
+        await bot.send_message(chat_id, t("No open tickets.", lang))
+        return 0
+    for ticket in waiting[:LIST_LIMIT]:
+        sent = await bot.send_message(chat_id, await tickets.notification_text(session, ticket, lang),
+                                      reply_markup=ticket_keyboard(ticket.id, lang,
+                                                                   taken=ticket.status == TicketStatus.TAKEN))
+        ticket.notify_message_id = sent.message_id  # a reply to this notice answers the ticket
+    if len(waiting) > LIST_LIMIT:
+        await bot.send_message(chat_id, t("{count} more open tickets: see the console.", lang,
+                                          count=len(waiting) - LIST_LIMIT))
+    return min(len(waiting), LIST_LIMIT)
+
+
 def setup_router() -> Router:
     router = Router(name="tickets")
     router.message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
 
     @router.message(Command("cancel"), StateFilter(TicketReply.text))
     async def cancel_reply(message: Message, state: FSMContext, lang: str) -> None:
@@ -87,20 +109,9 @@ def setup_router() -> Router:
         await message.answer(t("Cancelled.", lang))
 
     @router.message(Command("tickets"), _staff)
-    async def list_tickets(message: Message, session: AsyncSession, staff: Manager, lang: str,
+    async def list_tickets(message: Message, session: AsyncSession, bot: Bot, staff: Manager, lang: str,
                            is_admin: bool = False) -> None:
-        waiting = await tickets.open_tickets(session, staff, admin=is_admin)
-        if not waiting:
-            await message.answer(t("No open tickets.", lang))
-            return
-        for ticket in waiting[:LIST_LIMIT]:
-            sent = await message.answer(await tickets.notification_text(session, ticket, lang),
-                                        reply_markup=ticket_keyboard(ticket.id, lang,
-                                                                     taken=ticket.status == TicketStatus.TAKEN))
-            ticket.notify_message_id = sent.message_id  # a reply to this notice answers the ticket
-        if len(waiting) > LIST_LIMIT:
-            await message.answer(t("{count} more open tickets: see the console.", lang,
-                                   count=len(waiting) - LIST_LIMIT))
+        await send_ticket_list(bot, message.chat.id, session, staff, lang, admin=is_admin)
 
     @router.message(Command("invite"), _staff)
     async def invite(message: Message, command: CommandObject, session: AsyncSession, bot: Bot, settings: Any,

@@ -1,9 +1,11 @@
 """Answering: is the question grounded in the passages, the extractive answer, and the LLM chain.
 
 Document text is data. Passages reach an LLM only inside delimited, numbered blocks under a
-system prompt that says so; the LLM's answer is then checked (every number must appear in the
-passages, no request for codes or passwords) and replaced by the extractive answer when it fails
-the check or the call fails. The extractive answer quotes the passages and never follows them.
+system prompt that says so; the LLM's answer is then checked (every number, link and contact handle
+must appear in the cited passages; no request for codes, passwords, card details or transfers) and
+replaced by the extractive answer when it fails the check or the call fails. The extractive answer
+quotes the passages and never follows them; a passage that itself asks for such secrets is not
+quoted to a customer at all (`asks_for_secrets`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,64 @@ _NUMERIC_Q_RE = re.compile(
     r"rate|fee|how much|how many|how long|limit|minimum|maximum|number|phone|when|percent|quota|cap",
     re.I,
 )
-_ASK_CODE_RE = re.compile(
-    r"(提供|告诉|告知|发送|报|输入|回复).{0,8}(验证码|密码|cvv|安全码)|"
-    r"(send|tell|give|provide|share|reply with).{0,20}(verification code|sms code|password|pin|cvv)",
+# Requests a bank's answer never makes, whatever a document says: the customer's codes, passwords
+# or card details, or money moved to an account. "Never give anyone your code" is not a request:
+# a negation just before the verb is skipped.
+_ASK_SECRET_RE = re.compile(
+    r"(提供|告诉|告知|发送|发给|发到|发至|报给|报出|说出|回复|提交给|转发)"
+    r".{0,12}(验证码|动态码|校验码|短信码|密码|口令|cvv|cvc|安全码|卡号|卡背|有效期)|"
+    r"\b(send|tell|give|provide|share|reply with|read out|forward|text)\b"
+    r".{0,30}\b(verification code|sms code|one[- ]time (?:pass)?code|otp|code (?:we|you) (?:sent|received)|"
+    r"password|passcode|pin|cvv|cvc|security code|card number|card details|expiry date)",
     re.I,
 )
+_ASK_TRANSFER_RE = re.compile(
+    r"(转账|汇款|转入|打款|汇入|转到|转至|存入).{0,12}(安全账户|指定账户|以下账户|这个账户|该账户|账号[:：]?\s*\d)|"
+    r"\b(transfer|wire|send|move|deposit)\b.{0,30}\b(money|funds|balance|savings)\b.{0,30}\b(to|into)\b.{0,20}"
+    r"\b(account|wallet)\b",
+    re.I,
+)
+_NEGATION_RE = re.compile(
+    r"(勿|不要|不会|别|切勿|绝不|从不|不得|不可|never|not|n't|no one|nobody)[^。.!！?？;；]{0,20}$", re.I)
+# Where an answer may send a customer: only to links, addresses and handles the passages contain.
+_LINK_RE = re.compile(
+    r"https?://[^\s<>\"'，。）)]+|www\.[^\s<>\"'，。）)]+|"
+    r"\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|io|xyz|top|cc|me|info|biz|app|link|site|online|"
+    r"shop|vip|club|ly|co)\b(?:/[^\s<>\"'，。）)]*)?",
+    re.I,
+)
+_HANDLE_RE = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,}|"
+    r"(?:微信|weixin|wechat|vx|v信|qq|whatsapp|telegram|line|skype|signal)\s*(?:号|id|账号)?\s*[:：]?\s*"
+    r"([A-Za-z][A-Za-z0-9_-]{3,}|\d{5,})",
+    re.I,
+)
+
+
+def _asks(pattern: re.Pattern[str], text: str) -> bool:
+    return any(not _NEGATION_RE.search(text[max(0, m.start() - 24):m.start()]) for m in pattern.finditer(text))
+
+
+def asks_for_secrets(text: str) -> str | None:
+    """Why `text` must not reach a customer (it asks for a code, password or card details, or for
+    a transfer), or None."""
+    if _asks(_ASK_SECRET_RE, text):
+        return "asks for a code, password or card details"
+    if _asks(_ASK_TRANSFER_RE, text):
+        return "asks for a transfer"
+    return None
+
+
+def _unsourced(pattern: re.Pattern[str], text: str, sources: str) -> list[str]:
+    found = []
+    for m in pattern.finditer(text):
+        value = (m.group(m.lastindex) if m.lastindex else m.group(0)).rstrip(".,;:!?")
+        if value.lower() not in sources:
+            found.append(value)
+    return found
+
+
+ASK_WEIGHT = 0.4  # share of an ask-word's weight in the coverage
 
 
 @dataclass
@@ -42,12 +97,13 @@ class Grounding:
 def _coverage(concepts: list[Concept], text: str) -> tuple[float, list[str]]:
     low = nfkc(text).lower()
     toks = set(tokenize(text))
-    total = sum(c.weight for c in concepts) or 1.0
+    weights = [c.weight * (ASK_WEIGHT if c.ask else 1.0) for c in concepts]
+    total = sum(weights) or 1.0
     found = 0.0
     missing = []
-    for c in concepts:
+    for c, w in zip(concepts, weights, strict=True):
         if c.found_in(low, toks):
-            found += c.weight
+            found += w
         else:
             missing.append(c.word)
     return found / total, missing
@@ -267,7 +323,9 @@ def build_llm_chain(llm: Any, system_prompt: str) -> Any:
 
 
 def check_llm_answer(answer: str, hits: list[Hit], question: str) -> str | None:
-    """None when the answer passes; else why it fails."""
+    """None when the answer passes; else why it fails. Numbers, links, e-mail addresses and messenger
+    handles must come from the passages (the cited ones when the answer cites); a request for codes,
+    passwords, card details or a transfer fails whatever the passages say."""
     text = answer.strip()
     if not text:
         return "empty answer"
@@ -280,6 +338,15 @@ def check_llm_answer(answer: str, hits: list[Hit], question: str) -> str | None:
     extra = {n for n in numbers_in(stripped) if n not in allowed}
     if extra:
         return f"numbers not in the passages: {', '.join(sorted(extra))}"
-    if _ASK_CODE_RE.search(text):
-        return "asks for a code or password"
+    secret = asks_for_secrets(text)
+    if secret:
+        return secret
+    cited = {int(n) for n in re.findall(r"\[(\d{1,2})\]", text)}
+    sources = "\n".join(h.text for i, h in enumerate(hits, start=1) if not cited or i in cited).lower()
+    links = _unsourced(_LINK_RE, stripped, sources)
+    if links:
+        return f"links not in the cited passages: {', '.join(links[:3])}"
+    handles = _unsourced(_HANDLE_RE, stripped, sources)
+    if handles:
+        return f"contact handles not in the cited passages: {', '.join(handles[:3])}"
     return None

@@ -126,13 +126,14 @@ def _number_concepts(concepts: list[Concept], title: str) -> list[Concept]:
     return [c for c in concepts if c.pattern is not None and c.weight >= 1.0 and not c.found_in(title, set())]
 
 
-def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numbers: list[Concept]) -> float:
+def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numbers: list[Concept],
+           title: str = "") -> float:
     low = nfkc(unit).lower()
     toks = set(tokenize(unit))
     sc = 0.0
     for c in concepts:
-        if c.found_in(low, toks):
-            sc += c.weight
+        if c.found_in(title, set()) or c.found_in(low, toks):
+            sc += c.weight  # the document's title sets the subject for every line of it
         elif c.found_in(head, set()):
             sc += c.weight * 0.5  # a row of the large-CD table is about large CDs
     if kinds and any(ASKS[k][1].search(unit) for k in kinds):
@@ -144,10 +145,19 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
         sc *= 1.0 + matched if matched else 0.35  # '1年' wants the 1-year row, not the 2-year one
     if _ASIDE_RE.search(unit):
         sc *= 0.5
+    if kinds and _is_row(unit) and _labels_name(unit, concepts):
+        sc *= 1.3  # the row's label names what is asked ('起存金额: 20万元')
     return sc / (1.0 + len(unit) / 300)
 
 
+def _labels_name(row: str, concepts: list[Concept]) -> bool:
+    cells = [c for c in re.split(r"[;；]", row) if c.strip()]
+    label = nfkc(" ".join(cells[:-1]) if len(cells) > 1 else row).lower()
+    return any(c.found_in(label, set()) for c in concepts if c.pattern is None)
+
+
 def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Composed:
+    """`pool`: the best passages, first the one retrieval ranks first, then the rest of its document."""
     concepts = analyze(question, bm25)
     kinds = asked_kinds(question)
     scored: list[tuple[float, int, int, str]] = []  # score, hit index, unit index, text
@@ -155,9 +165,10 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
         head = nfkc(h.text.split("\n", 1)[0]).lower()
         title = nfkc(str(h.meta.get("title", ""))).lower()
         numbers = _number_concepts(concepts, title)
-        rank_w = 1.0 / (1.0 + 0.15 * hi)
+        # the retrieval chose the document; within it, the line that answers is found here
+        rank_w = 1.0 if h.doc == pool[0].doc else 0.6
         for ui, unit in enumerate(_units(h)):
-            scored.append((_score(unit, head, concepts, kinds, numbers) * rank_w, hi, ui, unit))
+            scored.append((_score(unit, head, concepts, kinds, numbers, title) * rank_w, hi, ui, unit))
     if not scored:
         return Composed([], 0)
     scored.sort(key=lambda x: -x[0])

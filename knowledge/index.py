@@ -25,10 +25,14 @@ from knowledge.chunking import Chunk
 from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
 from knowledge.text import nfkc, to_simplified, tokenize
 
+_ROMAN_RE = re.compile(r" \[[a-z0-9 ]+\](?=\n|$)")
+DENSE_MAX_CHARS = 400  # ~ 300 tokens: the model's cost grows with length, the gist is at the start
+
 
 def dense_text(text: str) -> str:
-    """What the embedding model reads: Simplified and Traditional Chinese alike."""
-    return to_simplified(nfkc(text))
+    """What the embedding model reads: Simplified and Traditional Chinese alike, without the
+    header's pinyin (there for the lexical channel), at most DENSE_MAX_CHARS."""
+    return _ROMAN_RE.sub("", to_simplified(nfkc(text)), count=1)[:DENSE_MAX_CHARS]
 
 
 def text_hash(text: str) -> str:
@@ -279,6 +283,13 @@ class KnowledgeIndex:
         # without vectors only the same question matches: every one is a candidate
         return [(m, sims.get(cid, 0.0)) for cid, m in (ranked[:k] if self.dense_enabled else ranked)]
 
+    def hits_of_key(self, key: str, exclude: set[str]) -> list[Hit]:
+        """The chunks of one document version as hits (score 0), in document order."""
+        with self._lock:
+            ids = [cid for cid in self.bm25.ids_for_key(key) if cid not in exclude]
+            ids.sort(key=lambda cid: int(self.bm25.meta.get(cid, {}).get("chunk_index", 0) or 0))
+            return [Hit(cid, self.texts.get(cid, ""), self.bm25.meta.get(cid, {}), 0.0) for cid in ids]
+
     def texts_of_key(self, key: str) -> list[str]:
         """The chunk texts of one document version, in document order."""
         with self._lock:
@@ -319,10 +330,12 @@ class KnowledgeIndex:
         vec = None
         if self.dense_enabled and (allowed_keys is None or allowed_keys):
             vec = self.embed_query(query)
+            # the current versions are checked here, not by Chroma: a filter on a thousand document keys
+            # costs Chroma more than the search itself; old versions are few and short-lived
             res = self.store._collection.query(
                 query_embeddings=[vec],
-                n_results=fetch,
-                where=chroma_where(allowed_keys, where),
+                n_results=fetch * 2,
+                where=chroma_where(None, where),
                 include=["distances"],
             )
             ids = res["ids"][0] if res["ids"] else []
@@ -330,6 +343,9 @@ class KnowledgeIndex:
             best: dict[str, float] = {}
             for cid, d in zip(ids, dists, strict=True):
                 base = cid.removesuffix(ALIAS_SEP)  # an FAQ question record stands for its row
+                key = self.bm25.meta.get(base, {}).get("doc_key")
+                if allowed_keys is not None and key not in allowed_keys:
+                    continue
                 best[base] = max(best.get(base, -1.0), 1.0 - float(d))
             dense = sorted(best.items(), key=lambda x: -x[1])
         w_lex, w_dense = weights[0], weights[1] * self.dense_weight

@@ -19,7 +19,7 @@ _EN_EXTRA_STOP = {
     "someone", "somebody", "else", "something", "anything", "ever", "really", "possible", "able", "happen",
     "happens", "ways", "kind", "sort", "there's", "thing", "things", "tell", "explain",
 }
-_ASK_WORDS = {"最低", "最少", "起步", "最多", "最高", "最长", "钱"}
+_ASK_WORDS = {"最低", "最少", "起步", "最多", "最高", "最长", "钱", "minimum", "maximum", "max", "min", "most", "least"}
 _POS_WEIGHT = {"n": 1.0, "v": 0.6, "a": 0.5}
 _PREFIX_LEN = 6
 
@@ -32,6 +32,7 @@ class Concept:
     parts: list[str] = field(default_factory=list)  # sub-words of an unknown compound
     strict: bool = False  # a noun no document uses: the passages must contain it
     pattern: re.Pattern[str] | None = None  # numbers: matched with number boundaries
+    ask: bool = False  # says what is asked ('最多'), not what about: it picks lines, it hardly grounds
 
     def found_in(self, text: str, tokens: set[str]) -> bool:
         if self.pattern is not None:
@@ -126,7 +127,7 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
         weight = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
         # an English word no document uses and the glossary does not know: it may be the topic
         # ('mortgage') or just a word the documents phrase differently; it weighs, it does not veto
-        concepts.append(Concept(stem, [w, *alts], weight * (0.5 if w.isdigit() else 1.0)))
+        concepts.append(Concept(stem, [w, *alts], weight * (0.5 if w.isdigit() else 1.0), ask=w in _ASK_WORDS))
     # Chinese: words with their part of speech
     import jieba.posseg as pseg
 
@@ -138,9 +139,7 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
                 seen.add(key)
                 known = [t for t in alts if bm25.df(t)]
                 weight = max((_idf(bm25, t) for t in known), default=1.0) * 0.6
-                if key in _ASK_WORDS:  # says what is asked (a maximum...), not what about: it weighs little
-                    weight *= 0.4
-                concepts.append(Concept(key, list(alts), weight))
+                concepts.append(Concept(key, list(alts), weight, ask=key in _ASK_WORDS))
         prev = ""
         for pair in pseg.lcut(run):
             w, flag = pair.word, pair.flag

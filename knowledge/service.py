@@ -22,6 +22,7 @@ from typing import Any
 
 from knowledge.answer import (
     NOT_FOUND_MARK,
+    asks_for_secrets,
     build_llm_chain,
     check_llm_answer,
     decline_text,
@@ -29,6 +30,7 @@ from knowledge.answer import (
     grounding,
     render_answer,
 )
+from knowledge.bm25 import BM25Index
 from knowledge.chunking import chunk_document, doc_key
 from knowledge.compliance import compliance_kind, compliance_reply
 from knowledge.compose import asked_kinds, compose, effective_date
@@ -51,6 +53,7 @@ INGEST_GROUP = 16
 # chunks of a version the registry does not hold are dropped at start once they are this old
 STALE_AFTER_S = 3600.0
 LANG_BOOST = 0.004
+POOL_EXTRA = 40  # chunks of the lead document read for the answering line besides the retrieved ones
 # English questions are matched to Chinese passages through a glossary: their coverage is lower
 EN_THRESHOLD_FACTOR = 0.75
 # only a question about oneself needs one's own records ('定期最少存多少钱' is about the product)
@@ -400,7 +403,7 @@ class KnowledgeService:
             await asyncio.to_thread(self.index.delete_key, doc_key(existing.name, existing.content_hash))
             return existing
 
-    async def list(self) -> list[DocumentRecord]:
+    async def documents(self) -> list[DocumentRecord]:
         """The documents (curated answers are listed by `list_curated`)."""
         return [r for r in await self.registry.all() if not r.name.startswith(CURATED_PREFIX)]
 
@@ -509,19 +512,25 @@ class KnowledgeService:
         g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=threshold)
         if not g.grounded:
             return Answer(decline_text(lang), [], False, True, mode="declined", reason=g.reason, retrieved=retrieved)
-        top = _prefer_language(hits[: self.top_k], lang)
+        top = _prefer_language(_prefer_titled(hits[: self.top_k], asked, self.index.bm25), lang)
         if not _subject_covered(asked, top[0]):
             return Answer(decline_text(lang), [], False, True, mode="declined", reason="subject not in the passages",
                           retrieved=retrieved)
-        composed = await asyncio.to_thread(compose, asked, top, self.index.bm25, lang)
+        pool = top + self.index.hits_of_key(str(top[0].meta.get("doc_key", "")), {h.id for h in top})[:POOL_EXTRA]
+        composed = await asyncio.to_thread(compose, asked, pool, self.index.bm25, lang)
         if not composed.lines:
             return Answer(decline_text(lang), [], False, True, mode="declined", reason="nothing to quote",
                           retrieved=retrieved)
-        lead = top[composed.lead_hit]
+        lead = pool[composed.lead_hit]
         effective = ""
         if {"rate", "fee"} & set(asked_kinds(asked)):
             effective = effective_date(self.index.texts_of_key(str(lead.meta.get("doc_key", ""))))
         extractive = render_answer(composed, lead, lang, effective)
+        unsafe = asks_for_secrets(extractive)
+        if unsafe:  # the passage itself asks for secrets (a planted instruction): never quoted to a customer
+            log.warning("knowledge: best passage %s; declined", unsafe)
+            return Answer(decline_text(lang), [], False, True, mode="declined", reason=f"passage {unsafe}",
+                          retrieved=retrieved)
         sources = _sources([lead, *[h for h in top if h is not lead]])[:1]
         if self.llm is None:
             return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
@@ -642,6 +651,23 @@ def _prefer_language(hits: list[Hit], lang: str) -> list[Hit]:
     for i, h in enumerate(hits[1:3], start=1):
         if h.meta.get("lang") == lang and h.score >= hits[0].score * 0.85:
             return [h, *hits[:i], *hits[i + 1 :]]
+    return hits
+
+
+def _prefer_titled(hits: list[Hit], question: str, bm25: BM25Index) -> list[Hit]:
+    """Look-alike products ('稳盈180天' / '稳盈90天'): the passage whose document title names more
+    of what the question names goes first."""
+    if len(hits) < 2:
+        return hits
+    concepts = analyze(question, bm25)
+
+    def named(h: Hit) -> float:
+        title = nfkc(str(h.meta.get("title", ""))).lower()
+        return sum(c.weight for c in concepts if c.found_in(title, set()))
+
+    best = max(range(len(hits)), key=lambda i: (named(hits[i]), -i))
+    if best and named(hits[best]) > named(hits[0]) + 1.0:
+        return [hits[best], *hits[:best], *hits[best + 1 :]]
     return hits
 
 

@@ -57,9 +57,9 @@ _CAL_NAMES = {
 class Festival:
     key: str  # e.g. "spring_festival"
     year: int  # the Gregorian year the festival belongs to (Spring Festival: year of the new year day)
-    date: date  # first day it may be greeted (Spring Festival: the eve)
-    window_days: int = 1  # days from `date` in which it may still be planned
-    day: date | None = None  # the festival day itself when it differs from `date`
+    first_day: date  # first day it may be greeted (Spring Festival: the eve); not `date`, which is the type
+    window_days: int = 1  # days from `first_day` in which it may still be planned
+    day: date | None = None  # the festival day itself when it differs from `first_day`
 
     @property
     def dedupe_key(self) -> str:
@@ -74,14 +74,14 @@ class Festival:
         return FESTIVAL_NAMES[self.key][1]
 
     def covers(self, day: date) -> bool:
-        return self.date <= day < self.date + timedelta(days=self.window_days)
+        return self.first_day <= day < self.first_day + timedelta(days=self.window_days)
 
 
 @lru_cache(maxsize=64)
 def _calendar_dates(year: int) -> dict[str, date]:
     """First calendar date of each named festival in `year` (observed/substituted days ignored)."""
     found: dict[str, date] = {}
-    cn = holidays.China(years=year, language="en_US")
+    cn = holidays.country_holidays("CN", years=year, language="en_US")
     for day in sorted(cn):
         for name in cn.get_list(day):
             key = _CAL_NAMES.get(name.strip())
@@ -127,7 +127,7 @@ def festivals(year: int, *, qingming_greeting: bool = True) -> tuple[Festival, .
         if mid_autumn is not None:
             out.append(Festival(MID_AUTUMN, year, mid_autumn))
         out.append(Festival(NATIONAL_DAY, year, national))
-    return tuple(sorted(out, key=lambda f: f.date))
+    return tuple(sorted(out, key=lambda f: f.first_day))
 
 
 def festival_on(day: date, *, qingming_greeting: bool = True) -> Festival | None:

@@ -33,6 +33,7 @@ from sqlalchemy import select, text
 from bot.db.engine import sync_url
 from bot.db.models import Manager
 from bot.db.retry import retry_transient
+from bot.settings import parse_hhmm
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
 
@@ -169,8 +170,8 @@ async def notify_managers(day: date) -> int:
 
 
 def _hhmm(value: str) -> tuple[int, int]:
-    hours, minutes = value.split(":")
-    return int(hours), int(minutes)
+    at = parse_hhmm(value)
+    return at.hour, at.minute
 
 
 class LeaderScheduler(AsyncIOScheduler):

@@ -140,14 +140,14 @@ def tenure_years(client: Any, day: date) -> int:
     since = getattr(client, "customer_since", None)
     if since is None or since > day:
         return 0
-    years = day.year - since.year - ((day.month, day.day) < (since.month, since.day))
+    years: int = day.year - since.year - ((day.month, day.day) < (since.month, since.day))
     return max(years, 0)
 
 
 def day_values(client: Any, day: date, festival: Festival | None) -> dict[str, Any]:
     """Values every template of the day may use: the festival's tense (eve or the day itself),
     a quiet day (清明: no 快乐 in any greeting), the client's tenure and segment."""
-    festival_day = (festival.day or festival.date) if festival is not None else None
+    festival_day = (festival.day or festival.first_day) if festival is not None else None
     since = getattr(client, "customer_since", None)
     remembrance = festival_on(day, qingming_greeting=True)
     return {

@@ -26,6 +26,7 @@ from jinja2 import Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import insert_for
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
 from bot.services import audit, compliance, rules
 from prompts import environment, load_prompt
@@ -183,11 +184,7 @@ def _snapshot(client: Any) -> dict[str, Any]:
 
 
 def _insert(table: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    return insert_for(dialect, table)
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:

@@ -25,6 +25,7 @@ class Limiter(Protocol):
     async def acquire(self) -> None: ...
     async def note_reply(self) -> None: ...
     async def pause(self, seconds: float) -> None: ...
+    async def space_chat(self, chat_id: int, interval_s: float) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -57,6 +58,9 @@ class LocalLimiter:
 
     async def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def space_chat(self, chat_id: int, interval_s: float) -> None:
+        return None  # one process: the sender's own per-chat spacing is the whole story
 
     async def close(self) -> None:
         return None
@@ -115,6 +119,16 @@ class RedisLimiter:
 
     async def pause(self, seconds: float) -> None:
         await self._pause(keys=[self._keys[1]], args=[int(seconds * 1000)])
+
+    async def space_chat(self, chat_id: int, interval_s: float) -> None:
+        """Wait for this chat's next slot, shared by every sender: several workers sending staff notices to
+        one manager's chat must not add up to more than Telegram's one message a second there."""
+        keys = [f"{self._keys[0]}:chat:{chat_id}", self._keys[1]]
+        while True:
+            ms = await self._gcra(keys=keys, args=[interval_s * 1000.0, 0, "1"])
+            if float(ms) <= 0:
+                return
+            await asyncio.sleep(float(ms) / 1000.0)
 
     async def close(self) -> None:
         await self._redis.aclose()

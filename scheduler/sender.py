@@ -50,7 +50,7 @@ from bot import metrics
 from bot.db.base import utcnow
 from bot.db.models import Client, Ticket
 from bot.db.retry import PartsHealth, backoff, is_transient, retry_transient
-from bot.services import audit, compliance, notices, outbox, rules
+from bot.services import audit, compliance, consent, notices, outbox, rules
 from bot.services.outbox import MAX_ATTEMPTS, Claimed
 from scheduler.ratelimit import Limiter, build_limiter
 
@@ -176,6 +176,7 @@ class Sender:
             if wait > 0:
                 await asyncio.sleep(wait)
             if item.kind in notices.KINDS:
+                await self.limiter.space_chat(chat_id, self.settings.chat_interval_s)  # across workers too
                 batch, text, markup = await self._notice_batch(item, siblings)
             if not await self._budget():
                 # Stopping (SIGTERM): a send not started yet goes back to the queue at once instead
@@ -346,9 +347,10 @@ class Sender:
         async def write() -> None:
             async with self.sessions() as session:
                 await outbox.mark_failed(session, item.id, f"403: {reason}", worker=self.worker)
-                if item.client_id is not None:
-                    await session.execute(update(Client).where(Client.id == item.client_id).values(blocked=True))
-                    await outbox.cancel_client(session, item.client_id, rules.BLOCKED)
+                client = await session.get(Client, item.client_id) if item.client_id is not None else None
+                if client is not None:  # the one path for "blocked": the flag and its audit row
+                    await consent.mark_blocked(session, client, source="send")
+                    await outbox.cancel_client(session, client.id, rules.BLOCKED)
                 await session.commit()
 
         await self._write(write)

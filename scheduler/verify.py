@@ -54,7 +54,7 @@ class VerifyReport:
 
 
 def _qingming(day: date) -> bool:
-    return any(f.key == QINGMING and f.date == day for f in festivals(day.year, qingming_greeting=True))
+    return any(f.key == QINGMING and f.first_day == day for f in festivals(day.year, qingming_greeting=True))
 
 
 def _product_violations(d: PlannedDraft, client: Any, product: Any, day: date) -> Iterable[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,10 +25,18 @@ TOOL_CODE = ("from aiohttp import web", "class OpenAIStub", "class FakeSession",
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
-    build = tmp_path_factory.mktemp("build")
+    # a clean copy of what git tracks: no stale build/ left over, nothing of a developer's working files
+    source = tmp_path_factory.mktemp("source") / "rm-assistant"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     # --no-isolation: build with the locked setuptools of this environment (offline, fast)
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
-                   check=True, capture_output=True, cwd=build)
+    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out),
+                            str(source)], capture_output=True, text=True, cwd=source)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert "deprecat" not in (built.stdout + built.stderr).lower()  # e.g. setuptools' licence-table warning
     (path,) = out.glob("*.whl")
     return zipfile.ZipFile(path)
 

@@ -432,6 +432,11 @@ async def build_demo(
             select(func.coalesce(func.sum(KnowledgeDocument.chunk_count), 0))) or 0)
         summary.sample_client = await _sample_client(session, manager_ids[managers[0].code], anchor) or ""
     summary.seconds = time.perf_counter() - started
+    from bot.backup import DEMO_MARKER
+
+    # this workspace holds invented clients only: `rmbot backup` may write it without BACKUP_KEY
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / DEMO_MARKER).write_text("rmbot demo: invented data only\n", encoding="utf-8")
     return summary
 
 
@@ -439,6 +444,7 @@ async def _bind_share(session: AsyncSession, client_ids: Sequence[int], anchor: 
     """The demo's reach, once: a seeded share of clients has redeemed an invite (bound to a chat),
     another share holds an open invite. Nothing happens when any demo client is already bound or
     invited (a second build, or after `--simulate-days`)."""
+    from bot.services.auth import hash_token
     from bot.services.invites import new_token
 
     if not client_ids:
@@ -457,7 +463,7 @@ async def _bind_share(session: AsyncSession, client_ids: Sequence[int], anchor: 
         roll = rng.random()
         if roll < BOUND_SHARE + INVITED_SHARE:
             used = roll < BOUND_SHARE
-            tokens.append({"token": new_token(), "client_id": client_id, "created_at": sent_at,
+            tokens.append({"token_hash": hash_token(new_token()), "client_id": client_id, "created_at": sent_at,
                            "expires_at": sent_at + timedelta(days=30), "used_at": sent_at if used else None})
             if used:
                 binds.append({"id": client_id, "telegram_chat_id": CHAT_BASE + client_id, "bound_at": sent_at})

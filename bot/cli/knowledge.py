@@ -162,7 +162,7 @@ def kb_list(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")
 
     async def run() -> Any:
         async with knowledge_service(use_llm=False) as svc:
-            return await svc.list()
+            return await svc.documents()
 
     records = run_async(run())
     if as_json:

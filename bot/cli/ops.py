@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bot.backup import BackupError, create_backup, restore_backup
+from bot.backup import BackupError, create_backup, generate_key, require_key, restore_backup
 from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
 
@@ -24,17 +24,20 @@ def _sqlite_path(database_url: str) -> Path:
 
 @app.command("backup")
 def backup_cmd(
-    out: Path | None = typer.Option(None, "--out", help="Archive path (default DATA_DIR/backups/rmbot-<time>.tar.gz)"),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Archive path (default DATA_DIR/backups/rmbot-<time>.tar.gz.enc)"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Consistent backup of the SQLite database and the embedded Chroma index, safe while running."""
+    """Consistent backup of the SQLite database and the embedded Chroma index, safe while running;
+    encrypted with BACKUP_KEY and readable by its owner only (0600)."""
     settings = settings_or_exit()
     db_path = _sqlite_path(settings.database_url)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = out or settings.data_dir / "backups" / f"rmbot-{stamp}.tar.gz"
     chroma = None if settings.chroma_url else settings.chroma_path
     try:
-        result = create_backup(db_path, chroma, target)
+        key = require_key(_key(settings), settings.data_dir)
+        target = out or settings.data_dir / "backups" / f"rmbot-{stamp}.tar.gz{'.enc' if key else ''}"
+        result = create_backup(db_path, chroma, target, key=key)
     except BackupError as exc:
         console.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -44,9 +47,20 @@ def backup_cmd(
         console.print(f"Backup written to {result.path} ({result.files} files, {result.bytes:,} bytes).")
 
 
+def _key(settings: object) -> str | None:
+    key = getattr(settings, "backup_key", None)
+    return key.get_secret_value() if key else None
+
+
+@app.command("backup-key")
+def backup_key_cmd() -> None:
+    """Print a new BACKUP_KEY (keep it apart from the backups: without it they cannot be read)."""
+    typer.echo(generate_key())
+
+
 @app.command("restore")
 def restore_cmd(
-    archive: Path = typer.Argument(..., help="A .tar.gz written by `rmbot backup`"),
+    archive: Path = typer.Argument(..., help="An archive written by `rmbot backup` (BACKUP_KEY opens it)"),
     force: bool = typer.Option(False, "--force", help="Overwrite the current workspace (stop the app first)"),
 ) -> None:
     """Restore a backup into the workspace (DATABASE_URL and CHROMA_PATH)."""
@@ -54,7 +68,7 @@ def restore_cmd(
     db_path = _sqlite_path(settings.database_url)
     chroma = None if settings.chroma_url else settings.chroma_path
     try:
-        restore_backup(archive, db_path, chroma, force=force)
+        restore_backup(archive, db_path, chroma, force=force, key=_key(settings))
     except BackupError as exc:
         console.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from None

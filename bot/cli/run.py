@@ -129,7 +129,8 @@ def _bulk_invites(manager: str, *, unbound: bool, xlsx: Path | None, bot_usernam
             rows = await bulk_invites(session, found, bot_username=username, unbound=unbound,
                                       ttl=timedelta(days=days))
             if xlsx is not None:  # written before the commit: no invites without their file
-                await asyncio.to_thread(write_xlsx, rows, xlsx, language=getattr(found, "language", None) or "zh")
+                await asyncio.to_thread(write_xlsx, rows, xlsx, language=getattr(found, "language", None) or "zh",
+                                        tz=settings.tz)
             await session.commit()
             return {"manager": found.code, "invites": len(rows), "reach_before": before,
                     "xlsx": str(xlsx) if xlsx else None, "rows": [] if xlsx else [

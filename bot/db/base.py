@@ -33,7 +33,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(sqlite.DATETIME())
+            return dialect.type_descriptor(sqlite.DATETIME())  # type: ignore[no-untyped-call]
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
@@ -61,3 +61,9 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def insert_for(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of the dialect at hand, for `.on_conflict_do_nothing(...)` (PostgreSQL and SQLite both have it;
+    the generic insert does not): the one place that chooses."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

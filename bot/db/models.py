@@ -175,7 +175,7 @@ class InviteToken(Base):
     __tablename__ = "invite_tokens"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the token, never the token
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("managers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -19,6 +20,8 @@ from bot.services import audit
 
 LINK_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=12)
+WEBAPP_INIT_TTL = timedelta(minutes=10)  # Mini App init data older than this opens no session
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 class AuthError(Exception):
@@ -32,8 +35,12 @@ class ConsoleSession:
     is_admin: bool
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
+    """What is stored of a one-time token (login links, sessions, invites): its SHA-256."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+_hash = hash_token
 
 
 async def create_login_link(session: AsyncSession, manager: Manager) -> str:
@@ -79,11 +86,39 @@ async def redeem_link(session: AsyncSession, token: str) -> tuple[str, str]:
     return await _new_session(session, manager, "link")
 
 
-async def login_webapp(session: AsyncSession, telegram_id: int) -> tuple[str, str]:
-    """A session for the manager whose Telegram account opened the Mini App (init data verified by the caller)."""
-    manager = await session.scalar(select(Manager).where(Manager.telegram_id == telegram_id))
+class InitDataRejected(AuthError):
+    """Mini App init data that is forged, too old, from the future or already used (401)."""
+
+
+async def login_webapp(session: AsyncSession, bot_token: str, init_data: str, *,
+                       now: datetime | None = None) -> tuple[str, str]:
+    """A session for the manager whose Telegram account opened the Mini App. The init data must
+    carry the bot's signature, be at most 10 minutes old (`auth_date`) and be used once."""
+    from aiogram.utils.web_app import safe_parse_webapp_init_data
+
+    now = now or utcnow()
+    try:
+        data = safe_parse_webapp_init_data(bot_token, init_data)
+    except (ValueError, TypeError):  # TypeError: a non-ASCII hash
+        raise InitDataRejected("init data failed verification") from None
+    auth_date = data.auth_date if data.auth_date.tzinfo else data.auth_date.replace(tzinfo=UTC)
+    if not (now - WEBAPP_INIT_TTL <= auth_date <= now + CLOCK_SKEW):
+        raise InitDataRejected("init data is too old; open the Mini App again")
+    if data.user is None:
+        raise InitDataRejected("init data has no user")
+    manager = await session.scalar(select(Manager).where(Manager.telegram_id == data.user.id))
     if manager is None or not manager.active:
         raise AuthError("this Telegram account is not a registered manager")
+    # Once: the signed hash is remembered (as a used token) until the data would be too old anyway.
+    used = hash_token("webapp:" + data.hash)
+    if await session.scalar(select(LoginToken.id).where(LoginToken.token_hash == used)) is not None:
+        raise InitDataRejected("init data was already used; open the Mini App again")
+    try:
+        async with session.begin_nested():
+            session.add(LoginToken(token_hash=used, purpose="webapp_init", manager_id=manager.id, used_at=now,
+                                   expires_at=auth_date + WEBAPP_INIT_TTL))
+    except IntegrityError:  # the same data used twice at once
+        raise InitDataRejected("init data was already used; open the Mini App again") from None
     return await _new_session(session, manager, "webapp")
 
 

@@ -171,12 +171,12 @@ def _day_findings(body: str, day: date | None, context: Mapping[str, Any]) -> li
     lowered = body.lower()
     year = {f.key: f for f in festivals(day.year, qingming_greeting=True)}
     qingming = year.get(QINGMING)
-    if qingming is not None and qingming.date == day and any(w in lowered for w in FESTIVE_WORDS):
+    if qingming is not None and qingming.first_day == day and any(w in lowered for w in FESTIVE_WORDS):
         out.append(QINGMING_FESTIVE)
     spring = year.get(SPRING_FESTIVAL)
     early_greeting_late = (spring is not None and spring.day is not None and "拜个早年" in body
                            and spring.day <= day <= spring.day + timedelta(days=30))
-    coming_on_the_day = "将至" in body and any(f.date == day and f.key != SPRING_FESTIVAL for f in year.values())
+    coming_on_the_day = "将至" in body and any(f.first_day == day and f.key != SPRING_FESTIVAL for f in year.values())
     if early_greeting_late or coming_on_the_day:
         out.append(FESTIVAL_WORDING)
     since = context.get("customer_since")

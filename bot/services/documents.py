@@ -7,11 +7,60 @@ saving the record, and that switch must be durable before the old chunks are del
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import KnowledgeDocument
+from bot.i18n import t
+from bot.services import audit
 from knowledge.registry import DocumentRecord
+
+MAX_NAME = 200  # characters; also at most 255 bytes (a file name on every file system)
+
+
+def _(msgid: str) -> str:
+    """Marks a text for gettext extraction; translated when shown."""
+    return msgid
+
+
+class UploadNameError(ValueError):
+    """An uploaded file's name that cannot be a document's name (console 400, a clear answer in Telegram)."""
+
+    MESSAGES = {
+        "empty": _("The file name is empty, \".\" or \"..\"; rename the file and send it again."),
+        "control": _("The file name contains control characters; rename the file and send it again."),
+        "too_long": _("The file name is longer than {max} characters; rename the file and send it again."),
+    }
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str | None) -> str:
+        return t(self.MESSAGES[self.code], lang, max=MAX_NAME)
+
+    def both(self) -> str:
+        return f"{self.message('en')} / {self.message('zh')}"
+
+
+def upload_name(raw: str | None) -> str:
+    """The document name of an upload: its last path part, checked (raises UploadNameError)."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name.strip("."):
+        raise UploadNameError("empty")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
+        raise UploadNameError("control")
+    if len(name) > MAX_NAME or len(name.encode("utf-8")) > 255:
+        raise UploadNameError("too_long")
+    return name
+
+
+def refuse_upload(session: AsyncSession, actor: str, raw: str | None, exc: UploadNameError) -> None:
+    """Audit a refused upload (the name cut short: it may be anything)."""
+    audit.record(session, actor=actor, action="kb_upload_refused", entity="knowledge_document",
+                 entity_id=(raw or "")[:60], details={"reason": exc.code, "name_chars": len(raw or "")})
 
 
 def _to_record(row: KnowledgeDocument) -> DocumentRecord:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from bot.labels import local_time
 from bot.services.invites import InviteRow
 
 HEADERS = {
@@ -30,8 +32,9 @@ def _qr_png(link: str) -> io.BytesIO:
 
 
 def write_xlsx(rows: Sequence[InviteRow], target: Path | io.BytesIO, *, language: str = "zh",
-               qr: bool = True) -> None:
-    """The workbook: a header row, then each client's link (clickable) and QR code."""
+               qr: bool = True, tz: ZoneInfo | None = None) -> None:
+    """The workbook: a header row, then each client's link (clickable) and QR code; expiry times in
+    the bank's zone `tz`, labelled (UTC when none is given)."""
     from openpyxl import Workbook
     from openpyxl.drawing.image import Image
 
@@ -43,7 +46,8 @@ def write_xlsx(rows: Sequence[InviteRow], target: Path | io.BytesIO, *, language
         ws.column_dimensions[col].width = width
     for i, row in enumerate(rows, start=2):
         ws.append([row.client_no, row.name, row.phone, row.language, row.link,
-                   row.expires_at.strftime("%Y-%m-%d %H:%M UTC"), ""])
+                   local_time(row.expires_at, tz, language, fmt="%Y-%m-%d %H:%M") if tz is not None
+                   else row.expires_at.strftime("%Y-%m-%d %H:%M UTC"), ""])
         ws.cell(row=i, column=5).hyperlink = row.link
         if qr:
             image = Image(_qr_png(row.link))

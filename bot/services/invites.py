@@ -1,7 +1,9 @@
 """Per-client invite links: `https://t.me/<bot>?start=<token>` binds a Telegram chat to a client.
 
-A token is single use and expires (default 7 days). Redeeming it binds the chat to the client
-(one chat per client, one client per chat) and writes an audit row in the caller's transaction.
+A token is single use and expires (default 7 days). Only its SHA-256 is stored (as for console
+sign-in tokens): a copy of the database or a backup gives no working invite. Redeeming it binds
+the chat to the client (one chat per client, one client per chat) and writes an audit row in the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import utcnow
 from bot.db.models import Client, Conversation, InviteToken, Manager
 from bot.services import audit
+from bot.services.auth import hash_token
 
 DEFAULT_TTL = timedelta(days=7)
 TOKEN_BYTES = 18  # 24 url-safe characters; Telegram's start parameter allows up to 64 of [A-Za-z0-9_-]
@@ -68,8 +71,8 @@ async def create_invite(
         raise InviteError("forbidden", f"client {client_no} is not in manager {created_by.code}'s book")
     now = now or utcnow()
     token = new_token()
-    row = InviteToken(token=token, client_id=client.id, created_by=created_by.id if created_by else None,
-                      created_at=now, expires_at=now + ttl)
+    row = InviteToken(token_hash=hash_token(token), client_id=client.id,
+                      created_by=created_by.id if created_by else None, created_at=now, expires_at=now + ttl)
     session.add(row)
     audit.record(session, actor=f"manager:{created_by.id}" if created_by else "system", action="invite",
                  entity="client", entity_id=client.id, manager_id=client.manager_id, client_id=client.id,
@@ -83,7 +86,7 @@ async def redeem_invite(
 ) -> Client:
     """Bind `chat_id` to the invite's client. Raises InviteError(unknown | used | expired)."""
     now = now or utcnow()
-    row = await session.scalar(select(InviteToken).where(InviteToken.token == token.strip()))
+    row = await session.scalar(select(InviteToken).where(InviteToken.token_hash == hash_token(token.strip())))
     if row is None:
         raise InviteError("unknown")
     client = await session.get(Client, row.client_id)
@@ -188,7 +191,7 @@ async def bulk_invites(session: AsyncSession, manager: Manager, *, bot_username:
     tokens: list[dict[str, object]] = []
     for c in clients:
         token = new_token()
-        tokens.append({"token": token, "client_id": c.id, "created_by": manager.id, "created_at": now,
+        tokens.append({"token_hash": hash_token(token), "client_id": c.id, "created_by": manager.id, "created_at": now,
                        "expires_at": now + ttl})
         rows.append(InviteRow(c.client_no, c.name, c.phone or "", c.language or "zh",
                               invite_link(bot_username, token), now + ttl))

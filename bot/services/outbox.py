@@ -19,13 +19,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, case, or_, select, update
+from sqlalchemy import CursorResult, Result, Row, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot.db.base import insert_for, utcnow
 from bot.db.models import Client, Draft, DraftStatus, OutboxItem, OutboxStatus
 from bot.services import audit
 
@@ -63,8 +63,13 @@ def _claimed(row: Row[*tuple[Any, ...]]) -> Claimed:
                    attempts=values[5], draft_id=values[6], key=values[7])
 
 
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT/UPDATE touched (DML returns a CursorResult, which has the count)."""
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
+def _insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    return insert_for(session.get_bind().dialect.name, table)
 
 
 async def enqueue_drafts(session: AsyncSession, drafts: Sequence[Draft], *, actor: str) -> int:
@@ -96,9 +101,9 @@ async def enqueue_drafts(session: AsyncSession, drafts: Sequence[Draft], *, acto
     added = 0
     for start in range(0, len(rows), 500):
         chunk = rows[start:start + 500]
-        stmt = _insert(session)(OutboxItem).values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        stmt = _insert(session, OutboxItem).values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"])
         result = await session.execute(stmt)
-        added += result.rowcount or 0
+        added += _rowcount(result)
     ids = [d.id for d in drafts]
     for start in range(0, len(ids), 500):
         await session.execute(
@@ -174,7 +179,7 @@ async def recover_expired(session: AsyncSession, now: datetime | None = None) ->
         .where(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.lease_until < now)
         .values(status=OutboxStatus.QUEUED, leased_by=None, lease_until=None, next_attempt_at=now)
     )
-    return result.rowcount or 0
+    return _rowcount(result)
 
 
 async def _finish(session: AsyncSession, item_id: int, status: str, *, error: str | None = None,
@@ -188,12 +193,13 @@ async def _finish(session: AsyncSession, item_id: int, status: str, *, error: st
     if status == OutboxStatus.SENT:
         values.update(sent_at=now, telegram_message_id=message_id)
     result = await session.execute(update(OutboxItem).where(*cond).values(**values))
-    if not result.rowcount:
+    if not _rowcount(result):
         return False
     item = await session.get(OutboxItem, item_id)
     assert item is not None
-    if item.draft_id is not None and status in _DRAFT_STATE:
-        await session.execute(update(Draft).where(Draft.id == item.draft_id).values(status=_DRAFT_STATE[status]))
+    draft_state = _DRAFT_STATE.get(OutboxStatus(status))
+    if item.draft_id is not None and draft_state is not None:
+        await session.execute(update(Draft).where(Draft.id == item.draft_id).values(status=draft_state))
     action = {"sent": "send", "failed": "send_failed", "cancelled": "send_cancelled"}[status]
     audit.record(session, actor=f"sender:{worker or '-'}", action=action, entity="outbox", entity_id=item_id,
                  manager_id=item.manager_id, client_id=item.client_id,
@@ -263,7 +269,7 @@ async def cancel_queued(session: AsyncSession, item_id: int, *, manager_id: int 
     result = await session.execute(update(OutboxItem).where(*cond).values(
         status=OutboxStatus.CANCELLED, last_error="cancelled_by_manager"),
         execution_options={"synchronize_session": False})
-    if not result.rowcount:
+    if not _rowcount(result):
         raise NotCancellable(f"message {item_id} is not waiting to be sent")
     item = await session.get(OutboxItem, item_id, populate_existing=True)
     assert item is not None

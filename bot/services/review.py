@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,7 +82,10 @@ def gate(draft: Draft) -> tuple[list[str], list[str]]:
     return compliance.blocking(findings), compliance.warnings(findings)
 
 
-def _own(stmt: Select[Any], reviewer: Reviewer, column: Any) -> Select[Any]:
+Sel = TypeVar("Sel", bound="Select[Any]")
+
+
+def _own(stmt: Sel, reviewer: Reviewer, column: Any) -> Sel:
     return stmt if reviewer.is_admin else stmt.where(column == reviewer.manager_id)
 
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Draft, DraftKind, OutboxItem, OutboxStatus
+from bot.settings import parse_hhmm
 
 # Reason codes (send_problem, planner skips, suitability). Stable strings: they are stored,
 # counted and shown to managers.
@@ -61,16 +62,11 @@ def is_marketing(kind: str) -> bool:
     return str(kind) in MARKETING_KINDS
 
 
-def _parse_hhmm(value: str) -> time:
-    hours, minutes = (int(part) for part in value.split(":"))
-    return time(hours, minutes)
-
-
 def in_quiet_hours(local_time: time, start: str, end: str) -> bool:
     """True when `local_time` is inside [start, end) (wrapping past midnight when start > end).
     start == end means no quiet hours."""
     t = local_time.replace(tzinfo=None)
-    s, e = _parse_hhmm(start), _parse_hhmm(end)
+    s, e = parse_hhmm(start), parse_hhmm(end)
     if s == e:
         return False
     if s < e:
@@ -101,7 +97,7 @@ def next_send_time(now_utc: datetime, client_tz: str, start: str, end: str) -> d
     local = now_utc.astimezone(tz)
     if not in_quiet_hours(local.time(), start, end):
         return now_utc.astimezone(UTC)
-    s, e = _parse_hhmm(start), _parse_hhmm(end)
+    s, e = parse_hhmm(start), parse_hhmm(end)
     day = local.date()
     if s > e and local.time().replace(tzinfo=None) >= s:
         day = day + timedelta(days=1)  # evening: the night ends tomorrow morning
@@ -110,7 +106,7 @@ def next_send_time(now_utc: datetime, client_tz: str, start: str, end: str) -> d
 
 def local_time_utc(day: date, at: str, client_tz: str) -> datetime:
     """`day` at local wall time `at` (HH:MM) in the client's zone, as aware UTC."""
-    return _local_to_utc(day, _parse_hhmm(at), zone(client_tz))
+    return _local_to_utc(day, parse_hhmm(at), zone(client_tz))
 
 
 def _add_months(day: date, months: int) -> date:
@@ -175,17 +171,42 @@ def suitability_problem(client: Any, product: Any, today: date) -> str | None:
     return None
 
 
-def contact_problem(client: Any, kind: str) -> str | None:
+class Contactable(Protocol):
+    """What the contact rules read of a client (`bot.db.models.Client` is one). Read as attributes, never with
+    a default: a renamed column must fail loudly, not send marketing to an opted-out client."""
+
+    @property
+    def blocked(self) -> bool: ...
+    @property
+    def opted_out(self) -> bool: ...
+    @property
+    def marketing_consent(self) -> bool: ...
+    @property
+    def reminders_enabled(self) -> bool: ...
+
+
+class Reachable(Contactable, Protocol):
+    """A client a message can be sent to now: its chat and its time zone as well."""
+
+    @property
+    def telegram_chat_id(self) -> int | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def id(self) -> int: ...
+
+
+def contact_problem(client: Contactable, kind: str) -> str | None:
     """The client-level rules (no time involved): block, consent/opt-out, reminders off.
     Used by the planner before drafting and by `send_problem`."""
-    if getattr(client, "blocked", False):
+    if client.blocked:
         return BLOCKED
     if is_marketing(kind):
-        if getattr(client, "opted_out", False):
+        if client.opted_out:
             return OPTED_OUT
-        if not getattr(client, "marketing_consent", False):
+        if not client.marketing_consent:
             return NO_CONSENT
-    elif str(kind) in SERVICE_KINDS and not getattr(client, "reminders_enabled", True):
+    elif str(kind) in SERVICE_KINDS and not client.reminders_enabled:
         return REMINDERS_OFF
     return None
 
@@ -217,7 +238,7 @@ async def _sent_marketing(
 async def send_problem(
     session: AsyncSession,
     *,
-    client: Any,
+    client: Reachable,
     kind: str,
     when_utc: datetime,
     settings: Any,
@@ -232,16 +253,16 @@ async def send_problem(
     (marketing OutboxItems already SENT to the client in the client's local day / the 7 local
     days ending today; `outbox_id` is excluded).
     Manager replies (kind "reply") are only stopped by a block or a missing chat."""
-    if getattr(client, "blocked", False):
+    if client.blocked:
         return BLOCKED
-    if getattr(client, "telegram_chat_id", None) is None:
+    if client.telegram_chat_id is None:
         return UNBOUND
     if str(kind) not in MARKETING_KINDS and str(kind) not in SERVICE_KINDS:
         return None  # a reply in a conversation the customer started
     problem = contact_problem(client, kind)
     if problem:
         return problem
-    tz_name = getattr(client, "timezone", None) or settings.timezone
+    tz_name = client.timezone or settings.timezone
     local = when_utc.astimezone(zone(tz_name, settings.timezone))
     if in_quiet_hours(local.time(), settings.quiet_hours_start, settings.quiet_hours_end):
         return QUIET_HOURS

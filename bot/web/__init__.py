@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -16,7 +16,9 @@ from bot import metrics
 from bot.health import readiness
 from bot.services import auth
 from bot.web import api, curated, errors, pages
-from bot.web.deps import COOKIE
+from bot.web.deps import set_session_cookie
+from bot.web.headers import SecurityHeaders
+from bot.web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,8 @@ MAX_JSON_BODY = 256 * 1024
 
 
 class BodyLimit:
-    """413 for a request whose declared body is over the limit, before it is read. Plain ASGI:
+    """413 for a request body over the limit: at once when `Content-Length` says so, else as the
+    bytes stream in (a chunked body has no length; it is counted, never read whole). Plain ASGI:
     Starlette's `@app.middleware("http")` costs a task group per request, and every Telegram
     update comes through here."""
 
@@ -33,14 +36,42 @@ class BodyLimit:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
-            limit = MAX_BODY if scope["path"] == "/api/documents" else MAX_JSON_BODY
-            if length is not None and (not length.isdigit() or int(length) > limit):
-                response = JSONResponse({"detail": f"request body over {limit // 1024} KB"}, status_code=413)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_BODY if scope["path"] == "/api/documents" else MAX_JSON_BODY
+        length = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = JSONResponse({"detail": _too_large(limit)}, status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # FastAPI passes an HTTPException from the body read through
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def web_server_config(app: FastAPI, settings: Any) -> Any:
+    """uvicorn's configuration for the console: the client's address and scheme come from
+    X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is one of
+    FORWARDED_ALLOW_IPS (the TLS-terminating proxy; see deploy/nginx.conf)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_config=None, lifespan="on",
+                          proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                          server_header=False)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body over {limit // 1024} KB"
 
 
 def _add_webhook(app: FastAPI, settings: Any, bot: Any, dispatcher: Any) -> None:
@@ -77,14 +108,17 @@ class WebAppLogin(BaseModel):
 def create_web_app(
     settings: Any, db: Any, *, bot: Any = None, dispatcher: Any = None, knowledge: Any = None
 ) -> FastAPI:
-    app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url="/api/docs",
+    # No Swagger UI: it loads script from a CDN into the console's origin; the schema stays.
+    app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url=None,
                   redoc_url=None)
     app.state.settings, app.state.db, app.state.bot = settings, db, bot
     app.state.dispatcher, app.state.knowledge = dispatcher, knowledge
     app.state.accept_update = None  # set by bot.app.run to the durable inbox in webhook mode
     app.state.health = None  # set by bot.app.run: parts waiting out a database error
+    app.state.sign_in_throttle = SignInThrottle()
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: error pages get the headers too
 
     errors.install(app)
 
@@ -105,27 +139,24 @@ def create_web_app(
         _add_webhook(app, settings, bot, dispatcher)
 
     @app.post("/webapp/login", include_in_schema=False)
-    async def webapp_login(body: WebAppLogin) -> Response:
-        """Telegram Mini App: the init data is checked with the bot token, then a session is opened."""
-        from aiogram.utils.web_app import safe_parse_webapp_init_data
-
+    async def webapp_login(request: Request, body: WebAppLogin) -> Response:
+        """Telegram Mini App: init data signed with the bot token, fresh (10 minutes) and used once."""
         if not settings.token:
             return JSONResponse({"detail": "no bot token configured"}, status_code=503)
-        try:
-            data = safe_parse_webapp_init_data(settings.token, body.init_data)
-        except ValueError:
-            return JSONResponse({"detail": "init data failed verification"}, status_code=401)
-        if data.user is None:
-            return JSONResponse({"detail": "init data has no user"}, status_code=401)
+        throttle: SignInThrottle = app.state.sign_in_throttle
+        who = throttle.key(request)
+        if throttle.blocked(who):
+            return JSONResponse({"detail": "too many failed sign-in attempts; wait 10 minutes"}, status_code=429)
         async with db.sessions() as session:
             try:
-                token, _ = await auth.login_webapp(session, data.user.id)
+                token, _ = await auth.login_webapp(session, settings.token, body.init_data)
             except auth.AuthError as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=403)
+                throttle.failed(who)
+                status = 401 if isinstance(exc, auth.InitDataRejected) else 403
+                return JSONResponse({"detail": str(exc)}, status_code=status)
             await session.commit()
         response = JSONResponse({"ok": True})
-        response.set_cookie(COOKIE, token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
-                            samesite="none", secure=True)
+        set_session_cookie(request, response, token, samesite="none")
         return response
 
     app.include_router(api.router)

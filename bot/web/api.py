@@ -192,7 +192,7 @@ async def client_invite(request: Request, client_id: Id, viewer: ApiViewer, sess
     username = settings.bot_username or (
         (await request.app.state.bot.me()).username if request.app.state.bot is not None else "")
     if not username:
-        raise HTTPException(503, "set BOT_USERNAME to make invite links")
+        raise HTTPException(400, "set BOT_USERNAME: invite links name the bot / 请设置 BOT_USERNAME")
     created = await invites.create_invite(session, client.client_no, bot_username=username,
                                           created_by=viewer.manager if not viewer.is_admin else None)
     await session.commit()
@@ -330,7 +330,7 @@ async def documents(viewer: ApiViewer, session: Session) -> list[dict[str, Any]]
 
 
 @router.post("/documents")
-async def upload(request: Request, file: UploadFile, viewer: ApiViewer) -> dict[str, Any]:
+async def upload(request: Request, file: UploadFile, viewer: ApiViewer, session: Session) -> dict[str, Any]:
     require_admin(viewer)
     knowledge = request.app.state.knowledge
     if knowledge is None:
@@ -338,7 +338,14 @@ async def upload(request: Request, file: UploadFile, viewer: ApiViewer) -> dict[
     import tempfile
     from pathlib import Path as FsPath
 
-    name = FsPath(file.filename or "upload").name
+    from bot.services.documents import UploadNameError, refuse_upload, upload_name
+
+    try:
+        name = upload_name(file.filename)
+    except UploadNameError as exc:
+        refuse_upload(session, f"console:{viewer.manager.code}", file.filename, exc)
+        await session.commit()
+        raise HTTPException(400, exc.both()) from None
     with tempfile.TemporaryDirectory() as tmp:
         target = FsPath(tmp) / name
         target.write_bytes(await file.read())
@@ -385,7 +392,8 @@ async def invites_export(request: Request, viewer: ApiViewer, session: Session, 
     manager = viewer.manager
     rows = await bulk_invites(session, manager, bot_username=username, unbound=unbound, ttl=timedelta(days=days))
     buf = io.BytesIO()
-    await asyncio.to_thread(write_xlsx, rows, buf, language=getattr(manager, "language", None) or "zh")
+    await asyncio.to_thread(write_xlsx, rows, buf, language=getattr(manager, "language", None) or "zh",
+                            tz=request.app.state.settings.tz)
     await session.commit()
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="invites-{manager.code}.xlsx"'})

@@ -6,7 +6,7 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import auth
@@ -38,10 +38,16 @@ async def api_viewer(request: Request, session: Session) -> auth.ConsoleSession:
     if viewer is None:
         raise HTTPException(401, "sign in first: ask the bot for /console or run `rmbot console-link`")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        given = request.headers.get("X-CSRF-Token", "")
-        if not hmac.compare_digest(given, viewer.csrf):
+        given = next((v for k, v in request.scope["headers"] if k == b"x-csrf-token"), b"")
+        if not csrf_matches(given, viewer.csrf):
             raise HTTPException(403, "missing or wrong X-CSRF-Token header")
     return viewer
+
+
+def csrf_matches(given: bytes | str, expected: str) -> bool:
+    """Constant-time, on bytes: any header or form value (non-ASCII included) is just a mismatch."""
+    raw = given.encode("utf-8", "surrogateescape") if isinstance(given, str) else given
+    return bool(expected) and hmac.compare_digest(raw, expected.encode("utf-8"))
 
 
 async def page_viewer(request: Request, session: Session) -> auth.ConsoleSession:
@@ -54,6 +60,17 @@ async def page_viewer(request: Request, session: Session) -> auth.ConsoleSession
 
 ApiViewer = Annotated[auth.ConsoleSession, Depends(api_viewer)]
 PageViewer = Annotated[auth.ConsoleSession, Depends(page_viewer)]
+
+
+def set_session_cookie(request: Request, response: Response, token: str, *, samesite: str = "lax") -> None:
+    """The session cookie: HttpOnly, and Secure whenever the console is reached over https: the
+    request says so (uvicorn trusts X-Forwarded-Proto from FORWARDED_ALLOW_IPS only) or PUBLIC_URL is
+    https (behind a proxy that terminates TLS). A Mini App (in Telegram's frame) needs SameSite=None,
+    which browsers accept only with Secure."""
+    public = str(request.app.state.settings.public_url).lower()
+    secure = request.url.scheme == "https" or public.startswith("https://") or samesite == "none"
+    response.set_cookie(COOKIE, token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
+                        samesite=samesite, secure=secure, path="/")  # type: ignore[arg-type]
 
 
 def reviewer(viewer: auth.ConsoleSession) -> Reviewer:

@@ -22,7 +22,7 @@ from bot.services.formats import fmt_amount, plain_text
 from bot.services.reports import admin_overview, bot_quality, manager_report, report_tables, to_csv, to_xlsx
 from bot.web import charts
 from bot.web.api import period_of
-from bot.web.deps import COOKIE, PageViewer, Session, reviewer
+from bot.web.deps import COOKIE, PageViewer, Session, csrf_matches, reviewer, set_session_cookie
 from bot.web.i18n import translator
 
 templates = Jinja2Templates(directory=str(FsPath(__file__).parent / "templates"))
@@ -93,25 +93,40 @@ async def login_help(request: Request) -> HTMLResponse:
     return page(request, "login.html", None, error=None)
 
 
-@router.get("/login/{token}")
+@router.get("/login/{token}", response_class=HTMLResponse)
+async def login_confirm(request: Request, token: str) -> HTMLResponse:
+    """Only shows a Sign in button: a link preview or a mail scanner opening the link must not
+    spend it (the POST below does)."""
+    return page(request, "login.html", None, error=None, confirm=token[:100])
+
+
+@router.post("/login/{token}")
 async def login(request: Request, token: str, session: Session) -> Response:
+    throttle = request.app.state.sign_in_throttle
+    who = throttle.key(request)
+    if throttle.blocked(who):
+        return page(request, "login.html", None, error="throttled", status_code=429)
     try:
         session_token, _ = await auth.redeem_link(session, token[:100])
     except auth.AuthError as exc:
         await session.rollback()
-        return page(request, "login.html", None, error=str(exc))
+        throttle.failed(who)
+        return page(request, "login.html", None, error=str(exc), status_code=401)
     await session.commit()
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, session_token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")
+    set_session_cookie(request, response, session_token)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, session: Session) -> Response:
     token = request.cookies.get(COOKIE)
-    if token:
-        await auth.logout(session, token)
+    viewer = await auth.current(session, token) if token else None
+    if viewer is not None:
+        form = await request.form()
+        if not csrf_matches(str(form.get("csrf", "")), viewer.csrf):
+            return Response("missing or wrong CSRF token", status_code=403)
+        await auth.logout(session, token or "")
         await session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.db.base import utcnow
 from bot.db.models import AuditLog, Client, InviteToken
+from bot.services.auth import hash_token
 from handlers.keyboards import ConsentCb, SettingsCb
 from tests.customer.conftest import USER_A, USER_B
 from tools.fakes.bot_api import callback_update, message_update
@@ -62,7 +63,7 @@ async def test_start_without_token_is_an_unbound_customer(chat, db, bank, lang, 
 @pytest.mark.parametrize(("lang", "expect"), [("zh", "已过期"), ("en", "expired")])
 async def test_expired_invite_is_refused(chat, db, bank, lang, expect):
     async with db.sessions() as s:
-        row = await s.scalar(select(InviteToken).where(InviteToken.token == bank["invite_a"]))
+        row = await s.scalar(select(InviteToken).where(InviteToken.token_hash == hash_token(bank["invite_a"])))
         row.expires_at = utcnow() - timedelta(seconds=1)
         await s.commit()
     texts = await chat.texts(message_update(USER_A, f"/start {bank['invite_a']}", language_code=lang))

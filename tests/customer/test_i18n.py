@@ -11,7 +11,8 @@ from babel.messages.pofile import read_po
 from bot.i18n import LOCALES_DIR, t
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["conversations/**.py", "tickets.py", "consent.py", "invites.py", "notices.py", "placeholders.py"]
+SERVICES = ["conversations/**.py", "tickets.py", "consent.py", "invites.py", "notices.py", "placeholders.py",
+            "documents.py"]
 KEYWORDS = {"t": None, "_": None}
 
 

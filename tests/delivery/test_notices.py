@@ -40,3 +40,22 @@ async def test_a_burst_for_one_chat_is_one_message_urgent_first(db, settings, fa
     assert text.index("#2") < text.index("#4") < text.index("#1") < text.index("#3")  # urgent first
     assert sender.stats["sent"] == 4 and sender.stats["coalesced"] == 3
     assert notices.ticket_of("ticket:12:en:open:5") == 12 and notices.language_of("ticket:12:en:open:5") == "en"
+
+
+async def test_chat_spacing_is_shared_by_senders_through_redis(redis_url):
+    from scheduler.ratelimit import RedisLimiter
+
+    one = RedisLimiter(redis_url, 30, key="rmbot:test-notices")
+    two = RedisLimiter(redis_url, 30, key="rmbot:test-notices")
+    try:
+        for chat in (42, 43):
+            await one._redis.delete(f"rmbot:test-notices:tat:chat:{chat}")
+        await one.space_chat(42, 60.0)  # the chat's slot is taken for a minute
+        waiting = asyncio.create_task(two.space_chat(42, 60.0))  # another sender must wait for it
+        done, _ = await asyncio.wait({waiting}, timeout=0.3)
+        assert not done
+        waiting.cancel()
+        await one.space_chat(43, 60.0)  # another chat is not held up
+    finally:
+        await one.close()
+        await two.close()

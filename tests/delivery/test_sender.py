@@ -130,6 +130,8 @@ async def test_403_marks_blocked_and_cancels_the_rest(db, settings, fake_session
     async with db.sessions() as session:
         client = await session.scalar(select(Client))
         assert client.blocked
+        blocked = (await session.scalars(select(AuditLog).where(AuditLog.action == "blocked"))).all()
+        assert [(a.client_id, a.details) for a in blocked] == [(client.id, {"source": "send"})]  # through consent
         rows = {i.idempotency_key: (i.status, i.last_error) for i in (await session.scalars(select(OutboxItem))).all()}
     assert rows["x"] == ("cancelled", "blocked")
     assert rows[f"draft:{claimed[0].draft_id}"][0] == "failed"

@@ -29,7 +29,7 @@ async def test_a_close_paraphrase_gets_the_approved_wording_verbatim(svc):
     other = await svc.ask("一年定期利率多少", lang="zh")
     assert other.mode != "curated" and "1.30%" in other.text
     assert [c.id for c in await svc.list_curated()] == [saved.id]
-    assert all(not r.name.startswith("curated:") for r in await svc.list())
+    assert all(not r.name.startswith("curated:") for r in await svc.documents())
 
 
 async def test_saving_the_same_question_edits_and_remove_deletes(svc):

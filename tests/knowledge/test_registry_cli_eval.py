@@ -34,7 +34,7 @@ async def test_service_with_the_database_registry(db, tmp_path: Path, docs: Path
                                   embedding=HashEmbeddings(), use_llm=False)
     report = await svc.ingest([docs / "card_loss.txt"], loaded_by="admin-7")
     assert report.loaded == ["card_loss.txt"]
-    rec = (await svc.list())[0]
+    rec = (await svc.documents())[0]
     assert rec.loaded_by == "admin-7" and rec.version == 1 and rec.chunk_count > 0
     assert "400-800-1234" in (await svc.ask("借记卡挂失电话")).text
 

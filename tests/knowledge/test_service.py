@@ -21,7 +21,7 @@ async def test_ingest_folder_then_again_is_a_no_op(service, docs: Path):
     assert sorted(again.unchanged) == sorted(first.loaded)
     assert again.loaded == [] and again.replaced == []
     assert service.index.count() == count
-    records = {r.name: r for r in await service.list()}
+    records = {r.name: r for r in await service.documents()}
     assert records["rates.md"].version == 1 and records["rates.md"].loaded_by == "admin-1"
     assert records["guide.pdf"].pages == 2
     assert records["rates.md"].chunk_count == len(chunk_document(load_path(docs / "rates.md")))
@@ -39,7 +39,7 @@ async def test_replacement_leaves_only_the_current_rates(service, tmp_path: Path
     assert "1.55%" in before.text
     report = await service.ingest([new])
     assert report.replaced == ["rates.md"]
-    records = await service.list()
+    records = await service.documents()
     assert [(r.name, r.version) for r in records] == [("rates.md", 2)]
     answer = await service.ask("一年定期利率多少")
     assert "1.25%" in answer.text and "1.55%" not in answer.text
@@ -101,7 +101,7 @@ async def test_remove_and_list(service, docs: Path):
     await service.ingest([docs / "card_loss.txt", docs / "faq.csv"])
     removed = await service.remove("card_loss.txt")
     assert removed.name == "card_loss.txt"
-    assert [r.name for r in await service.list()] == ["faq.csv"]
+    assert [r.name for r in await service.documents()] == ["faq.csv"]
     hits = await service.retrieve("挂失电话")
     assert hits and all(h.doc != "card_loss.txt" for h in hits)
     assert await service.remove("card_loss.txt") is None
@@ -109,7 +109,7 @@ async def test_remove_and_list(service, docs: Path):
 
 async def test_bad_files_fail_clearly_and_the_rest_of_the_batch_loads(service, docs: Path, tmp_path: Path):
     await service.ingest([docs / "rates.md"])
-    before = (service.index.count(), [(r.name, r.content_hash) for r in await service.list()])
+    before = (service.index.count(), [(r.name, r.content_hash) for r in await service.documents()])
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "a_corrupt.pdf").write_bytes(b"%PDF-1.4\n garbage")
@@ -136,9 +136,9 @@ async def test_bad_files_fail_clearly_and_the_rest_of_the_batch_loads(service, d
     assert "limit" in failed["e_big.md"]
     assert "decode" in failed["f_koi8.txt"]
     assert report.loaded == ["faq.csv"]
-    names = [r.name for r in await service.list()]
+    names = [r.name for r in await service.documents()]
     assert names == ["faq.csv", "rates.md"]
-    assert before[1][0] in [(r.name, r.content_hash) for r in await service.list()]
+    assert before[1][0] in [(r.name, r.content_hash) for r in await service.documents()]
 
 
 async def test_restart_rebuilds_the_lexical_channel_and_drops_stale_chunks(tmp_path: Path, docs: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -186,3 +187,13 @@ async def test_stale_greeting_is_not_sent(db, settings) -> None:
                                         outbox_id=item.id) == rules.STALE
         # without an outbox item (no draft to look at) the greeting is not judged stale
         assert await rules.send_problem(s, client=c, kind="greeting", when_utc=later, settings=settings) is None
+
+
+def test_contact_rules_read_the_client_without_defaults() -> None:
+    """A renamed column fails loudly instead of reading as "not opted out"."""
+
+    class Renamed:  # `opted_out` renamed to `unsubscribed`
+        blocked, marketing_consent, reminders_enabled, unsubscribed = False, True, True, True
+
+    with pytest.raises(AttributeError):
+        rules.contact_problem(Renamed(), "greeting")  # type: ignore[arg-type]

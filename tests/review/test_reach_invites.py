@@ -54,6 +54,10 @@ async def test_reach_counts_and_bulk_export(db, tmp_path: Path) -> None:  # type
     ws = load_workbook(path).active
     assert ws.max_row == 4 and ws["A1"].value == "客户号" and ws["E2"].hyperlink.target == rows[0].link
     assert len([n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/media/")]) == 3  # QR codes
+    from zoneinfo import ZoneInfo
+
+    write_xlsx(rows, path, tz=ZoneInfo("Asia/Shanghai"), qr=False)  # as the console and the CLI call it
+    assert load_workbook(path).active["F2"].value.endswith(" 北京时间")  # the bank's time, labelled
     # a redeemed invite: the client is bound and the report shows the conversion
     async with db.sessions() as session:
         await invites.redeem_invite(session, rows[0].link.rsplit("=", 1)[1], 777_001)

@@ -158,6 +158,22 @@ async def test_manager_start_help_and_free_text(db, settings, fake_session) -> N
     assert "/today: what needs you today" in fake_session.sent_texts(MANAGER_TG)[-1]
 
 
+async def test_today_lists_conversations_urgent_first(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    ids = await seed_console(db, drafts_per_manager=1)
+    await _manager(db, ids, language="zh")
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/today"))
+    today = fake_session.sent_texts(MANAGER_TG)[-1]
+    assert "待回复会话：1 个" in today and "北京时间" in today
+    [tk] = [d for text, d in _buttons(fake_session, MANAGER_TG) if text.startswith("回复会话")]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, tk))
+    notice = fake_session.sent_messages(MANAGER_TG)[-1]
+    assert f"#{ids['ticket_M1']}" in notice.params["text"] and f"#{ids['ticket_M2']}" not in notice.params["text"]
+    labels = [b["text"] for row in notice.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "回复" in labels  # one tap to answer
+
+
 async def test_admin_only_in_admin_ids_sees_and_takes_tickets(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     ids = await seed_console(db, drafts_per_manager=1)
     settings.admin_ids = [7777]

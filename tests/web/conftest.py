@@ -57,9 +57,32 @@ async def login(client: httpx.AsyncClient, db, manager_id: int) -> str:  # type:
     async with db.sessions() as session:
         token = await create_login_link(session, await session.get(Manager, manager_id))
         await session.commit()
-    r = await client.get(f"/login/{token}")
+    r = await client.post(f"/login/{token}")
     assert r.status_code == 303, r.text
     return (await client.get("/api/me")).json()["csrf"]
+
+
+def browser_sign_in(page, base: str, token: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a one-time link and press its Sign in button (the link page asks for a click: a link
+    preview must not spend it)."""
+    page.goto(f"{base}/login/{token}")
+    with page.expect_navigation():
+        page.click("form[method=post] button")
+
+
+def wait_js(page, expression: str, timeout: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """`page.wait_for_function` without eval: the console's Content-Security-Policy refuses the
+    string evaluation Playwright's in-page polling uses, so poll from outside (CDP evaluate)."""
+    from playwright.sync_api import Error
+
+    for _ in range(timeout // 100):
+        try:
+            if page.evaluate(f"() => Boolean({expression})"):
+                return
+        except Error:  # the page is navigating (a reload after an action): look again
+            pass
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not true within {timeout} ms: {expression}")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bot.services.auth import create_login_link
 from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from tests.conftest import make_settings
-from tests.web.conftest import save_screenshot, seed_console
+from tests.web.conftest import browser_sign_in, save_screenshot, seed_console, wait_js
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -110,7 +110,7 @@ def test_review_3000_drafts_in_a_browser(served) -> None:  # type: ignore[no-unt
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(f"{base}/login/{link}")
+        browser_sign_in(page, base, link)
         assert "元旦祝福" in page.content()
         page.click("text=元旦祝福")
         page.wait_for_selector("#approve-all-ask")
@@ -122,14 +122,14 @@ def test_review_3000_drafts_in_a_browser(served) -> None:  # type: ignore[no-unt
         first.locator("[data-action=toggle]").click()
         page.fill(f"#text-{draft_id}", "客户0您好！新年快乐，我是您的客户经理王敏。")
         page.click(f"#edit-{draft_id} [data-action=save-draft]")
-        page.wait_for_function(f"document.getElementById('shown-{draft_id}').textContent.includes('客户经理王敏')")
+        wait_js(page, f"document.getElementById('shown-{draft_id}').textContent.includes('客户经理王敏')")
         if shots:
             save_screenshot(page, shots / "campaign.png")
         # actions 4-5: approve all, confirm the stated count (in the page: no browser dialog)
         page.click("#approve-all-ask")
         assert "3000" in page.inner_text("#confirm-approve")
         page.click("#approve-all")
-        page.wait_for_function("document.querySelector('#approve-all-ask').disabled", timeout=30_000)
+        wait_js(page, "document.querySelector('#approve-all-ask').disabled", 30_000)
         browser.close()
 
     assert _count(settings, Draft.manager_id == ids["m1"], Draft.status.in_(["approved", "queued"])) == 3000
@@ -156,7 +156,7 @@ def test_dashboard_and_csv_download(served) -> None:  # type: ignore[no-untyped-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1400}, accept_downloads=True)
-        page.goto(f"{base}/login/{link}")
+        browser_sign_in(page, base, link)
         page.goto(f"{base}/reports")
         html = page.content()
         assert "李强" in html and "王敏" not in html  # only their own figures

@@ -19,6 +19,7 @@ from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from knowledge import build_knowledge_service
 from tests.conftest import make_settings
+from tests.web.conftest import browser_sign_in
 from tests.web.test_browser import ARGS, CHROMIUM, _free_port, _link
 
 pytestmark = pytest.mark.browser
@@ -82,7 +83,7 @@ def test_write_the_approved_answer_of_a_declined_question(served) -> None:  # ty
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(f"{base}/login/{link}")
+        browser_sign_in(page, base, link)
         page.goto(f"{base}/admin/curated")
         row = page.locator("#declined-list tr", has_text=QUESTION)
         row.locator("textarea[name=answer]").fill(APPROVED)

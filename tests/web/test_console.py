@@ -22,10 +22,11 @@ async def test_login_link_is_single_use_and_pages_need_it(db, console) -> None: 
     async with db.sessions() as session:
         token = await create_login_link(session, await session.get(Manager, ids["m1"]))
         await session.commit()
-    assert (await client.get(f"/login/{token}")).status_code == 303
+    assert (await client.get(f"/login/{token}")).status_code == 200  # a page with a Sign in button
+    assert (await client.post(f"/login/{token}")).status_code == 303
     client.cookies.clear()
-    again = await client.get(f"/login/{token}")
-    assert again.status_code == 200 and "已过期" in again.text  # the sign-in page in the default language
+    again = await client.post(f"/login/{token}")
+    assert again.status_code == 401 and "已过期" in again.text  # the sign-in page in the default language
     assert (await client.get("/api/campaigns")).status_code == 401
 
 

@@ -26,7 +26,8 @@ async def console(db, settings):  # type: ignore[no-untyped-def]
         await session.flush()
         session.add(ChatMessage(conversation_id=conv.id, direction="in", author="customer", text="理财能保本吗"))
         await session.flush()
-        session.add(ChatMessage(conversation_id=conv.id, direction="out", author="bot", text="抱歉", outcome="declined"))
+        session.add(ChatMessage(conversation_id=conv.id, direction="out", author="bot", text="抱歉",
+                                outcome="declined"))
         await session.commit()
     knowledge = build_knowledge_service(settings, SqlDocumentRegistry(db.sessions), embedding="hash")
     app = create_web_app(settings, db, knowledge=knowledge)
@@ -49,7 +50,8 @@ async def test_admin_saves_lists_and_removes_with_audit(console, db) -> None:  #
     assert answer.text == APPROVED and answer.sources[0].title == "销售话术"
     page = await client.get("/admin/curated")
     assert APPROVED in page.text and "declined-form" not in page.text  # answered: no longer offered
-    assert (await client.post("/api/curated", json={"question": " ", "answer": "x"}, headers=h)).status_code in (400, 422)
+    blank = await client.post("/api/curated", json={"question": " ", "answer": "x"}, headers=h)
+    assert blank.status_code in (400, 422)
     assert (await client.delete(f"/api/curated/{item['id']}", headers=h)).status_code == 200
     assert (await client.delete(f"/api/curated/{item['id']}", headers=h)).status_code == 404
     async with db.sessions() as session:

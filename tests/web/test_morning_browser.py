@@ -44,7 +44,7 @@ from bot.services.auth import create_login_link
 from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from tests.conftest import make_settings
-from tests.web.conftest import save_screenshot
+from tests.web.conftest import browser_sign_in, save_screenshot, wait_js
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -222,7 +222,7 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
         actions += 1
         do()
 
-    page.goto(f"{base}/login/{_link(settings, ids['manager'])}")
+    browser_sign_in(page, base, _link(settings, ids["manager"]))
     page.wait_for_selector("#totals")
     check_page(page, f"{size} today")
     assert "北京时间" in page.inner_text("h1")
@@ -232,7 +232,7 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     act(lambda: page.click("#approve-reminders-ask"))
     assert "10" in page.inner_text("#confirm-reminders")
     act(lambda: page.click("#approve-reminders"))
-    page.wait_for_function("!document.querySelector('#approve-reminders-ask')", timeout=10_000)
+    wait_js(page, "!document.querySelector('#approve-reminders-ask')", 10_000)
     # 3: the greeting campaign's flagged drafts, first
     act(lambda: page.click(f"#review-flagged-{ids['camp_greeting']}"))
     page.wait_for_selector("[id^=draft-]")
@@ -258,7 +258,7 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     assert "38" in page.inner_text("#confirm-approve")  # 40 less the two reviewed
     act(lambda: page.click("#approve-all"))
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("document.querySelector('#approve-all-ask').disabled", timeout=10_000)
+    wait_js(page, "document.querySelector('#approve-all-ask').disabled", 10_000)
     check_page(page, f"{size} campaign")
     day_actions = actions
 
@@ -271,7 +271,7 @@ def _morning(page, base: str, settings, ids: dict[str, int], size: str, shots: P
     assert "马上为您处理" in page.input_value(f"#reply-{ids['ticket']}")
     page.fill(f"#reply-{ids['ticket']}", "您好，已为您冻结卡片，稍后给您回电。")
     page.click("#send-reply")
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('已为您冻结卡片')", timeout=20_000)
+    wait_js(page, "document.querySelector('#chat').innerText.includes('已为您冻结卡片')", 20_000)
     assert "已回复" in page.inner_text(f"[data-ticket-state='{ids['ticket']}']")
     if shots:
         save_screenshot(page, shots / f"conversation-{size}.png")

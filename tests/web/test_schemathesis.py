@@ -50,7 +50,7 @@ def fuzz_target(tmp_path_factory):  # type: ignore[no-untyped-def]
 
     app, ids, token = _app_and_auth(tmp_path_factory.mktemp("fuzz"))
     client = TestClient(app)
-    assert client.get(f"/login/{token}", follow_redirects=False).status_code == 303
+    assert client.post(f"/login/{token}", follow_redirects=False).status_code == 303
     csrf = client.get("/api/me").json()["csrf"]
     yield app, client, csrf
     client.close()

@@ -386,7 +386,8 @@ class FakeSession(BaseSession):
             return self._message(bot, params, **extra)
         if name == "sendDocument":
             doc = params.get("document")
-            file_name = method.document.filename if isinstance(getattr(method, "document", None), InputFile) else None
+            document = getattr(method, "document", None)
+            file_name = document.filename if isinstance(document, InputFile) else None
             return self._message(
                 bot,
                 params,

@@ -61,7 +61,8 @@ class RecordedCall:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        return (self.json or {}).get("messages", [])
+        messages: list[dict[str, Any]] = (self.json or {}).get("messages", [])
+        return messages
 
     @property
     def last_user_text(self) -> str:

@@ -15,6 +15,7 @@ from prompts import render
 from scheduler.occasions import fmt_amount
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 visible characters; keep a margin for markup
+TELEGRAM_TEXT_MAX = 4096  # no Telegram message is longer: nothing longer is stored as one
 # phone numbers as documents write them: 95599, 400-820-8888, +86 21 1234 5678, 95599-8888
 _DATE_RE = re.compile(r"(19|20)\d\d[- ]\d{1,2}[- ]\d{1,2}")
 _PHONE_RE = re.compile(r"(?<![\d.])(?:\+?\d[\d\- ]{3,16}\d)(?![\d.%])")
@@ -99,7 +100,9 @@ def phone_numbers(text: str) -> list[str]:
         if not 5 <= len(digits) <= 15 or _DATE_RE.fullmatch(number) or number in found:
             continue
         found.append(number)
-    return found
+    digits_of = {n: re.sub(r"\D", "", n) for n in found}
+    # a number cut short in a passage ("400-800") beside the whole one is not a second number
+    return [n for n in found if not any(o != n and digits_of[n] in digits_of[o] for o in found)]
 
 
 def playbook(kind: str, lang: str, *, hotlines: Sequence[str], hotline_passage: str) -> str:

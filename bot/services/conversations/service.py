@@ -33,11 +33,9 @@ from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot.db.base import insert_for, utcnow
 from bot.db.models import (
     ChatMessage,
     Client,
@@ -161,10 +159,9 @@ class Conversations:
         conv = await session.scalar(_CONVERSATION_BY_CHAT, {"chat_id": chat_id})
         if conv is None:
             # two updates of one chat may arrive at once: insert-if-absent, then read whichever row won
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             now = utcnow()
             await session.execute(
-                insert(Conversation)
+                insert_for(session.get_bind().dialect.name, Conversation)
                 .values(chat_id=chat_id, client_id=client.id if client else None,
                         language=normalize_language(lang or create_lang), started_at=now, last_message_at=now)
                 .on_conflict_do_nothing(index_elements=["chat_id"])
@@ -205,7 +202,8 @@ class Conversations:
         prompt_hash: str | None = None, latency_ms: int | None = None,
     ) -> ChatMessage:
         return ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
-                           author=author, text=text, outcome=outcome, sources=sources or None, prompt_id=prompt_id,
+                           author=author, text=text[:rendering.TELEGRAM_TEXT_MAX], outcome=outcome,
+                           sources=sources or None, prompt_id=prompt_id,
                            prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
 
     # -- one turn ----------------------------------------------------------------------------
@@ -214,7 +212,7 @@ class Conversations:
         self, session: AsyncSession, *, chat_id: int, client: Client | None, lang: str, text: str
     ) -> Turn:
         started = time.perf_counter()
-        text = (text or "").strip()
+        text = (text or "").strip()[:rendering.TELEGRAM_TEXT_MAX]  # a forged 100,000 characters: Telegram's cap
         chat_lang = normalize_language(lang)
         conv = await self.conversation(session, chat_id, client=client, create_lang=chat_lang)
         if client is not None and client.blocked:  # writing to us means the bot is not blocked any more
