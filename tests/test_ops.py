@@ -109,8 +109,7 @@ async def test_backup_during_delivery_restores_to_a_working_workspace(tmp_path: 
                 session.add(c)
                 await session.flush()
                 drafts.append(Draft(campaign_id=camp.id, client_id=c.id, manager_id=m.id, plan_date=camp.plan_date,
-                                    kind="reminder", occasion="t", dedupe_key="k", language="zh",
-                                    text=f"您好，这是第{i}条服务提醒",
+                                    kind="reminder", occasion="t", dedupe_key="k", language="zh", text=f"提醒{i}",
                                     status="approved", scheduled_at=datetime.now(UTC)))
             session.add_all(drafts)
             await session.flush()
