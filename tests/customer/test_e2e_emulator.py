@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_bot, build_dispatcher, notice_markup
-from bot.db.models import Client
+from bot.db.models import Client, Ticket
 from handlers.keyboards import ConsentCb
 from knowledge import build_knowledge_service
 from scheduler.ratelimit import LocalLimiter
@@ -132,6 +132,11 @@ async def test_conversation_end_to_end(emulator, db, bank, tmp_path):
         assert "王敏" in told["text"]
         notice = await reply(MANAGER_A_TG)
         assert "张伟" in notice["text"] and "转人工" in notice["text"]
+
+        async def notice_linked():  # the sender links its message to the ticket right after Telegram accepts it
+            async with db.sessions() as s:
+                return await s.scalar(select(Ticket.notify_message_id).where(Ticket.chat_id == USER_A))
+        assert await _until(notice_linked) == notice["message_id"]
         await say(MANAGER_A_TG, "张先生您好,我是王敏,这就为您处理。", reply_to=notice["message_id"])
         relayed = await reply(USER_A)
         assert "王敏" in relayed["text"] and "这就为您处理" in relayed["text"]
