@@ -33,7 +33,8 @@ from sqlalchemy import select, text
 from bot.db.engine import sync_url
 from bot.db.models import Manager
 from bot.db.retry import retry_transient
-from bot.settings import parse_hhmm
+from bot.settings import Settings, parse_hhmm
+from bot.workspace import Database
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
 
@@ -55,15 +56,15 @@ LEADER_RETRY_S = 15.0
 
 @dataclass
 class Runtime:
-    settings: Any
-    db: Any  # bot.workspace.Database
+    settings: Settings
+    db: Database
     bot: Any = None  # aiogram Bot, or None (no notifications)
 
 
 _runtime: Runtime | None = None
 
 
-def register_runtime(settings: Any, db: Any, bot: Any = None) -> Runtime:
+def register_runtime(settings: Settings, db: Database, bot: Any = None) -> Runtime:
     """Make the settings, database and bot available to jobs in this process."""
     global _runtime
     _runtime = Runtime(settings=settings, db=db, bot=bot)
@@ -76,11 +77,11 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def _today(settings: Any) -> date:
+def _today(settings: Settings) -> date:
     return datetime.now(UTC).astimezone(settings.tz).date()
 
 
-def _day(settings: Any, plan_date: str | None) -> date:
+def _day(settings: Settings, plan_date: str | None) -> date:
     return date.fromisoformat(plan_date) if plan_date else _today(settings)
 
 
@@ -235,7 +236,7 @@ async def daily_summary_job(day: str | None = None) -> int:
     return sent
 
 
-def build_scheduler(settings: Any) -> AsyncIOScheduler:
+def build_scheduler(settings: Settings) -> AsyncIOScheduler:
     """The scheduler with its SQLAlchemy job store on the project database and the daily jobs
     (replacing stored ones with the same ids, so a changed PLAN_AT takes effect). Not started."""
     store = SQLAlchemyJobStore(url=sync_url(settings.database_url), tablename=JOBSTORE_TABLE)
@@ -255,7 +256,7 @@ def build_scheduler(settings: Any) -> AsyncIOScheduler:
     return scheduler
 
 
-async def _try_lock(db: Any) -> Any:
+async def _try_lock(db: Database) -> Any:
     """A connection holding the leader lock, or None."""
     conn = await db.engine.connect()
     try:
@@ -268,7 +269,7 @@ async def _try_lock(db: Any) -> Any:
     return None
 
 
-async def _lead(scheduler: LeaderScheduler, db: Any, retry_s: float) -> None:
+async def _lead(scheduler: LeaderScheduler, db: Database, retry_s: float) -> None:
     """Become the leader when the lock is free; pause when the lock's connection is lost."""
     while True:
         conn = await _try_lock(db)
@@ -293,7 +294,7 @@ async def _lead(scheduler: LeaderScheduler, db: Any, retry_s: float) -> None:
         await _close(conn)
 
 
-async def start_scheduler(settings: Any, db: Any, bot: Any = None, *,
+async def start_scheduler(settings: Settings, db: Database, bot: Any = None, *,
                           leader_retry_s: float = LEADER_RETRY_S) -> AsyncIOScheduler:
     """Register the runtime and start the scheduler on the running event loop (on PostgreSQL,
     as soon as this process holds the leader lock)."""

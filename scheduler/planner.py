@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import insert_for
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
 from bot.services import audit, compliance, rules
+from bot.settings import Settings
 from prompts import environment, load_prompt
 from scheduler.calendar import festival_on
 from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values, fmt_date
@@ -217,7 +218,7 @@ class _Caps:
 
 
 class Planner:
-    def __init__(self, session: AsyncSession, settings: Any, plan_date: date, *, now: datetime | None = None,
+    def __init__(self, session: AsyncSession, settings: Settings, plan_date: date, *, now: datetime | None = None,
                  personaliser: Any = None, personalise_limit: int | None = None, collect: bool = True,
                  dry_run: bool = False, reach: bool = True) -> None:
         self.session, self.settings, self.plan_date = session, settings, plan_date
@@ -581,7 +582,7 @@ class Planner:
                     d.id, d.campaign_id = draft_id, campaign_id
 
 
-async def plan_day(session: AsyncSession, settings: Any, plan_date: date, *, manager_id: int | None = None,
+async def plan_day(session: AsyncSession, settings: Settings, plan_date: date, *, manager_id: int | None = None,
                    dry_run: bool = False, now: datetime | None = None, personaliser: Any = None,
                    personalise_limit: int | None = None, collect: bool = True, batch_size: int = 2000,
                    progress: Callable[[int], None] | None = None, actor: str = "system",

@@ -32,7 +32,6 @@ import os
 import socket
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -52,6 +51,8 @@ from bot.db.models import Client, Ticket
 from bot.db.retry import PartsHealth, backoff, is_transient, retry_transient
 from bot.services import audit, compliance, consent, notices, outbox, rules
 from bot.services.outbox import MAX_ATTEMPTS, Claimed
+from bot.settings import Settings
+from bot.workspace import Database
 from scheduler.ratelimit import Limiter, build_limiter
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 class Sender:
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         bot: Bot,
         limiter: Limiter,
@@ -371,7 +372,7 @@ def _fold_notices(claimed: list[Claimed]) -> list[tuple[Claimed, tuple[Claimed, 
     return out
 
 
-async def run_sender(settings: Any, db: Any, bot: Bot, stop: asyncio.Event | None = None,
+async def run_sender(settings: Settings, db: Database, bot: Bot, stop: asyncio.Event | None = None,
                      *, limiter: Limiter | None = None, health: PartsHealth | None = None,
                      notice_markup: Callable[[int, str], InlineKeyboardMarkup] | None = None) -> None:
     """Entry point for `rmbot run` / `rmbot worker`: run until cancelled or `stop` is set (then the

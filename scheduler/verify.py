@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Client, Product
 from bot.services import compliance, rules
+from bot.settings import Settings
 from scheduler.calendar import QINGMING, festivals
 from scheduler.planner import PlannedDraft, plan_day
 
@@ -131,7 +132,7 @@ def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clien
             report.add(rule, f"{day} {d.client_no} {d.occasion}: {d.text[:120]!r}")
 
 
-async def verify_days(session: AsyncSession, settings: Any, start: date, end: date, *, reach: bool = False,
+async def verify_days(session: AsyncSession, settings: Settings, start: date, end: date, *, reach: bool = False,
                       manager_id: int | None = None,
                       progress: Callable[[date], None] | None = None) -> VerifyReport:
     """Plan each day of [start, end] (dry run) and check every draft; see the module docstring."""

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from bot.services import compliance
+from bot.settings import Settings
 from prompts import render
 
 # The checks live in one place (bot/services/compliance.py); these names stay for callers.
@@ -101,7 +102,7 @@ class Personaliser:
         return list(await asyncio.gather(*(self.personalise(d) for d in drafts)))
 
 
-def personaliser_from_settings(settings: Any, *, concurrency: int = 100) -> Personaliser | None:
+def personaliser_from_settings(settings: Settings, *, concurrency: int = 100) -> Personaliser | None:
     """A Personaliser for the configured endpoint, or None when no LLM is configured."""
     if not settings.llm_enabled:
         return None

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Draft, DraftKind, OutboxItem, OutboxStatus
-from bot.settings import parse_hhmm
+from bot.settings import Settings, parse_hhmm
 
 # Reason codes (send_problem, planner skips, suitability). Stable strings: they are stored,
 # counted and shown to managers.
@@ -241,7 +241,7 @@ async def send_problem(
     client: Reachable,
     kind: str,
     when_utc: datetime,
-    settings: Any,
+    settings: Settings,
     outbox_id: int | None = None,
 ) -> str | None:
     """The re-check right before a message goes out. Returns a reason code, or None when the

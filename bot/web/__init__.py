@@ -15,10 +15,12 @@ from pydantic import BaseModel, Field
 from bot import metrics
 from bot.health import readiness
 from bot.services import auth
+from bot.settings import Settings
 from bot.web import api, curated, errors, pages
 from bot.web.deps import set_session_cookie
 from bot.web.headers import SecurityHeaders
 from bot.web.throttle import SignInThrottle
+from bot.workspace import Database
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-def web_server_config(app: FastAPI, settings: Any) -> Any:
+def web_server_config(app: FastAPI, settings: Settings) -> Any:
     """uvicorn's configuration for the console: the client's address and scheme come from
     X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is one of
     FORWARDED_ALLOW_IPS (the TLS-terminating proxy; see deploy/nginx.conf)."""
@@ -74,7 +76,7 @@ def _too_large(limit: int) -> str:
     return f"request body over {limit // 1024} KB"
 
 
-def _add_webhook(app: FastAPI, settings: Any, bot: Any, dispatcher: Any) -> None:
+def _add_webhook(app: FastAPI, settings: Settings, bot: Any, dispatcher: Any) -> None:
     from bot.webhook import SECRET_HEADER, BadUpdate, parse_update, secret_matches
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
@@ -106,7 +108,7 @@ class WebAppLogin(BaseModel):
 
 
 def create_web_app(
-    settings: Any, db: Any, *, bot: Any = None, dispatcher: Any = None, knowledge: Any = None
+    settings: Settings, db: Database, *, bot: Any = None, dispatcher: Any = None, knowledge: Any = None
 ) -> FastAPI:
     # No Swagger UI: it loads script from a CDN into the console's origin; the schema stays.
     app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url=None,
