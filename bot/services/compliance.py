@@ -260,6 +260,9 @@ async def send_findings(session: Any, draft_id: int, text: str, client: Any, tod
         return []
     found = check(text, template_text=draft.template_text or draft.text, context=draft.context,
                   language=draft.language, day=draft.plan_date, product_message=_legacy_product_message(draft))
+    wanted = (getattr(client, "language", None) or "zh").lower()[:2]
+    if wanted in ("zh", "en") and wanted != draft.language:  # the client changed language since drafting
+        found.append(WRONG_LANGUAGE)
     if draft.product_code:
         from sqlalchemy import select
 

@@ -183,14 +183,18 @@ async def test_not_sent_when_the_rules_change_after_approval(db, settings, plann
         # after approval: the bank adds a word to the promise list, and the English client's rating drops
         client = await session.get(Client, drafts["en"].client_id)
         client.risk_rating = "C1"
+        reminder = drafts["rem"]
+        await review.approve_one(session, Reviewer(manager_id), reminder.id)
+        (await session.get(Client, reminder.client_id)).language = "en"  # now reads English only
         await session.commit()
     monkeypatch.setattr(compliance, "PROMISE_WORDS", (*compliance.PROMISE_WORDS, "稳享"))
     await _send(db, settings, fake_session)
     assert fake_session.sent_texts() == []
     async with db.sessions() as session:
         errors = dict((await session.execute(select(OutboxItem.draft_id, OutboxItem.last_error))).all())
-        assert errors == {drafts["zh"].id: "compliance: promise_words", drafts["en"].id: "compliance: unsuitable"}
-        assert await session.scalar(select(func.count()).where(AuditLog.action == "send_blocked")) == 2
+        assert errors == {drafts["zh"].id: "compliance: promise_words", drafts["en"].id: "compliance: unsuitable",
+                          drafts["rem"].id: "compliance: wrong_language"}
+        assert await session.scalar(select(func.count()).where(AuditLog.action == "send_blocked")) == 3
 
 
 async def test_template_edit_is_per_language_and_validated_before_saving(db, planned) -> None:  # type: ignore[no-untyped-def]
