@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,12 @@ class RedisInbox:
                 claimed = await self._redis.xautoclaim(
                     self._stream, GROUP, self._consumer, self._claim_idle_ms, "0-0", count=100
                 )
-                await start(claimed[1])
+                await start(list(claimed[1]))  # (next id, entries, deleted ids)
             free = max(1, self._concurrency - len(tasks))
             batch = await self._redis.xreadgroup(GROUP, self._consumer, {self._stream: ">"}, count=free, block=500)
-            for _stream, entries in batch or []:
+            # RESP2 (what build_inbox asks for): [(stream, [(id, fields), ...])]
+            streams = cast("list[tuple[Any, list[Any]]]", batch or [])
+            for _stream, entries in streams:
                 await start(entries)
         if tasks:
             await asyncio.wait(tasks, timeout=8)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -51,7 +52,7 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def mask_event(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key in DROPPED_KEYS:
             del event_dict[key]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.bm25 import BM25Index
-from knowledge.compose import Composed, fact_in_english
+from knowledge.compose import Composed, english_lead, fact_in_english
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
 from knowledge.text import detect_language, nfkc, numbers_in, split_sentences, tokenize
@@ -257,19 +257,16 @@ def render_answer(composed: Composed, lead: Hit, lang: str, effective: str = "")
     from prompts import load_prompt
 
     lines = list(composed.lines)
-    passage_lang = str(lead.meta.get("lang") or detect_language("".join(lines)))
+    passage_lang = detect_language(lines[0])  # the line's, not the document's: documents may be bilingual
     if lang == "en" and passage_lang != "en":
-        facts = [fact_in_english(f) for f in composed.facts]
-        if effective and any(re.search(r"%", f) for f in facts):
-            facts.append(f"effective {fact_in_english(effective)}")
         title = str(lead.meta.get("title", ""))
-        lead_line = (f"In short: {'; '.join(facts)}." if facts else "Here is what the bank's document says.")
+        lead_line = english_lead(composed, effective)
         original = load_prompt("knowledge/replies/original_zh_en.txt").text.strip()
         help_line = load_prompt("knowledge/replies/english_help_en.txt").text.strip()
         # the deciding line only: the reply stays an English one, with the Chinese original to check against
         return f"{lead_line}\n{original}\n《{title}》{lines[0]}\n{help_line}"
     if effective:
-        lines.append(f"（执行日期：{effective}）" if lang == "zh" else f"(Effective: {effective})")
+        lines.append(f"（执行日期：{effective}）" if lang == "zh" else f"(Effective: {fact_in_english(effective)})")
     if lang == "zh" and passage_lang == "en":
         return "以下为英文资料原文：\n" + "\n".join(lines)
     return "\n".join(lines)

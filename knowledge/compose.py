@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from knowledge.bm25 import BM25Index
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
-from knowledge.text import nfkc, split_sentences, tokenize
+from knowledge.text import detect_language, nfkc, split_sentences, tokenize
 
 MAX_SUPPORT = 2
 MAX_LINE = 160
@@ -69,6 +69,7 @@ class Composed:
     docs: list[str] = field(default_factory=list)  # documents quoted, in order
     effective: str = ""
     facts: list[str] = field(default_factory=list)  # numbers, dates, amounts of the lead
+    kinds: list[str] = field(default_factory=list)  # what the question asks
 
 
 def asked_kinds(question: str) -> list[str]:
@@ -76,7 +77,7 @@ def asked_kinds(question: str) -> list[str]:
 
 
 def readable_row(line: str, lang: str) -> str:
-    """'存款品种:整存整取;存期:1年;年利率:1.30%' -> '整存整取，1年，年利率 1.30%'."""
+    """'存款品种:整存整取;存期:1年;年利率:1.30%' -> '整存整取，存期：1年，年利率：1.30%'."""
     cells = [c.strip() for c in re.split(r"[;；]", line) if c.strip()]
     if len(cells) < 2 or not all(_ROW_CELL_RE.match(c) for c in cells):
         return line
@@ -87,7 +88,7 @@ def readable_row(line: str, lang: str) -> str:
         key, value = m.group(1).strip(), m.group(2).strip()
         # a number needs its header ('年利率 1.30%'); a name stands alone ('整存整取')
         named = re.search(r"\d", value) and key not in value and key.lower() not in _GENERIC_KEYS
-        out.append(f"{key} {value}" if named else value)
+        out.append((f"{key}：{value}" if lang == "zh" else f"{key}: {value}") if named else value)
     return ("，" if lang == "zh" else ", ").join(out)
 
 
@@ -168,7 +169,9 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
         # the retrieval chose the document; within it, the line that answers is found here
         rank_w = 1.0 if h.doc == pool[0].doc else 0.6
         for ui, unit in enumerate(_units(h)):
-            scored.append((_score(unit, head, concepts, kinds, numbers, title) * rank_w, hi, ui, unit))
+            # a bilingual document answers in the question's language where it can
+            same = 1.3 if detect_language(unit) == lang else 1.0
+            scored.append((_score(unit, head, concepts, kinds, numbers, title) * rank_w * same, hi, ui, unit))
     if not scored:
         return Composed([], 0)
     scored.sort(key=lambda x: -x[0])
@@ -180,11 +183,13 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
             break
         if pool[hi].doc != doc or any(unit == c[2] or unit in c[2] or c[2] in unit for c in chosen):
             continue
+        if detect_language(unit) != detect_language(lead_text):
+            continue  # a bilingual document: the supporting lines in the lead's language only
         chosen.append((hi, ui, unit))
     # the lead stays first; the supporting lines keep their document order
     support = sorted(chosen[1:], key=lambda x: (x[0], x[1]))
     lines = [readable_row(u, lang) for _, _, u in [chosen[0], *support]]
-    return Composed(lines, lead_hit, [doc], facts=facts_of(lines[0], kinds))
+    return Composed(lines, lead_hit, [doc], facts=facts_of(lines[0], kinds), kinds=kinds)
 
 
 def effective_date(texts: list[str]) -> str:
@@ -221,6 +226,27 @@ def facts_of(line: str, kinds: list[str] | None = None) -> list[str]:
             found.append(f)
     wanted = [f for f in found if any(ASKS[k][1].search(f) for k in kinds or [])]
     return (wanted or found)[:4]
+
+
+_EN_LEADS = {"rate": "The rate is {}.", "fee": "The fee is {}.", "limit": "The amount is {}.",
+             "period": "The period is {}.", "date": "The date is {}.", "hours": "The hours are {}.",
+             "phone": "The number is {}."}
+
+
+def english_lead(composed: Composed, effective: str = "") -> str:
+    """An English first line from the facts of a Chinese line: 'The rate is 1.30% (effective 2026-06-01).'"""
+    facts = [fact_in_english(f) for f in composed.facts]
+    if not facts:
+        return "Here is what the bank's document says."
+    kind = next((k for k in composed.kinds if k in _EN_LEADS), "")
+    raw = composed.facts
+    ranged = len(raw) == 2 and re.search(re.escape(raw[0]) + r"\s*(?:至|到|~|～|—|-|to)\s*" + re.escape(raw[1]),
+                                         re.sub(r"\s+", "", nfkc(composed.lines[0])))
+    text = " to ".join(facts) if ranged else ", ".join(facts)
+    lead = _EN_LEADS[kind].format(text) if kind else f"In short: {text}."
+    if effective and kind in ("rate", "fee"):
+        lead = lead[:-1] + f" (effective {fact_in_english(effective)})."
+    return lead
 
 
 def fact_in_english(fact: str) -> str:

@@ -118,8 +118,11 @@ async def test_backup_during_delivery_restores_to_a_working_workspace(tmp_path: 
         sender = Sender(settings, db.sessions, make_bot(fake_session), LocalLimiter(150), idle_s=0.01)
         stop = asyncio.Event()
         task = asyncio.create_task(sender.run(stop))
-        while len(fake_session.sent_texts()) < n // 4:  # noqa: ASYNC110 - backup midway through the run
+        for _ in range(3000):  # backup midway through the run (bounded: a sender that sends nothing fails here)
+            if len(fake_session.sent_texts()) >= n // 4:
+                break
             await asyncio.sleep(0.02)
+        assert len(fake_session.sent_texts()) >= n // 4, "the sender sent nothing"
         db_path = Path(settings.database_url.split(":///", 1)[1])
         archive = (await asyncio.to_thread(create_backup, db_path, settings.chroma_path, tmp_path / "b.tar.gz")).path
         stop.set()

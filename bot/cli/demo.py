@@ -7,7 +7,7 @@ import importlib
 import sys
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bot.cli.app import app, console, dev_tool, exit_if_port_busy, print_json, run_async, settings_or_exit
 from bot.settings import Settings
@@ -43,7 +43,7 @@ def demo(
                 TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=console, transient=True,
             ) as bar:
-                tasks: dict[str, int] = {}
+                tasks: dict[str, TaskID] = {}
 
                 def progress(stage: str, done: int, total: int) -> None:
                     if stage not in tasks:
@@ -52,7 +52,7 @@ def demo(
 
                 summary = await build_demo(settings, db, knowledge=not no_knowledge, plan=not no_plan,
                                            progress=progress)
-            result = summary.as_dict()
+            result: dict[str, object] = summary.as_dict()
             if simulate is not None:
                 result["simulation"] = await simulate.simulate_days(settings, db, simulate_days)
             result["sign_in"] = await _sign_in_links(settings, db)

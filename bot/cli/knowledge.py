@@ -108,7 +108,7 @@ def curated_remove(
                     audit.record(session, actor=by, action="curated_remove", entity="curated_answer",
                                  entity_id=item_id)
                     await session.commit()
-            return removed
+            return bool(removed)
 
     if not run_async(run()):
         console.print(f"[red]{item_id}: no such approved answer[/red]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -43,7 +44,7 @@ def report_cmd(
         console.print("[red]Error:[/red] --from is after --to")
         raise typer.Exit(2)
 
-    async def _run() -> dict:
+    async def _run() -> dict[str, Any]:
         async with open_database(settings) as db, db.sessions() as session:
             found = await resolve_manager(session, manager)
             if found is None:
