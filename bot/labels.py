@@ -62,9 +62,9 @@ REASON: dict[str, Pair] = {  # skip, cancel and failure reasons (bot.services.ru
     "cancelled_by_manager": ("客户经理撤回", "cancelled by the manager"),
 }
 TICKET_REASON: dict[str, Pair] = {
-    "request": ("客户要求转人工", "asked for a person"), "complaint": ("投诉", "complaint"),
-    "fraud": ("疑似诈骗/盗刷", "possible fraud"), "lost_card": ("卡片挂失", "lost card"),
-    "transfer": ("转账问题", "transfer"), "account": ("账户问题", "account"),
+    "request": ("客户要求转人工", "customer asked for a person"), "complaint": ("投诉", "complaint"),
+    "fraud": ("疑似诈骗", "possible fraud"), "lost_card": ("卡片丢失", "lost card"),
+    "transfer": ("转账汇款", "transfer"), "account": ("密码或账户变更", "password or account change"),
     "low_confidence": ("机器人无法回答", "the bot could not answer"),
 }
 OCCASION: dict[str, Pair] = OCCASION_LABELS  # one table: the planner names campaigns from it

@@ -270,13 +270,10 @@ async def notification_text(session: AsyncSession, ticket: Ticket, lang: str = "
 
 
 def reason_label(reason: str, lang: str | None = None) -> str:
-    labels = {
-        "request": t("reason:request", lang), "complaint": t("reason:complaint", lang),
-        "fraud": t("reason:fraud", lang), "lost_card": t("reason:lost_card", lang),
-        "transfer": t("reason:transfer", lang), "account": t("reason:account", lang),
-        "low_confidence": t("reason:low_confidence", lang),
-    }
-    return labels.get(reason, reason)
+    """Why the conversation was handed off, in words (one table: `bot.labels`)."""
+    from bot import labels
+
+    return labels.label("ticket_reason", reason, lang or "zh")
 
 
 def error_text(error: TicketError, ticket_id: int, lang: str | None = None) -> str:
