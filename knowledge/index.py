@@ -12,7 +12,6 @@ import hashlib
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,6 @@ ADD_BATCH = 1000
 ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
 DENSE_WEIGHT = 2.0  # the dense channel counts twice BM25 in the fusion (measured: paraphrased FAQs)
 ALIAS_SEP = "#q"  # id suffix of an FAQ row's question-only record (dense channel only)
-# the query is embedded here while the lexical channels run (the model's C engine releases the GIL)
-_QUERY_EMBEDDER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-query-embed")
 
 
 @dataclass
@@ -321,8 +318,6 @@ class KnowledgeIndex:
         weights: tuple[float, float] = (1.0, 1.0),
         alt_queries: list[str] | None = None,
     ) -> SearchResult:
-        use_dense = self.dense_enabled and (allowed_keys is None or bool(allowed_keys))
-        pending = _QUERY_EMBEDDER.submit(self.embed_query, query) if use_dense else None
         tokens = tokenize(query)
         with self._lock:
             lex = self.bm25.search(query, k=fetch, allowed_keys=allowed_keys, where=where, tokens=tokens)
@@ -333,8 +328,8 @@ class KnowledgeIndex:
             ]
         dense: list[tuple[str, float]] = []
         vec = None
-        if pending is not None:
-            vec = pending.result()
+        if self.dense_enabled and (allowed_keys is None or allowed_keys):
+            vec = self.embed_query(query)
             # the current versions are checked here, not by Chroma: a filter on a thousand document keys
             # costs Chroma more than the search itself; old versions are few and short-lived
             res = self.store._collection.query(

@@ -85,35 +85,3 @@ async def test_simplified_and_traditional_questions_embed_alike(text: str):
     from knowledge.index import dense_text
 
     assert emb.embed_query(dense_text(text)) == emb.embed_query(dense_text("银行卡挂失电话"))
-
-
-async def test_the_query_is_embedded_while_the_lexical_channel_runs(tmp_path: Path):
-    """The lexical search waits for the query's embedding to have started: a search that embeds
-    only after the lexical channel would wait in vain."""
-    import threading
-
-    started = threading.Event()
-
-    class SignallingEmbeddings(HashEmbeddings):
-        name = "signalling"
-
-        def embed_query(self, text: str) -> list[float]:
-            started.set()
-            return super().embed_query(text)
-
-    svc = build_knowledge_service(None, MemoryRegistry(), chroma_path=tmp_path / "c",
-                                  embedding=SignallingEmbeddings(), use_llm=False)
-    (tmp_path / "faq_tw.csv").write_text(FAQ_TW, encoding="utf-8")
-    await svc.ingest([tmp_path / "faq_tw.csv"])
-    lexical = svc.index.bm25.search
-    overlapped: list[bool] = []
-
-    def waiting_search(*args, **kwargs):  # type: ignore[no-untyped-def]
-        overlapped.append(started.wait(timeout=10))
-        return lexical(*args, **kwargs)
-
-    svc.index.bm25.search = waiting_search  # type: ignore[method-assign]
-    started.clear()
-    hits = await svc.retrieve("營業時間", k=3)
-    assert overlapped and overlapped[0]
-    assert "營業時間" in hits[0].text
