@@ -18,7 +18,7 @@ from knowledge.bm25 import BM25Index
 from knowledge.compose import Composed, english_lead, fact_in_english
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
-from knowledge.text import detect_language, nfkc, numbers_in, split_sentences, tokenize
+from knowledge.text import detect_language, led_lines, nfkc, numbers_in, split_sentences, tokenize
 
 # questions words that ask for a number: answers to them should carry one
 _NUMERIC_Q_RE = re.compile(
@@ -132,27 +132,12 @@ def grounding(question: str, hits: list[Hit], bm25: BM25Index, *, threshold: flo
 
 
 def _sentence_units(body: str) -> list[str]:
-    """Lines (table rows, list items) and sentences; a line ending with a colon leads the lines
-    after it ('柜台跨行转账：' + '1万元以下：5元/笔'), so they stay together."""
+    """`led_lines`, long ones split into sentences; a passage that is only a lead-in is its last line."""
     units: list[str] = []
-    lead = ""
-    for line in body.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        if line[-1] in ":：" and len(line) <= 60:
-            lead = line
-            continue
-        if re.match(r"^(\d+[.、)]|[•·▪●\-*]|[（(]?[一二三四五六七八九十\d]+[)）、])\s*", line):
-            lead = ""  # a new item: the lead-in is over
-        if lead:
-            line = f"{lead} {line}"
-        if len(line) <= 90:
-            units.append(line)
-        else:
-            units.extend(split_sentences(line))
-    if lead and not units:
-        units.append(lead)
+    for line in led_lines(body):
+        units.extend([line] if len(line) <= 90 else split_sentences(line))
+    if not units:
+        units = [line.strip() for line in body.split("\n") if line.strip()][-1:]
     return units
 
 

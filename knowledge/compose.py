@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from knowledge.bm25 import BM25Index
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
-from knowledge.text import detect_language, nfkc, split_sentences, tokenize
+from knowledge.text import detect_language, led_lines, nfkc, split_sentences, tokenize
 
 MAX_SUPPORT = 2
 MAX_LINE = 160
@@ -106,18 +106,7 @@ def _units(h: Hit) -> list[str]:
         answer = (m.group(1) if m else body).replace("\n", " ").strip()
         return split_sentences(answer) if len(answer) > MAX_LINE * 2 else [answer]
     units: list[str] = []
-    lead = ""
-    for raw in body.split("\n"):
-        line = raw.strip()
-        if not line:
-            continue
-        if line[-1] in ":：" and len(line) <= 60:
-            lead = line
-            continue
-        if re.match(r"^(\d+[.、)]|[•·▪●\-*]|[（(]?[一二三四五六七八九十\d]+[)）、])\s*", line):
-            lead = ""
-        if lead:
-            line = f"{lead} {line}"
+    for line in led_lines(body):
         units.extend([line] if len(line) <= MAX_LINE or _is_row(line) else split_sentences(line))
     return units
 

@@ -190,6 +190,28 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_ITEM_START_RE = re.compile(r"^(\d+[.、)]|[•·▪●\-*]|[（(]?[一二三四五六七八九十\d]+[)）、])\s*")
+
+
+def led_lines(body: str) -> list[str]:
+    """The non-empty lines of a passage (table rows, list items, sentences); a short line ending with a
+    colon leads the lines after it ('柜台跨行转账：' + '1万元以下：5元/笔') until a new item starts, so they
+    stay together. The lead-in lines themselves are not returned."""
+    lines: list[str] = []
+    lead = ""
+    for raw in body.split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if line[-1] in ":：" and len(line) <= 60:
+            lead = line
+            continue
+        if _ITEM_START_RE.match(line):
+            lead = ""  # a new item: the lead-in is over
+        lines.append(f"{lead} {line}" if lead else line)
+    return lines
+
+
 def numbers_in(text: str) -> set[str]:
     """Numbers written in the text, normalised (thousands separators removed, trailing zeros of
     decimals dropped), for the 'every number must appear in the passages' check."""
