@@ -23,7 +23,7 @@ import html
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,6 +37,9 @@ from bot.settings import Settings, parse_hhmm
 from bot.workspace import Database
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
+
+if TYPE_CHECKING:
+    from bot.services.reports import ManagerReport
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +200,7 @@ async def _close(conn: Any) -> None:
         await conn.close()
 
 
-def daily_summary_text(manager_name: str, day: date, report: dict[str, Any]) -> str:
+def daily_summary_text(manager_name: str, day: date, report: ManagerReport) -> str:
     """The end-of-day summary for a manager (prompts/notify/daily_summary_*.j2), Chinese then English."""
     values = {
         "manager_name": html.escape(manager_name), "planned": report["drafts"]["planned"],

@@ -1,10 +1,12 @@
-"""Request-scoped dependencies: the database session, the signed-in manager, CSRF checks."""
+"""Request-scoped dependencies: the database session, the signed-in manager, CSRF checks, the
+knowledge base's documents."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +15,19 @@ from bot.services import auth
 from bot.services.review import Reviewer
 
 COOKIE = "rmbot_session"
+
+
+class IngestSummary(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...  # loaded / replaced / unchanged / failed (with reasons)
+
+
+class DocumentLibrary(Protocol):
+    """What the console needs of the knowledge base (`knowledge.KnowledgeService`): add and remove documents."""
+
+    async def ingest(self, paths: Iterable[str | Path], loaded_by: str | None = None) -> IngestSummary: ...
+
+    async def remove(self, name: str) -> object | None:  # the removed document, or None: there was none
+        ...
 
 
 class LoginRequired(Exception):
@@ -71,6 +86,14 @@ def set_session_cookie(request: Request, response: Response, token: str, *, same
     secure = request.url.scheme == "https" or public.startswith("https://") or samesite == "none"
     response.set_cookie(COOKIE, token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
                         samesite=samesite, secure=secure, path="/")  # type: ignore[arg-type]
+
+
+def document_library(request: Request) -> DocumentLibrary:
+    """The knowledge service of this process; 503 when it is not running here."""
+    library: DocumentLibrary | None = request.app.state.knowledge
+    if library is None:
+        raise HTTPException(503, "the knowledge service is not running in this process")
+    return library
 
 
 def reviewer(viewer: auth.ConsoleSession) -> Reviewer:
