@@ -388,7 +388,7 @@ async def invites_export(request: Request, viewer: ApiViewer, session: Session, 
     manager = viewer.manager
     rows = await bulk_invites(session, manager, bot_username=username, unbound=unbound, ttl=timedelta(days=days))
     buf = io.BytesIO()
-    await asyncio.to_thread(write_xlsx, rows, buf, language=getattr(manager, "language", None) or "zh",
+    await asyncio.to_thread(write_xlsx, rows, buf, language=manager.language or "zh",
                             tz=request.app.state.settings.tz)
     await session.commit()
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

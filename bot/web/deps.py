@@ -4,30 +4,17 @@ knowledge base's documents."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
-from typing import Annotated, Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import auth
+from bot.services.documents import DocumentLibrary
 from bot.services.review import Reviewer
 
 COOKIE = "rmbot_session"
-
-
-class IngestSummary(Protocol):
-    def as_dict(self) -> dict[str, Any]: ...  # loaded / replaced / unchanged / failed (with reasons)
-
-
-class DocumentLibrary(Protocol):
-    """What the console needs of the knowledge base (`knowledge.KnowledgeService`): add and remove documents."""
-
-    async def ingest(self, paths: Iterable[str | Path], loaded_by: str | None = None) -> IngestSummary: ...
-
-    async def remove(self, name: str) -> object | None:  # the removed document, or None: there was none
-        ...
 
 
 class LoginRequired(Exception):
