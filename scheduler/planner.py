@@ -353,7 +353,8 @@ class Planner:
             "manager_name": manager.name,
             **day_values(client, self.plan_date, self.festival),
         }
-        bodies, stored_parts = [], []
+        bodies: list[str] = []
+        stored_parts: list[dict[str, Any]] = []
         for cand in parts:
             tpl = self.templates.get(f"{cand.template}_{lang}.j2")
             if tpl is None:
