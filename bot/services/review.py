@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Row, Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -82,7 +82,7 @@ def gate(draft: Draft) -> tuple[list[str], list[str]]:
     return compliance.blocking(findings), compliance.warnings(findings)
 
 
-Sel = TypeVar("Sel", bound="Select[Any]")
+Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
 
 
 def _own(stmt: Sel, reviewer: Reviewer, column: Any) -> Sel:
@@ -463,12 +463,18 @@ async def auto_approve(session: AsyncSession, plan_date: date) -> int:
 # What became of approved messages (the console's Sent page and `GET /api/sent`): the outbox rows the reviewer
 # may see (their own; an admin every manager's), newest first.
 WAITING_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value)
-SentRow = Row[tuple[OutboxItem, str | None, str | None, str | None]]  # item, client_no, client name, manager name
+
+
+class SentMessage(NamedTuple):
+    item: OutboxItem
+    client_no: str | None
+    client_name: str | None
+    manager_name: str | None
 
 
 async def sent_messages(session: AsyncSession, reviewer: Reviewer, *, status: str | None = None,
                         kind: str | None = None, search: str | None = None, offset: int = 0,
-                        limit: int = 50) -> tuple[int, list[SentRow]]:
+                        limit: int = 50) -> tuple[int, list[SentMessage]]:
     """(total, one page of rows). `status` "queued" also takes the rows being
     handed to Telegram right now ("sending"); `search` matches the client's name or number or the text."""
     stmt = _own(select(OutboxItem, Client.client_no, Client.name, Manager.name)
@@ -485,7 +491,7 @@ async def sent_messages(session: AsyncSession, reviewer: Reviewer, *, status: st
         stmt = stmt.where(or_(Client.name.like(like), Client.client_no.like(like), OutboxItem.text.like(like)))
     total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset(offset).limit(limit))).all()
-    return total, list(rows)
+    return total, [SentMessage(*row) for row in rows]
 
 
 async def sent_counts(session: AsyncSession, reviewer: Reviewer) -> dict[str, int]:
