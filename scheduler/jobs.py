@@ -23,7 +23,7 @@ import html
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,6 +37,9 @@ from bot.settings import Settings, parse_hhmm
 from bot.workspace import Database
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
+
+if TYPE_CHECKING:
+    from bot.services.reports import ManagerReport
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +178,28 @@ def _hhmm(value: str) -> tuple[int, int]:
     return at.hour, at.minute
 
 
-class LeaderScheduler(AsyncIOScheduler):
-    """An AsyncIOScheduler that, on PostgreSQL, runs only while it holds the leader lock."""
+@dataclass
+class LeaderScheduler:
+    """The APScheduler scheduler (an untyped library) and, on PostgreSQL, the leadership it runs under: it
+    runs only while this process holds the leader lock; `shutdown` also gives the lock up."""
 
+    scheduler: AsyncIOScheduler
     leader_task: asyncio.Task[None] | None = None
     lock_conn: Any = None
+
+    @property
+    def state(self) -> int:
+        return int(self.scheduler.state)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def get_job(self, job_id: str) -> Any:
+        return self.scheduler.get_job(job_id)
+
+    def get_jobs(self) -> list[Any]:
+        return list(self.scheduler.get_jobs())
 
     def shutdown(self, wait: bool = True) -> None:
         if self.leader_task is not None:
@@ -188,8 +208,8 @@ class LeaderScheduler(AsyncIOScheduler):
             conn, self.lock_conn = self.lock_conn, None
             with contextlib.suppress(RuntimeError):  # no running loop: the process exit releases it
                 asyncio.get_running_loop().create_task(_close(conn))
-        if self.running:
-            super().shutdown(wait=wait)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
 
 
 async def _close(conn: Any) -> None:
@@ -197,7 +217,7 @@ async def _close(conn: Any) -> None:
         await conn.close()
 
 
-def daily_summary_text(manager_name: str, day: date, report: dict[str, Any]) -> str:
+def daily_summary_text(manager_name: str, day: date, report: ManagerReport) -> str:
     """The end-of-day summary for a manager (prompts/notify/daily_summary_*.j2), Chinese then English."""
     values = {
         "manager_name": html.escape(manager_name), "planned": report["drafts"]["planned"],
@@ -240,7 +260,7 @@ def build_scheduler(settings: Settings) -> AsyncIOScheduler:
     """The scheduler with its SQLAlchemy job store on the project database and the daily jobs
     (replacing stored ones with the same ids, so a changed PLAN_AT takes effect). Not started."""
     store = SQLAlchemyJobStore(url=sync_url(settings.database_url), tablename=JOBSTORE_TABLE)
-    scheduler = LeaderScheduler(
+    scheduler = AsyncIOScheduler(
         jobstores={"default": store}, timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
     )
@@ -269,18 +289,18 @@ async def _try_lock(db: Database) -> Any:
     return None
 
 
-async def _lead(scheduler: LeaderScheduler, db: Database, retry_s: float) -> None:
+async def _lead(leader: LeaderScheduler, db: Database, retry_s: float) -> None:
     """Become the leader when the lock is free; pause when the lock's connection is lost."""
     while True:
         conn = await _try_lock(db)
         if conn is None:
             await asyncio.sleep(retry_s)
             continue
-        scheduler.lock_conn = conn
-        if scheduler.running:
-            scheduler.resume()
+        leader.lock_conn = conn
+        if leader.running:
+            leader.scheduler.resume()
         else:
-            scheduler.start()
+            leader.scheduler.start()
         log.info("scheduler leader: this process runs the scheduled jobs")
         while True:
             await asyncio.sleep(retry_s)
@@ -289,23 +309,22 @@ async def _lead(scheduler: LeaderScheduler, db: Database, retry_s: float) -> Non
             except Exception:  # noqa: BLE001 - lost the connection, and with it the lock
                 log.warning("scheduler leader lost its database connection; pausing")
                 break
-        scheduler.lock_conn = None
-        scheduler.pause()
+        leader.lock_conn = None
+        leader.scheduler.pause()
         await _close(conn)
 
 
 async def start_scheduler(settings: Settings, db: Database, bot: Any = None, *,
-                          leader_retry_s: float = LEADER_RETRY_S) -> AsyncIOScheduler:
+                          leader_retry_s: float = LEADER_RETRY_S) -> LeaderScheduler:
     """Register the runtime and start the scheduler on the running event loop (on PostgreSQL,
     as soon as this process holds the leader lock)."""
     register_runtime(settings, db, bot)
-    scheduler = build_scheduler(settings)
-    assert isinstance(scheduler, LeaderScheduler)
+    scheduler = LeaderScheduler(build_scheduler(settings))
     if db.engine.dialect.name == "postgresql":
         scheduler.leader_task = asyncio.create_task(_lead(scheduler, db, leader_retry_s), name="scheduler-leader")
         await asyncio.sleep(0)  # the first attempt starts now
         log.info("scheduler waiting for leadership (planning daily at %s, %s)", settings.plan_at, settings.timezone)
     else:
-        scheduler.start()
+        scheduler.scheduler.start()
         log.info("scheduler started: planning daily at %s (%s)", settings.plan_at, settings.timezone)
     return scheduler

@@ -192,26 +192,16 @@ def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-class _Caps:
-    """Marketing already planned per client around the plan date (7-day windows either side)."""
+class PlannedMarketing:
+    """The local days of each client's marketing drafts around the plan date, counted against the bank's caps
+    (`rules.marketing_caps`, `rules.cap_problem`: the same definition the sender checks before sending)."""
 
-    def __init__(self, plan_date: date, daily: int, weekly: int) -> None:
-        self.plan_date, self.daily, self.weekly = plan_date, daily, weekly
+    def __init__(self, plan_date: date, caps: tuple[rules.Cap, ...]) -> None:
+        self.plan_date, self.caps = plan_date, caps
         self.dates: dict[int, list[date]] = defaultdict(list)
 
     def problem(self, client_id: int) -> str | None:
-        dates = self.dates.get(client_id)
-        if not dates:
-            return None if self.daily >= 1 and self.weekly >= 1 else (
-                rules.DAILY_CAP if self.daily < 1 else rules.WEEKLY_CAP)
-        if sum(1 for d in dates if d == self.plan_date) + 1 > self.daily:
-            return rules.DAILY_CAP
-        for offset in range(7):  # every 7-day window containing plan_date
-            start = self.plan_date - timedelta(days=offset)
-            end = start + timedelta(days=6)
-            if sum(1 for d in dates if start <= d <= end) + 1 > self.weekly:
-                return rules.WEEKLY_CAP
-        return None
+        return rules.cap_problem(self.caps, self.plan_date, self.dates.get(client_id, ()))
 
     def add(self, client_id: int) -> None:
         self.dates[client_id].append(self.plan_date)
@@ -307,13 +297,13 @@ class Planner:
             InviteToken.client_id.between(lo, hi), InviteToken.used_at.is_(None), InviteToken.expires_at > now))
         return {r[0] for r in rows}
 
-    async def load_caps(self, lo: int, hi: int) -> _Caps:
-        s = self.settings
-        caps = _Caps(self.plan_date, s.marketing_daily_cap, s.marketing_weekly_cap)
+    async def load_caps(self, lo: int, hi: int) -> PlannedMarketing:
+        caps = PlannedMarketing(self.plan_date, rules.marketing_caps(self.settings))
+        reach = timedelta(days=rules.cap_reach(caps.caps))
         rows = await self.session.execute(
             select(Draft.client_id, Draft.plan_date).where(
                 Draft.client_id.between(lo, hi),
-                Draft.plan_date.between(self.plan_date - timedelta(days=6), self.plan_date + timedelta(days=6)),
+                Draft.plan_date.between(self.plan_date - reach, self.plan_date + reach),
                 Draft.kind.in_(sorted(rules.MARKETING_KINDS)),
                 Draft.status.in_(COUNTED_STATUSES),
             ))
@@ -363,7 +353,8 @@ class Planner:
             "manager_name": manager.name,
             **day_values(client, self.plan_date, self.festival),
         }
-        bodies, stored_parts = [], []
+        bodies: list[str] = []
+        stored_parts: list[dict[str, Any]] = []
         for cand in parts:
             tpl = self.templates.get(f"{cand.template}_{lang}.j2")
             if tpl is None:
@@ -407,7 +398,7 @@ class Planner:
             product_message=bool(notices),
         )
 
-    def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: _Caps,
+    def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: PlannedMarketing,
                skipped: dict[int, set[str]]) -> list[Candidate]:
         """The parts of the client's one message today: every reminder the rules allow, then at most
         one greeting or recommendation within the caps; a reminder about the holding the pitch is

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import utcnow
 from bot.db.models import LoginToken, Manager
 from bot.services import audit
+from bot.settings import Settings
 
 LINK_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=12)
@@ -144,8 +145,8 @@ async def logout(session: AsyncSession, token: str) -> None:
                                                    LoginToken.purpose == "session").values(used_at=utcnow()))
 
 
-def login_url(settings: object, token: str) -> str:
+def login_url(settings: Settings, token: str) -> str:
     """The console address for a login token: PUBLIC_URL when set, else the local web address."""
-    public = getattr(settings, "public_url", "")
-    base = public.rstrip("/") if public else f"http://{settings.web_host}:{settings.web_port}"  # type: ignore[attr-defined]
+    public = settings.public_url
+    base = public.rstrip("/") if public else f"http://{settings.web_host}:{settings.web_port}"
     return f"{base}/login/{token}"

@@ -8,6 +8,9 @@ saving the record, and that switch must be durable before the old chunks are del
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +26,19 @@ MAX_NAME = 200  # characters; also at most 255 bytes (a file name on every file 
 def _(msgid: str) -> str:
     """Marks a text for gettext extraction; translated when shown."""
     return msgid
+
+
+class IngestSummary(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...  # loaded / replaced / unchanged / failed (with reasons)
+
+
+class DocumentLibrary(Protocol):
+    """What the console needs of the knowledge base (`knowledge.KnowledgeService`): add and remove documents."""
+
+    async def ingest(self, paths: Iterable[str | Path], loaded_by: str | None = None) -> IngestSummary: ...
+
+    async def remove(self, name: str) -> object | None:  # the removed document, or None: there was none
+        ...
 
 
 class UploadNameError(ValueError):

@@ -4,8 +4,8 @@ sending (the sender calls `send_problem`).
 - Marketing = greeting + recommendation; service = reminder (exempt from consent and caps, not
   from a block, quiet hours or the client's "reminders off").
 - Quiet hours are in the client's own time zone (default 21:00-08:00).
-- Caps: at most `marketing_daily_cap` marketing messages in the client's local day and
-  `marketing_weekly_cap` in the 7 local days ending that day.
+- Caps (`marketing_caps`, counted by `cap_problem`): at most `marketing_daily_cap` marketing messages
+  on one of the client's local days and `marketing_weekly_cap` in any 7 consecutive local days.
 - Suitability: product risk R1-R5 never above the client's rating C1-C5; no investment product
   when the risk assessment is missing or expired.
 
@@ -15,6 +15,7 @@ selects), so the planner can work in batches without loading entities.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,7 +24,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Draft, DraftKind, OutboxItem, OutboxStatus
@@ -211,19 +212,45 @@ def contact_problem(client: Contactable, kind: str) -> str | None:
     return None
 
 
-def local_day_bounds(when_utc: datetime, client_tz: str, days: int = 1) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the `days` local days ending with the local day of `when_utc`."""
-    tz = zone(client_tz)
-    local_day = when_utc.astimezone(tz).date()
-    start = _local_to_utc(local_day - timedelta(days=days - 1), time(0, 0), tz)
-    end = _local_to_utc(local_day + timedelta(days=1), time(0, 0), tz)
-    return start, end
+@dataclass(frozen=True)
+class Cap:
+    """A marketing cap: at most `limit` marketing messages in any `days` consecutive local days."""
+
+    reason: str
+    days: int
+    limit: int
 
 
-async def _sent_marketing(
-    session: AsyncSession, client_id: int, start: datetime, end: datetime, exclude: int | None
-) -> int:
-    query = select(func.count(OutboxItem.id)).where(
+def marketing_caps(settings: Settings) -> tuple[Cap, ...]:
+    """The caps and their windows, in the order they are checked (the one definition: the planner counts
+    planned drafts against them, `send_problem` counts sent messages)."""
+    return (Cap(DAILY_CAP, 1, settings.marketing_daily_cap), Cap(WEEKLY_CAP, 7, settings.marketing_weekly_cap))
+
+
+def cap_reach(caps: Iterable[Cap]) -> int:
+    """How many days either side of a day can share a cap window with it (what to load to count)."""
+    return max((cap.days for cap in caps), default=1) - 1
+
+
+def cap_problem(caps: Iterable[Cap], day: date, others: Iterable[date]) -> str | None:
+    """Whether one more marketing message on local day `day` would break a cap, given the local days of the
+    client's other marketing messages: every window of `cap.days` consecutive days containing `day` must hold
+    at most `cap.limit` messages, the new one included. The first cap broken, or None."""
+    counted = Counter(others)
+    for cap in caps:
+        for first in range(cap.days):
+            start = day - timedelta(days=first)
+            in_window = sum(n for d, n in counted.items() if start <= d < start + timedelta(days=cap.days))
+            if in_window + 1 > cap.limit:
+                return cap.reason
+    return None
+
+
+async def _sent_marketing_days(
+    session: AsyncSession, client_id: int, start: datetime, end: datetime, tz: ZoneInfo, exclude: int | None
+) -> list[date]:
+    """The client's local days of the marketing messages sent in [start, end)."""
+    query = select(OutboxItem.sent_at).where(
         OutboxItem.client_id == client_id,
         OutboxItem.kind.in_(sorted(MARKETING_KINDS)),
         OutboxItem.status == OutboxStatus.SENT.value,
@@ -232,7 +259,7 @@ async def _sent_marketing(
     )
     if exclude is not None:
         query = query.where(OutboxItem.id != exclude)
-    return int(await session.scalar(query) or 0)
+    return [sent_at.astimezone(tz).date() for sent_at in (await session.scalars(query)).all() if sent_at]
 
 
 async def send_problem(
@@ -249,9 +276,8 @@ async def send_problem(
 
     Order: blocked, unbound, consent/opt-out (marketing) or reminders off (reminders), quiet
     hours, a greeting whose day has passed (more than GREETING_GRACE_DAYS after its plan date, in
-    the client's local date; needs `outbox_id`), then the daily and weekly marketing caps
-    (marketing OutboxItems already SENT to the client in the client's local day / the 7 local
-    days ending today; `outbox_id` is excluded).
+    the client's local date; needs `outbox_id`), then the marketing caps (`cap_problem` over the
+    local days of the marketing OutboxItems already SENT to the client; `outbox_id` is excluded).
     Manager replies (kind "reply") are only stopped by a block or a missing chat."""
     if client.blocked:
         return BLOCKED
@@ -262,8 +288,8 @@ async def send_problem(
     problem = contact_problem(client, kind)
     if problem:
         return problem
-    tz_name = client.timezone or settings.timezone
-    local = when_utc.astimezone(zone(tz_name, settings.timezone))
+    tz = zone(client.timezone or settings.timezone, settings.timezone)
+    local = when_utc.astimezone(tz)
     if in_quiet_hours(local.time(), settings.quiet_hours_start, settings.quiet_hours_end):
         return QUIET_HOURS
     if not is_marketing(kind):
@@ -273,16 +299,10 @@ async def send_problem(
             select(Draft.plan_date).join(OutboxItem, OutboxItem.draft_id == Draft.id).where(OutboxItem.id == outbox_id))
         if planned_for is not None and local.date() > planned_for + timedelta(days=GREETING_GRACE_DAYS):
             return STALE
-    client_id = client.id
-    day_start, day_end = local_day_bounds(when_utc, tz_name)
-    sent_today = await _sent_marketing(session, client_id, day_start, day_end, outbox_id)
-    if sent_today >= settings.marketing_daily_cap:
-        return DAILY_CAP
-    week_start, week_end = local_day_bounds(when_utc, tz_name, days=7)
-    sent_week = await _sent_marketing(session, client_id, week_start, week_end, outbox_id)
-    if sent_week >= settings.marketing_weekly_cap:
-        return WEEKLY_CAP
-    return None
+    caps = marketing_caps(settings)
+    start = _local_to_utc(local.date() - timedelta(days=cap_reach(caps)), time(0, 0), tz)
+    end = _local_to_utc(local.date() + timedelta(days=1), time(0, 0), tz)
+    return cap_problem(caps, local.date(), await _sent_marketing_days(session, client.id, start, end, tz, outbox_id))
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import labels
 from bot.db.models import Client, KnowledgeDocument, Manager, OutboxItem
@@ -248,7 +249,7 @@ async def sent(request: Request, viewer: PageViewer, session: Session,
                 next_url=next_url)
 
 
-async def _counts(session: Any, viewer: auth.ConsoleSession) -> dict[str, int]:
+async def _counts(session: AsyncSession, viewer: auth.ConsoleSession) -> dict[str, int]:
     stmt = select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
     if not viewer.is_admin:
         stmt = stmt.where(OutboxItem.manager_id == viewer.manager.id)

@@ -55,7 +55,8 @@ def _stored_vectors(svc: KnowledgeService) -> list[list[float]]:
     if not svc.index.dense_enabled:
         return []
     got = svc.index.store._collection.get(include=["embeddings"], limit=2000)  # noqa: SLF001 - the bench reads the store
-    return [[float(x) for x in v] for v in got["embeddings"]]
+    embeddings = got["embeddings"]
+    return [] if embeddings is None else [[float(x) for x in v] for v in embeddings]
 
 
 def _filler_vectors(pool: list[list[float]], n: int, rng: random.Random) -> list[list[float]] | None:
