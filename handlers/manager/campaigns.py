@@ -20,7 +20,7 @@ from bot.db.models import Manager
 from bot.i18n import t
 from bot.services import placeholders, review
 from handlers.keyboards import ReviewCb
-from handlers.manager.views import campaign_page, cursor, flag_list, refresh_page, reviewer, show, stale_text
+from handlers.manager.views import campaign_page, cursor, flag_list, refresh_page, reviewer, show, stale_text, undo
 
 
 class EditDraft(StatesGroup):
@@ -77,7 +77,7 @@ async def approve_all(query: CallbackQuery, callback_data: ReviewCb, session: As
     try:
         n = await review.approve_all(session, reviewer(manager, is_admin), callback_data.c, expected=callback_data.o)
     except (review.NotFound, review.InvalidInput) as exc:
-        await session.rollback()
+        await undo(session, manager)
         n, note = 0, stale_text(exc, lang)
     else:
         note = t("{count} approved", lang, count=n)
@@ -100,7 +100,7 @@ async def approve_one(query: CallbackQuery, callback_data: ReviewCb, session: As
         await _ask_override_reason(query, callback_data, state, exc, lang)
         return
     except review.InvalidInput as exc:
-        await session.rollback()
+        await undo(session, manager)
         note = stale_text(exc, lang)
     await query.answer(note)
     text, markup = await campaign_page(session, manager, callback_data.c, cursor(callback_data), lang, is_admin)
@@ -177,7 +177,7 @@ async def save_edit(message: Message, state: FSMContext, session: AsyncSession, 
     try:
         draft = await review.edit_draft(session, reviewer(manager, is_admin), draft_id, message.text or "")
     except (review.NotFound, review.InvalidInput) as exc:
-        await session.rollback()
+        await undo(session, manager)
         await _after_text(message, state, session, bot, manager, lang, is_admin, stale_text(exc, lang))
         return
     flags = flag_list(draft.flags, lang)
@@ -192,7 +192,7 @@ async def save_reject(message: Message, state: FSMContext, session: AsyncSession
         await review.reject_one(session, reviewer(manager, is_admin), draft_id, message.text or "")
         note = t("Rejected.", lang)
     except (review.NotFound, review.InvalidInput) as exc:
-        await session.rollback()
+        await undo(session, manager)
         note = stale_text(exc, lang)
     await _after_text(message, state, session, bot, manager, lang, is_admin, note)
 

@@ -14,7 +14,7 @@ from bot.i18n import t
 from bot.services import review, today
 from bot.settings import Settings
 from handlers.keyboards import ReviewCb
-from handlers.manager.views import reviewer, show, stale_text, today_view
+from handlers.manager.views import reviewer, show, stale_text, today_view, undo
 from handlers.tickets import send_ticket_list
 
 
@@ -45,7 +45,7 @@ async def approve_clean_reminders(query: CallbackQuery, callback_data: ReviewCb,
         n = await today.approve_clean_reminders(session, reviewer(manager, is_admin),
                                                 datetime.now(settings.tz).date(), expected=callback_data.o)
     except (review.NotFound, review.InvalidInput) as exc:
-        await session.rollback()
+        await undo(session, manager)
         n, note = 0, stale_text(exc, lang)
     else:
         note = t("{count} approved", lang, count=n)

@@ -44,6 +44,13 @@ def stale_text(exc: Exception, lang: str) -> str:
     return t("This draft or campaign changed meanwhile; the page is refreshed.", lang)
 
 
+async def undo(session: AsyncSession, manager: Manager) -> None:
+    """Roll back a refused action. The rollback expires every object of the session, the manager
+    too; they are read again here, so that the page shown next can use them."""
+    await session.rollback()
+    await session.refresh(manager)
+
+
 def flag_list(findings: Sequence[str] | None, lang: str) -> str:
     return "; ".join(labels.labels("flag", findings, lang))
 
