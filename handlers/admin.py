@@ -8,7 +8,6 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -39,7 +38,7 @@ def _status_text(status: str, name: str, chunks: int, reason: str) -> str:
 
 
 async def on_document(message: Message, bot: Bot, session: AsyncSession, settings: Settings,
-                      knowledge: Any, event_from_user: User) -> None:
+                      knowledge: documents.FileLoader | None, event_from_user: User) -> None:
     doc = message.document
     assert doc is not None
     actor = f"admin:{event_from_user.id}"
@@ -51,7 +50,7 @@ async def on_document(message: Message, bot: Bot, session: AsyncSession, setting
         return
     status, reason, chunks = "failed", "", 0
     limit = int(settings.kb_max_file_mb * 1024 * 1024)
-    supported = knowledge.supported_types() if hasattr(knowledge, "supported_types") else None
+    supported = knowledge.supported_types() if knowledge is not None else None
     if knowledge is None:
         reason = t("the knowledge base is not available")
     elif doc.file_size is not None and doc.file_size > limit:

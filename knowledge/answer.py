@@ -1,5 +1,5 @@
-"""Answering: is the question grounded in the passages, the reply rendered from the composed lines
-(`compose`), and the LLM chain.
+"""Answering: the `Answer` and its `Source`s, is the question grounded in the passages, the reply
+rendered from the composed lines (`compose`), and the LLM path.
 
 Document text is data. Passages reach an LLM only inside delimited, numbered blocks under a
 system prompt that says so; the LLM's answer is then checked (every number, link and contact handle
@@ -11,15 +11,94 @@ quoted to a customer at all (`asks_for_secrets`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from knowledge.bm25 import BM25Index
 from knowledge.compose import Composed, english_lead, fact_in_english
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
-from knowledge.text import detect_language, nfkc, numbers_in, tokenize
+from knowledge.text import detect_language, nfkc, normalize_query, numbers_in, tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    doc: str
+    title: str
+    section: str
+    score: float
+    page: int | None = None
+
+    def as_dict(self) -> dict[str, str | float]:
+        return {"doc": self.doc, "title": self.title, "section": self.section, "score": round(self.score, 4)}
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list[Source]
+    grounded: bool
+    handoff: bool
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+    mode: str = "extractive"  # extractive | llm | curated | declined
+    reason: str = ""
+    retrieved: list[str] = field(default_factory=list)  # ranked document names (first occurrence)
+
+    @property
+    def declined(self) -> bool:
+        return not self.grounded
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "answer": self.text,
+            "sources": [s.as_dict() for s in self.sources],
+            "grounded": self.grounded,
+            "handoff": self.handoff,
+            "prompt_id": self.prompt_id,
+            "prompt_hash": self.prompt_hash,
+            "mode": self.mode,
+        }
+
+
+def declined(lang: str, reason: str, retrieved: list[str], *, personal: bool = False) -> Answer:
+    """The polite decline (with the offer of the manager)."""
+    return Answer(decline_text(lang, personal=personal), [], False, True, mode="declined", reason=reason,
+                  retrieved=retrieved)
+
+
+def _same_document(a: Hit, b: Hit) -> bool:
+    """One document in two formats (faq.csv and faq.xlsx) is one source."""
+    return Path(a.doc).stem == Path(b.doc).stem and a.meta.get("title") == b.meta.get("title")
+
+
+def sources_of(hits: list[Hit]) -> list[Source]:
+    """One source per document, in the order given."""
+    out: list[Source] = []
+    kept: list[Hit] = []
+    for h in hits:
+        if any(h.doc == k.doc or _same_document(h, k) for k in kept):
+            continue
+        kept.append(h)
+        page = int(h.meta.get("page") or 0) or None
+        out.append(Source(h.doc, str(h.meta.get("title", "")), str(h.meta.get("section", "")), h.score, page))
+    return out
+
+
+def ranked_docs(hits: list[Hit]) -> list[str]:
+    """The documents of the hits, best first, each once."""
+    out: list[str] = []
+    for h in hits:
+        if h.doc not in out:
+            out.append(h.doc)
+    return out
+
 
 # Requests a bank's answer never makes, whatever a document says: the customer's codes, passwords
 # or card details, or money moved to an account. "Never give anyone your code" is not a request:
@@ -126,6 +205,24 @@ def grounding(question: str, hits: list[Hit], bm25: BM25Index, *, threshold: flo
     return Grounding(cov >= threshold, cov, reason, missing)
 
 
+# a question naming a currency is about that currency: a passage that never names it does not answer
+_CURRENCIES = [
+    ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),
+    ("日元", "jpy", "yen"), ("英镑", "gbp", "pound"), ("澳元", "澳大利亚元", "aud"), ("加元", "加拿大元", "cad"),
+    ("新加坡元", "sgd"), ("瑞士法郎", "chf"), ("新西兰元", "nzd"), ("外币",),
+]
+
+
+def subject_covered(question: str, hit: Hit) -> bool:
+    q = normalize_query(question).lower()
+    text = nfkc(hit.text).lower()
+    for names in _CURRENCIES:
+        named = [n for n in names if (n in q if not n.isascii() else re.search(rf"\b{re.escape(n)}s?\b", q))]
+        if named and not any(n in text for n in names):
+            return False
+    return True
+
+
 def render_answer(composed: Composed, lead: Hit, lang: str, effective: str = "") -> str:
     """The reply: the answer line first, then at most two supporting lines, then the effective
     date. An English question answered from a Chinese passage gets an English lead built from
@@ -223,3 +320,39 @@ def check_llm_answer(answer: str, hits: list[Hit], question: str) -> str | None:
     if handles:
         return f"contact handles not in the cited passages: {', '.join(handles[:3])}"
     return None
+
+
+async def llm_answer(
+    llm: Any,
+    timeout_s: float,
+    question: str,
+    lang: str,
+    hits: list[Hit],
+    sources: list[Source],
+    extractive: str,
+    retrieved: list[str],
+) -> Answer:
+    """The LLM's answer from the passages, checked; the extractive answer when the call fails or
+    the check rejects it; a decline when the LLM finds nothing in the passages."""
+    from prompts import load_prompt
+
+    prompt = load_prompt(f"knowledge/answer_{lang}.txt")
+    chain = build_llm_chain(llm, prompt.text)
+    try:
+        text = await asyncio.wait_for(
+            chain.ainvoke({"question": question, "passages": format_passages(hits)}), timeout_s
+        )
+    except Exception as exc:  # noqa: BLE001 - 429, 5xx, timeouts...: the extractive answer instead
+        log.warning("knowledge: LLM failed (%s); extractive answer instead", type(exc).__name__)
+        return Answer(extractive, sources, True, False, prompt.id, prompt.hash, mode="extractive",
+                      reason=f"llm error: {type(exc).__name__}", retrieved=retrieved)
+    text = (text or "").strip()
+    if text.upper().startswith(NOT_FOUND_MARK) or text == "":
+        return Answer(decline_text(lang), [], False, True, prompt.id, prompt.hash, mode="declined",
+                      reason="llm: not in passages", retrieved=retrieved)
+    problem = check_llm_answer(text, hits, question)
+    if problem:
+        log.warning("knowledge: LLM answer rejected (%s); extractive answer instead", problem)
+        return Answer(extractive, sources, True, False, prompt.id, prompt.hash, mode="extractive",
+                      reason=f"llm answer rejected: {problem}", retrieved=retrieved)
+    return Answer(text, sources, True, False, prompt.id, prompt.hash, mode="llm", retrieved=retrieved)
