@@ -33,6 +33,7 @@ from sqlalchemy import select, text
 from bot.db.engine import sync_url
 from bot.db.models import Manager
 from bot.db.retry import retry_transient
+from bot.services.formats import fmt_date, fmt_day_month
 from bot.settings import Settings, parse_hhmm
 from bot.workspace import Database
 from prompts import render
@@ -142,8 +143,8 @@ def campaigns_waiting_text(manager_name: str, day: date, campaigns: list[dict[st
     total = sum(c["pending"] for c in campaigns)
     values = {"manager_name": html.escape(manager_name), "campaigns": items, "total": total,
               "console_url": html.escape(console_url)}
-    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=f"{day.month}月{day.day}日", **values)
-    en_text = render("notify/campaigns_waiting_en.j2", plan_date=day.strftime("%d %b %Y").lstrip("0"), **values)
+    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=fmt_day_month(day, "zh"), **values)
+    en_text = render("notify/campaigns_waiting_en.j2", plan_date=fmt_date(day, "en"), **values)
     return f"{zh_text}\n\n{en_text}"
 
 
@@ -229,8 +230,8 @@ def daily_summary_text(manager_name: str, day: date, report: ManagerReport) -> s
         "bot_conversations": report["conversations"]["handled_by_bot"],
         "handed_off": report["conversations"]["handed_off"], "answered": report["conversations"]["answered_by_manager"],
     }
-    zh_text = render("notify/daily_summary_zh.j2", day=f"{day.month}月{day.day}日", **values)
-    en_text = render("notify/daily_summary_en.j2", day=day.strftime("%d %b").lstrip("0"), **values)
+    zh_text = render("notify/daily_summary_zh.j2", day=fmt_day_month(day, "zh"), **values)
+    en_text = render("notify/daily_summary_en.j2", day=fmt_day_month(day, "en"), **values)
     return f"{zh_text}\n\n{en_text}"
 
 

@@ -24,7 +24,7 @@ from bot.services.compliance import notice_for_type
 from bot.services.formats import fmt_amount, fmt_date, fmt_money_short
 from scheduler.calendar import QINGMING, Festival, festival_on
 
-__all__ = ["fmt_amount", "fmt_date", "Candidate", "Catalog", "ProductInfo", "candidates"]
+__all__ = ["Candidate", "Catalog", "ProductInfo", "candidates"]
 Reason = tuple[str, str]  # (zh, en): shown in the manager's language
 
 MATURITY_NOTICE_DAYS = 7

@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import insert_for
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
 from bot.services import audit, compliance, rules
+from bot.services.formats import fmt_date
 from bot.settings import Settings
 from prompts import environment, load_prompt
 from scheduler.calendar import festival_on
-from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values, fmt_date
+from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values
 
 # Local send slots per kind (then moved out of quiet hours if the settings make them quiet).
 SEND_SLOTS = {
