@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Template
 from sqlalchemy import func, select
@@ -33,7 +33,7 @@ from bot.services.formats import fmt_date
 from bot.settings import Settings
 from prompts import environment, load_prompt
 from scheduler.calendar import festival_on
-from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values
+from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, ClientFacts, HoldingFacts, candidates, day_values
 
 # Local send slots per kind (then moved out of quiet hours if the settings make them quiet).
 SEND_SLOTS = {
@@ -179,7 +179,22 @@ def _language(value: str | None) -> str:
     return lang if lang in LANGUAGES else "zh"
 
 
-def _snapshot(client: Any) -> dict[str, Any]:
+class ClientRow(ClientFacts, rules.Reachable, Protocol):
+    """A client as the planner reads it: a row of `CLIENT_COLUMNS` (a `bot.db.models.Client` is one too)."""
+
+    @property
+    def client_no(self) -> str: ...
+    @property
+    def manager_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def salutation(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+
+
+def _snapshot(client: ClientRow) -> dict[str, Any]:
     return {
         "risk_rating": client.risk_rating,
         "risk_assessed_on": client.risk_assessed_on.isoformat() if client.risk_assessed_on else None,
@@ -348,7 +363,7 @@ class Planner:
             values["product_code"] = cand.product.code
         return values
 
-    def compose(self, client: Any, manager: Manager, parts: list[Candidate]) -> PlannedDraft | None:
+    def compose(self, client: ClientRow, manager: Manager, parts: list[Candidate]) -> PlannedDraft | None:
         """One message from the day's parts: one salutation, the parts' texts (reminders first),
         the risk notices the parts' products call for, one signature."""
         lang = _language(client.language)
@@ -403,7 +418,7 @@ class Planner:
             product_message=bool(notices),
         )
 
-    def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: PlannedMarketing,
+    def decide(self, client: ClientRow, cands: list[Candidate], used: set[tuple[int, str]], caps: PlannedMarketing,
                skipped: dict[int, set[str]]) -> list[Candidate]:
         """The parts of the client's one message today: every reminder the rules allow, then at most
         one greeting or recommendation within the caps; a reminder about the holding the pitch is
@@ -433,11 +448,11 @@ class Planner:
             reminders = kept
         return reminders + ([pitch] if pitch is not None else [])
 
-    async def prepare_batch(self, clients: Sequence[Any], managers: dict[int, Manager],
+    async def prepare_batch(self, clients: Sequence[ClientRow], managers: dict[int, Manager],
                             catalog: Catalog) -> list[PlannedDraft]:
         """Candidates -> rules -> one composed draft per client (nothing stored yet)."""
         lo, hi = clients[0].id, clients[-1].id
-        holdings: dict[int, list[Any]] = defaultdict(list)
+        holdings: dict[int, list[HoldingFacts]] = defaultdict(list)
         for h in await self.session.execute(select(*HOLDING_COLUMNS).where(Holding.client_id.between(lo, hi))):
             holdings[h.client_id].append(h)
         q = self.settings.qingming_greeting
