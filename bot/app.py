@@ -36,7 +36,7 @@ from bot.db.retry import PartsHealth
 from bot.i18n import get_i18n
 from bot.services.conversations import Conversations
 from bot.services.conversations.service import KnowledgeLike
-from bot.services.documents import DocumentLibrary
+from bot.services.documents import DocumentLibrary, FileLoader
 from bot.settings import Settings
 from bot.workspace import Database
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from scheduler.ratelimit import Limiter
 
 
-class KnowledgeBase(KnowledgeLike, DocumentLibrary, Protocol):
+class KnowledgeBase(KnowledgeLike, DocumentLibrary, FileLoader, Protocol):
     """What the running service uses of the knowledge base (`knowledge.KnowledgeService`; tests and
     demos give their own): customers' questions, and the documents admins add and remove."""
 

@@ -19,15 +19,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Client, Conversation, Manager
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 from bot.db.retry import PartsHealth, retry_transient
 from bot.i18n import normalize_language, t
 
@@ -174,7 +177,7 @@ class ThrottlingMiddleware(BaseMiddleware):
 class RedisThrottlingMiddleware(ThrottlingMiddleware):
     """The same limit shared by every bot instance (fixed windows counted in Redis)."""
 
-    def __init__(self, redis: Any, limit: int = 8, window: float = 10.0, clock: Callable[[], float] = time.time,
+    def __init__(self, redis: Redis, limit: int = 8, window: float = 10.0, clock: Callable[[], float] = time.time,
                  prefix: str = "rmbot:throttle") -> None:
         super().__init__(limit, window, clock)
         self.redis = redis
@@ -185,7 +188,9 @@ class RedisThrottlingMiddleware(ThrottlingMiddleware):
         key = f"{self.prefix}:{user_id}:{slot}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, int(self.window) + 1).execute()
+                pipe.incr(key)  # queued; the pipeline runs both at execute()
+                pipe.expire(key, int(self.window) + 1)
+                count, _ = await pipe.execute()
         except Exception:  # noqa: BLE001 - Redis down: fall back to this instance's own count
             log.warning("throttling: Redis unavailable, counting locally")
             return await super().check(user_id)
@@ -193,7 +198,7 @@ class RedisThrottlingMiddleware(ThrottlingMiddleware):
 
 
 def setup_middlewares(
-    dispatcher: Any,
+    dispatcher: Dispatcher,
     *,
     sessions: async_sessionmaker[AsyncSession],
     i18n: I18n,

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,7 +57,8 @@ def _qingming(day: date) -> bool:
     return any(f.key == QINGMING and f.first_day == day for f in festivals(day.year, qingming_greeting=True))
 
 
-def _product_violations(d: PlannedDraft, client: Any, product: Any, day: date) -> Iterable[str]:
+def _product_violations(d: PlannedDraft, client: rules.SegmentedClient, product: rules.ProductTerms,
+                        day: date) -> Iterable[str]:
     if d.amount is None:
         yield "recommendation_without_amount"
         return
@@ -76,7 +76,7 @@ def _product_violations(d: PlannedDraft, client: Any, product: Any, day: date) -
         yield "above_policy"
 
 
-def _notice_violations(d: PlannedDraft, product: Any | None) -> Iterable[str]:
+def _notice_violations(d: PlannedDraft, product: rules.ProductTerms | None) -> Iterable[str]:
     notices = set(d.context.get("notices") or ())
     has_wealth = any(m in d.text for m in _WEALTH_MARKERS)
     wealth_subject = "wealth" in notices
@@ -108,8 +108,8 @@ def _text_violations(d: PlannedDraft, day: date) -> Iterable[str]:
         yield "compliance:" + ",".join(compliance.blocking(d.flags))
 
 
-def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clients: dict[int, Any],
-              products: dict[str, Any]) -> None:
+def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clients: Mapping[int, rules.SegmentedClient],
+              products: Mapping[str, rules.ProductTerms]) -> None:
     per_client = Counter(d.client_id for d in drafts)
     for client_id, n in per_client.items():
         if n > 1:
@@ -123,7 +123,7 @@ def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clien
         found: list[str] = []
         if d.kind == "recommendation" and product is None:
             found.append("recommendation_without_product")
-        elif d.kind == "recommendation":
+        elif d.kind == "recommendation" and product is not None:
             report.recommendations += 1
             found += _product_violations(d, client, product, day)
         found += _notice_violations(d, product)

@@ -63,7 +63,7 @@ def holdings_line(holdings: list[tuple[Holding, Product | None]], lang: str) -> 
     return " · ".join(parts)
 
 
-_Query = TypeVar("_Query", bound=Select[Any])
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 def _own(stmt: _Query, viewer: Reviewer) -> _Query:

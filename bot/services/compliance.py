@@ -20,9 +20,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prompts import load_prompt
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.db.models import Client
 
 BLOCK, WARN, INFO = "block", "warn", "info"
 
@@ -248,7 +253,7 @@ def check_stored(draft: StoredDraft, text: str | None = None) -> list[str]:
     return list(dict.fromkeys(findings + notes))
 
 
-async def send_findings(session: Any, draft_id: int, text: str, client: Any, today: date) -> list[str]:
+async def send_findings(session: AsyncSession, draft_id: int, text: str, client: Client, today: date) -> list[str]:
     """The blocking findings on an approved message right before it is sent, with the rules as
     they are now: the text's checks again, and the product's suitability for the client today
     (a rating lowered, an assessment expired, a product withdrawn since approval)."""
@@ -260,7 +265,7 @@ async def send_findings(session: Any, draft_id: int, text: str, client: Any, tod
         return []
     found = check(text, template_text=draft.template_text or draft.text, context=draft.context,
                   language=draft.language, day=draft.plan_date, product_message=_legacy_product_message(draft))
-    wanted = (getattr(client, "language", None) or "zh").lower()[:2]
+    wanted = (client.language or "zh").lower()[:2]
     if wanted in ("zh", "en") and wanted != draft.language:  # the client changed language since drafting
         found.append(WRONG_LANGUAGE)
     if draft.product_code:

@@ -41,6 +41,24 @@ class DocumentLibrary(Protocol):
         ...
 
 
+class IngestedFile(Protocol):
+    @property
+    def status(self) -> str: ...  # loaded | replaced | unchanged | failed
+    @property
+    def reason(self) -> str: ...
+    @property
+    def chunks(self) -> int: ...
+
+
+class FileLoader(Protocol):
+    """What the admins' Telegram upload needs of the knowledge base: the file types it reads, and one file loaded."""
+
+    def supported_types(self) -> list[str]: ...  # suffixes: ".pdf", ".docx", ...
+
+    async def ingest_file(self, path: str | Path, *, name: str | None = None,
+                          loaded_by: str | None = None) -> IngestedFile: ...
+
+
 class UploadNameError(ValueError):
     """An uploaded file's name that cannot be a document's name (console 400, a clear answer in Telegram)."""
 

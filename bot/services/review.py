@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.db.base import utcnow
-from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager
+from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager, OutboxItem, OutboxStatus
 from bot.services import audit, compliance, outbox, placeholders
 from bot.services.compliance import check_stored
 
@@ -82,7 +82,7 @@ def gate(draft: Draft) -> tuple[list[str], list[str]]:
     return compliance.blocking(findings), compliance.warnings(findings)
 
 
-Sel = TypeVar("Sel", bound="Select[Any]")
+Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
 
 
 def _own(stmt: Sel, reviewer: Reviewer, column: Any) -> Sel:
@@ -458,3 +458,45 @@ async def auto_approve(session: AsyncSession, plan_date: date) -> int:
         if clean:
             total += await _decide(session, Reviewer(manager_id=manager_id), clean, DraftStatus.APPROVED)
     return total
+
+
+# What became of approved messages (the console's Sent page and `GET /api/sent`): the outbox rows the reviewer
+# may see (their own; an admin every manager's), newest first.
+WAITING_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value)
+
+
+class SentMessage(NamedTuple):
+    item: OutboxItem
+    client_no: str | None
+    client_name: str | None
+    manager_name: str | None
+
+
+async def sent_messages(session: AsyncSession, reviewer: Reviewer, *, status: str | None = None,
+                        kind: str | None = None, search: str | None = None, offset: int = 0,
+                        limit: int = 50) -> tuple[int, list[SentMessage]]:
+    """(total, one page of rows). `status` "queued" also takes the rows being
+    handed to Telegram right now ("sending"); `search` matches the client's name or number or the text."""
+    stmt = _own(select(OutboxItem, Client.client_no, Client.name, Manager.name)
+                .join(Client, Client.id == OutboxItem.client_id, isouter=True)
+                .join(Manager, Manager.id == OutboxItem.manager_id, isouter=True), reviewer, OutboxItem.manager_id)
+    if status == OutboxStatus.QUEUED.value:
+        stmt = stmt.where(OutboxItem.status.in_(WAITING_STATUSES))
+    elif status:
+        stmt = stmt.where(OutboxItem.status == status)
+    if kind:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    if search and search.strip():
+        like = f"%{search.strip()}%"
+        stmt = stmt.where(or_(Client.name.like(like), Client.client_no.like(like), OutboxItem.text.like(like)))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset(offset).limit(limit))).all()
+    return total, [SentMessage(*row) for row in rows]
+
+
+async def sent_counts(session: AsyncSession, reviewer: Reviewer) -> dict[str, int]:
+    """Outbox rows the reviewer may see, by status ("queued" includes "sending")."""
+    stmt = _own(select(OutboxItem.status, func.count()).group_by(OutboxItem.status), reviewer, OutboxItem.manager_id)
+    raw = {str(s): int(n) for s, n in (await session.execute(stmt)).all()}
+    raw[OutboxStatus.QUEUED.value] = raw.get(OutboxStatus.QUEUED.value, 0) + raw.pop(OutboxStatus.SENDING.value, 0)
+    return raw

@@ -9,10 +9,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import labels
-from bot.db.models import Client, OutboxItem
 from bot.services import client_view, invites, managers, outbox, review, tickets, today
 from bot.services.formats import plain_text
 from bot.services.reports import Period, bot_quality, manager_report
@@ -271,20 +270,13 @@ async def ticket_close(ticket_id: Id, viewer: ApiViewer, session: Session) -> Do
 async def sent(viewer: ApiViewer, session: Session, offset: int = Query(0, ge=0, le=10_000_000),
                limit: int = Query(50, ge=1, le=500), status: str | None = Query(None, max_length=16),
                kind: str | None = Query(None, max_length=16)) -> dict[str, Any]:
-    stmt = select(OutboxItem, Client.client_no).join(Client, Client.id == OutboxItem.client_id, isouter=True)
-    if not viewer.is_admin:
-        stmt = stmt.where(OutboxItem.manager_id == viewer.manager.id)
-    if status:
-        stmt = stmt.where(OutboxItem.status == status)
-    if kind:
-        stmt = stmt.where(OutboxItem.kind == kind)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset(offset).limit(limit))).all()
+    total, rows = await review.sent_messages(session, reviewer(viewer), status=status, kind=kind, offset=offset,
+                                             limit=limit)
     return {"total": total, "items": [
         {"id": o.id, "client_no": no, "manager_id": o.manager_id, "kind": o.kind, "status": o.status,
          "error": o.last_error,
          "attempts": o.attempts, "sent_at": o.sent_at.isoformat() if o.sent_at else None, "text": o.text}
-        for o, no in rows]}
+        for o, no, _name, _manager in rows]}
 
 
 @router.get("/reports/manager")

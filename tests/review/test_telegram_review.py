@@ -135,6 +135,69 @@ async def test_queue_paging_shows_every_draft_exactly_once(db, settings, fake_se
     assert statuses["rejected"] >= 2 and statuses["queued"] >= 2
 
 
+async def test_approve_all_clean_reminders_of_today(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    """The morning's one-tap approval of clean service reminders: asked first, the count checked
+    (a stale count approves nothing), flagged ones left, the morning shown again."""
+    from sqlalchemy import update
+
+    from bot.db.models import Campaign
+
+    ids = await seed_console(db, drafts_per_manager=4)
+    async with db.sessions() as session:
+        await session.execute(update(Campaign).where(Campaign.id == ids["camp_M1"]).values(kind="reminder"))
+        await session.execute(update(Draft).where(Draft.campaign_id == ids["camp_M1"]).values(kind="reminder"))
+        await session.execute(update(Draft).where(Draft.id == ids["draft_M1"]).values(flags=["promise_words"]))
+        await session.commit()
+    await _manager(db, ids)
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/today"))
+    ask = dict(_buttons(fake_session, MANAGER_TG))["Approve all 3 clean reminders"]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, ask))
+    assert "Approve all 3 clean service reminders" in _screen(fake_session, MANAGER_TG).params["text"]
+    confirm = dict(_buttons(fake_session, MANAGER_TG))["Yes, approve 3"]
+
+    stale = ReviewCb.unpack(confirm).model_copy(update={"o": 2}).pack()  # the manager saw another count
+    await dp.feed_update(bot, callback_update(MANAGER_TG, stale))
+    assert fake_session.requests_of("answerCallbackQuery")[-1].params.get("show_alert") is True
+    await dp.feed_update(bot, callback_update(MANAGER_TG, confirm))
+    assert fake_session.requests_of("answerCallbackQuery")[-1].params.get("text") == "3 approved"
+    assert "Today, " in _screen(fake_session, MANAGER_TG).params["text"]
+    async with db.sessions() as session:
+        statuses = dict((await session.execute(select(Draft.status, func.count()).where(
+            Draft.manager_id == ids["m1"]).group_by(Draft.status))).all())
+    assert statuses == {"queued": 3, "pending": 1}
+
+
+async def test_a_draft_decided_meanwhile_refreshes_the_page(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    """✓ tapped twice, or ✗ on a draft approved meanwhile (in the console): the manager is told and
+    sees the page again, nothing else changes."""
+    ids = await seed_console(db, drafts_per_manager=3)
+    await _manager(db, ids)
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, callback_update(MANAGER_TG, ReviewCb(a="open", c=ids["camp_M1"]).pack()))
+    buttons = dict(_buttons(fake_session, MANAGER_TG))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, buttons["✓1"]))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, buttons["✓1"]))  # the same, stale button again
+    changed = "This draft or campaign changed meanwhile; the page is refreshed."
+    assert fake_session.requests_of("answerCallbackQuery")[-1].params.get("text") == changed
+    assert "2 waiting" in _screen(fake_session, MANAGER_TG).params["text"]
+
+    await dp.feed_update(bot, callback_update(MANAGER_TG, buttons["✗2"]))
+    async with db.sessions() as session:  # approved in the console meanwhile
+        second = await session.get(Draft, ReviewCb.unpack(buttons["✗2"]).d)
+        second.status = "queued"
+        await session.commit()
+    await dp.feed_update(bot, message_update(MANAGER_TG, "not needed"))
+    assert changed in fake_session.sent_texts(MANAGER_TG)
+    assert "1 waiting" in _screen(fake_session, MANAGER_TG).params["text"]
+    async with db.sessions() as session:
+        statuses = dict((await session.execute(select(Draft.status, func.count()).where(
+            Draft.manager_id == ids["m1"]).group_by(Draft.status))).all())
+    assert statuses == {"queued": 2, "pending": 1}
+
+
 async def test_manager_start_help_and_free_text(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     ids = await seed_console(db, drafts_per_manager=1)
     await _manager(db, ids, language="zh")

@@ -118,7 +118,7 @@ async def run_retrieval_bench(
             await svc.registry.save(DocumentRecord(name=name, title=str(cs[0].metadata["title"]),
                                                    content_hash=str(cs[0].metadata["content_hash"]),
                                                    chunk_count=len(cs), pages=1))
-            svc._current[name] = str(cs[0].metadata["doc_key"])  # noqa: SLF001 - bench fills the index directly
+            svc.ingestion.current[name] = str(cs[0].metadata["doc_key"])  # the bench fills the index directly
             if progress:
                 progress(len(cs))
         fill_s = time.perf_counter() - t1
