@@ -11,8 +11,9 @@ from typing import Protocol
 
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
-# sentence ends for Chinese and English; keeps the punctuation with its sentence
-SENTENCE_END_RE = re.compile(r"(?<=[。！？!?；;])|(?<=[.])(?=\s)|\n")
+# sentence ends for Chinese and English, keeping the punctuation with its sentence; an English ";" joins two
+# halves of one sentence ("… refunded after checks; report to the police within 24 hours"), a Chinese "；" ends one
+SENTENCE_END_RE = re.compile(r"(?<=[。！？!?；])|(?<=[.])(?=\s)")
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -211,8 +212,24 @@ def content_terms(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    parts = [p.strip() for p in SENTENCE_END_RE.split(text)]
-    return [p for p in parts if p]
+    """Sentences, line by line; never cut inside brackets ('(credit cards: …; from abroad …)' stays whole)."""
+    sentences: list[str] = []
+    for line in text.split("\n"):
+        pending = ""
+        for piece in SENTENCE_END_RE.split(line):
+            pending += piece
+            if _bracket_depth(pending) > 0:
+                continue  # the sentence goes on past the bracket
+            if pending.strip():
+                sentences.append(pending.strip())
+            pending = ""
+        if pending.strip():
+            sentences.append(pending.strip())
+    return sentences
+
+
+def _bracket_depth(text: str) -> int:
+    return sum(text.count(c) for c in "(（[【") - sum(text.count(c) for c in ")）]】")
 
 
 _ITEM_START_RE = re.compile(r"^(\d+[.、)]|[•·▪●\-*]|[（(]?[一二三四五六七八九十\d]+[)）、])\s*")

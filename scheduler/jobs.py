@@ -33,12 +33,15 @@ from sqlalchemy import select, text
 from bot.db.engine import sync_url
 from bot.db.models import Manager
 from bot.db.retry import retry_transient
+from bot.services.formats import fmt_date, fmt_day_month
 from bot.settings import Settings, parse_hhmm
 from bot.workspace import Database
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
 
 if TYPE_CHECKING:
+    from aiogram import Bot
+
     from bot.services.reports import ManagerReport
 
 log = logging.getLogger(__name__)
@@ -61,13 +64,13 @@ LEADER_RETRY_S = 15.0
 class Runtime:
     settings: Settings
     db: Database
-    bot: Any = None  # aiogram Bot, or None (no notifications)
+    bot: Bot | None = None  # None: no notifications
 
 
 _runtime: Runtime | None = None
 
 
-def register_runtime(settings: Settings, db: Database, bot: Any = None) -> Runtime:
+def register_runtime(settings: Settings, db: Database, bot: Bot | None = None) -> Runtime:
     """Make the settings, database and bot available to jobs in this process."""
     global _runtime
     _runtime = Runtime(settings=settings, db=db, bot=bot)
@@ -142,8 +145,8 @@ def campaigns_waiting_text(manager_name: str, day: date, campaigns: list[dict[st
     total = sum(c["pending"] for c in campaigns)
     values = {"manager_name": html.escape(manager_name), "campaigns": items, "total": total,
               "console_url": html.escape(console_url)}
-    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=f"{day.month}月{day.day}日", **values)
-    en_text = render("notify/campaigns_waiting_en.j2", plan_date=day.strftime("%d %b %Y").lstrip("0"), **values)
+    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=fmt_day_month(day, "zh"), **values)
+    en_text = render("notify/campaigns_waiting_en.j2", plan_date=fmt_date(day, "en"), **values)
     return f"{zh_text}\n\n{en_text}"
 
 
@@ -164,6 +167,8 @@ async def notify_managers(day: date) -> int:
     console_url = rt.settings.public_url.rstrip("/") + "/console" if rt.settings.public_url else ""
     sent = 0
     for manager in managers:
+        if manager.telegram_id is None:  # not selected: the query asks for a Telegram account
+            continue
         body = campaigns_waiting_text(manager.name, day, waiting[manager.id], console_url)
         try:
             await rt.bot.send_message(manager.telegram_id, body)
@@ -229,8 +234,8 @@ def daily_summary_text(manager_name: str, day: date, report: ManagerReport) -> s
         "bot_conversations": report["conversations"]["handled_by_bot"],
         "handed_off": report["conversations"]["handed_off"], "answered": report["conversations"]["answered_by_manager"],
     }
-    zh_text = render("notify/daily_summary_zh.j2", day=f"{day.month}月{day.day}日", **values)
-    en_text = render("notify/daily_summary_en.j2", day=day.strftime("%d %b").lstrip("0"), **values)
+    zh_text = render("notify/daily_summary_zh.j2", day=fmt_day_month(day, "zh"), **values)
+    en_text = render("notify/daily_summary_en.j2", day=fmt_day_month(day, "en"), **values)
     return f"{zh_text}\n\n{en_text}"
 
 
@@ -247,6 +252,8 @@ async def daily_summary_job(day: str | None = None) -> int:
         managers = (await session.scalars(select(Manager).where(
             Manager.telegram_id.is_not(None), Manager.active.is_(True)))).all()
         for manager in managers:
+            if manager.telegram_id is None:  # not selected: the query asks for a Telegram account
+                continue
             report = await manager_report(session, manager.id, Period(target, target, rt.settings.tz))
             try:
                 await rt.bot.send_message(manager.telegram_id, daily_summary_text(manager.name, target, report))
@@ -314,7 +321,7 @@ async def _lead(leader: LeaderScheduler, db: Database, retry_s: float) -> None:
         await _close(conn)
 
 
-async def start_scheduler(settings: Settings, db: Database, bot: Any = None, *,
+async def start_scheduler(settings: Settings, db: Database, bot: Bot | None = None, *,
                           leader_retry_s: float = LEADER_RETRY_S) -> LeaderScheduler:
     """Register the runtime and start the scheduler on the running event loop (on PostgreSQL,
     as soon as this process holds the leader lock)."""

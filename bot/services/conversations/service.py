@@ -52,6 +52,7 @@ from bot.services import consent, invites, notices, tickets
 from bot.services.conversations import rendering
 from bot.services.conversations.intents import MAX_QUESTION_CHARS, Classifier, Route, Step, route
 from bot.services.conversations.rendering import SourceDict
+from bot.services.formats import fmt_amount
 from knowledge import Answer
 from prompts import load_prompt
 
@@ -406,7 +407,7 @@ class Conversations:
             valued = [h for h in holdings if h.kind in _VALUE_KINDS and h.currency == "CNY"]
             if len(valued) > 1:
                 total = sum((Decimal(h.amount) for h in valued), Decimal("0"))
-                lines.append(rendering.customer_text("balance_total", lang, total=rendering.money(total)))
+                lines.append(rendering.customer_text("balance_total", lang, total=fmt_amount(total)))
         return "\n".join(lines + footer)
 
     # -- knowledge answers -------------------------------------------------------------------
