@@ -16,13 +16,18 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from knowledge.bm25 import BM25Index
+from knowledge.chunking import meta_int
 from knowledge.compose import Composed, english_lead, fact_in_english
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
 from knowledge.text import detect_language, nfkc, normalize_query, numbers_in, tokenize
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +91,7 @@ def sources_of(hits: list[Hit]) -> list[Source]:
         if any(h.doc == k.doc or _same_document(h, k) for k in kept):
             continue
         kept.append(h)
-        page = int(h.meta.get("page") or 0) or None
+        page = meta_int(h.meta.get("page")) or None
         out.append(Source(h.doc, str(h.meta.get("title", "")), str(h.meta.get("section", "")), h.score, page))
     return out
 
@@ -276,7 +281,7 @@ def format_passages(hits: list[Hit]) -> str:
     return "\n\n".join(parts)
 
 
-def build_llm_chain(llm: Any, system_prompt: str) -> Any:
+def build_llm_chain(llm: BaseChatModel, system_prompt: str) -> Runnable[dict[str, str], str]:
     """LCEL: prompt | llm | text. Inputs: question, passages (formatted), lang."""
     from langchain_core.messages import SystemMessage
     from langchain_core.output_parsers import StrOutputParser
@@ -323,7 +328,7 @@ def check_llm_answer(answer: str, hits: list[Hit], question: str) -> str | None:
 
 
 async def llm_answer(
-    llm: Any,
+    llm: BaseChatModel,
     timeout_s: float,
     question: str,
     lang: str,

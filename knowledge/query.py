@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from knowledge.bm25 import BM25Index
 from knowledge.glossary import GLOSSARY, ZH_SYNONYMS, cn_numerals_to_digits
-from knowledge.text import EN_STOP, ZH_STOP, _get_jieba, _stem, normalize_query, tokenize
+from knowledge.text import EN_STOP, ZH_STOP, _stem, get_jieba, normalize_query, tokenize
 
 _EN_EXTRA_STOP = {
     "right", "now", "currently", "current", "only", "use", "using", "get", "got", "like", "also", "just",
@@ -56,7 +56,7 @@ def _typo_candidates(bm25: BM25Index, word: str, limit: int = 2) -> list[str]:
     """Known words of the same length differing in one character ('年废' -> '年费')."""
     if not (2 <= len(word) <= 4) or word.isascii():
         return []
-    jieba = _get_jieba()
+    jieba = get_jieba()
     if jieba.dt.FREQ.get(word):  # a real word, not a typo
         return []
     best: list[tuple[int, str]] = []
@@ -154,7 +154,7 @@ def _chinese_concepts(q: str, bm25: BM25Index, seen: set[str]) -> list[Concept]:
     """Chinese: question words with document synonyms, then the words with their part of speech."""
     import jieba.posseg as pseg
 
-    _get_jieba()
+    get_jieba()
     concepts: list[Concept] = []
     for run in re.findall(r"[\u3400-\u9fff]+", q):
         concepts += _synonym_concepts(run, bm25, seen)
@@ -206,7 +206,7 @@ def _chinese_word_concept(w: str, flag: str, prev_word: str, q: str, bm25: BM25I
     # jieba glues a unit to the next character after a number ('180天能' -> '天能'): not a topic
     glued = w[0] in "天年月日元万个次笔期号" and re.search(r"\d" + re.escape(w), q) is not None
     # only a real word vetoes: segmentation fragments ('费有', '化是', '能代') are not topics
-    real = bool(_get_jieba().dt.FREQ.get(w))
+    real = bool(get_jieba().dt.FREQ.get(w))
     strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued and real
     return Concept(w, alts, idf * pos, parts, strict)
 

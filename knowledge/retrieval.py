@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeAlias
+from typing import Protocol, TypeAlias
 
 from knowledge.bm25 import BM25Index
 from knowledge.glossary import expand_english
-from knowledge.index import Hit, KnowledgeIndex
+from knowledge.index import Filters, Hit, KnowledgeIndex
 from knowledge.query import analyze, expansion_terms, prepare
 from knowledge.text import detect_language, nfkc, normalize_query
 
@@ -90,7 +90,7 @@ class Retriever:
         self,
         question: str,
         k: int,
-        filters: dict[str, Any] | None,
+        filters: Filters | None,
         history: History | None,
         lang: str | None,
         allowed: set[str],

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from knowledge.answer import (
     Answer,
@@ -34,13 +34,16 @@ from knowledge.compose import asked_kinds, compose, effective_date
 from knowledge.curated import PREFIX as CURATED_PREFIX
 from knowledge.curated import CuratedAnswer, CuratedError, close_enough, curated_chunk, make_curated
 from knowledge.curated import from_meta as curated_from_meta
-from knowledge.index import Hit, KnowledgeIndex
+from knowledge.index import Filters, Hit, KnowledgeIndex
 from knowledge.ingest import Ingestion, IngestItem, IngestReport, expand_paths
 from knowledge.loaders import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, LoadedDocument
 from knowledge.personal import is_personal_question, mentions_other_bank
 from knowledge.registry import DocumentRecord, DocumentRegistry, utcnow
 from knowledge.retrieval import History, Retriever, grounding_text, prefer_language, prefer_titled
 from knowledge.text import detect_language, tokenize
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["Answer", "IngestItem", "IngestReport", "KnowledgeService", "Source", "expand_paths"]
 
@@ -59,7 +62,7 @@ class KnowledgeService:
         index: KnowledgeIndex,
         registry: DocumentRegistry,
         *,
-        llm: Any = None,
+        llm: BaseChatModel | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         top_k: int = 5,
         grounding_threshold: float = 0.45,
@@ -155,7 +158,7 @@ class KnowledgeService:
         question: str,
         *,
         k: int = 10,
-        filters: dict[str, Any] | None = None,
+        filters: Filters | None = None,
         history: History | None = None,
         lang: str | None = None,
     ) -> list[Hit]:
@@ -172,7 +175,7 @@ class KnowledgeService:
         question: str,
         lang: str | None = None,
         history: History | None = None,
-        filters: dict[str, Any] | None = None,
+        filters: Filters | None = None,
     ) -> Answer:
         """`lang`: the language of the QUESTION (the reply's language); detected when not given."""
         await self.start()
