@@ -18,7 +18,7 @@ import time as _time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +26,7 @@ from jinja2 import Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import clock
 from bot.db.base import insert_for
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
 from bot.services import audit, compliance, rules
@@ -312,7 +313,7 @@ class Planner:
 
     async def invited(self, lo: int, hi: int) -> set[int]:
         """Clients with an invite still open (sent, neither used nor expired)."""
-        now = self.now or datetime.now(UTC)
+        now = self.now or clock.now(self.session)
         rows = await self.session.execute(select(InviteToken.client_id).where(
             InviteToken.client_id.between(lo, hi), InviteToken.used_at.is_(None), InviteToken.expires_at > now))
         return {r[0] for r in rows}
@@ -528,7 +529,7 @@ class Planner:
                     "flags": d.flags or None, "product_code": d.product["code"] if d.product else None,
                     "scheduled_at": d.scheduled_at, "status": DraftStatus.PENDING.value,
                     "llm_rewritten": d.llm_rewritten, "prompt_id": d.prompt_id, "prompt_hash": d.prompt_hash,
-                    "edited": False, "created_at": datetime.now(UTC),
+                    "edited": False, "created_at": clock.now(self.session),
                 })
         if rows:
             stmt = _insert(Draft.__table__, self.dialect).on_conflict_do_nothing(

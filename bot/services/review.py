@@ -23,8 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import metrics
-from bot.db.base import utcnow
+from bot import clock, metrics
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager, OutboxItem, OutboxStatus
 from bot.services import audit, compliance, outbox, placeholders
 from bot.services.compliance import check_stored
@@ -172,7 +171,7 @@ async def open_campaign(session: AsyncSession, reviewer: Reviewer, campaign_id: 
     """The manager opened the campaign (the start of review time, for reports)."""
     camp = await get_campaign(session, reviewer, campaign_id)
     if camp.first_opened_at is None and not reviewer.is_admin:
-        camp.first_opened_at = utcnow()
+        camp.first_opened_at = clock.now(session)
     return camp
 
 
@@ -243,7 +242,7 @@ def _draft_view(d: Draft, client_no: str, name: str) -> dict[str, Any]:
 
 async def _decide(session: AsyncSession, reviewer: Reviewer, drafts: Sequence[Draft], status: str,
                   reason: str | None = None) -> int:
-    now = utcnow()
+    now = clock.now(session)
     for d in drafts:
         d.status = status
         d.decided_by = reviewer.actor

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.base import SIMULATED_NOW
 from bot.db.models import AuditLog, Client, Draft, Manager, OutboxItem
 from bot.i18n import t
 from bot.services import compliance, review
@@ -241,16 +240,13 @@ async def _send(db, settings, fake_session) -> None:  # type: ignore[no-untyped-
 
     quiet_free = settings.model_copy(update={"quiet_hours_start": "00:00", "quiet_hours_end": "00:00",
                                              "chat_interval_s": 0.0})
-    token = SIMULATED_NOW.set(datetime(2027, 3, 1, 6, 0, tzinfo=UTC))
-    try:
-        sender = Sender(quiet_free, db.sessions, make_bot(fake_session), LocalLimiter(1000), idle_s=0.05)
-        stop = asyncio.Event()
-        task = asyncio.create_task(sender.run(stop))
-        await asyncio.sleep(0.5)
-        stop.set()
-        await asyncio.wait_for(task, 10)
-    finally:
-        SIMULATED_NOW.reset(token)
+    at_six = db.with_clock(lambda: datetime(2027, 3, 1, 6, 0, tzinfo=UTC))  # the morning the drafts are for
+    sender = Sender(quiet_free, at_six.sessions, make_bot(fake_session), LocalLimiter(1000), idle_s=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.wait_for(task, 10)
 
 
 async def test_not_sent_when_the_rules_change_after_approval(db, settings, planned, fake_session,
