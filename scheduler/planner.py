@@ -200,10 +200,6 @@ def _snapshot(client: ClientRow) -> dict[str, Any]:
     }
 
 
-def _insert(table: Any, dialect: str) -> Any:
-    return insert_for(dialect, table)
-
-
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -337,7 +333,7 @@ class Planner:
         if found is None:
             zh, en = OCCASION_LABELS.get(occasion, (occasion, occasion))
             tid, thash = self.templates.ident(template)
-            stmt = _insert(Campaign, self.dialect).values(
+            stmt = insert_for(self.dialect, Campaign).values(
                 manager_id=manager_id, plan_date=self.plan_date, kind=kind, occasion=occasion,
                 title=f"{zh} / {en}", template_id=tid, template_hash=thash, status="pending",
             ).on_conflict_do_nothing()
@@ -527,7 +523,7 @@ class Planner:
                     "edited": False, "created_at": clock.now(self.session),
                 })
         if rows:
-            stmt = _insert(Draft.__table__, self.dialect).on_conflict_do_nothing(
+            stmt = insert_for(self.dialect, Draft.__table__).on_conflict_do_nothing(
                 index_elements=["client_id", "dedupe_key"])
             await self.session.execute(stmt, rows)
         self.result.drafted += len(drafts)
