@@ -15,12 +15,13 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramRetryAfter
@@ -34,8 +35,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.retry import PartsHealth
 from bot.i18n import get_i18n
 from bot.services.conversations import Conversations
+from bot.services.conversations.service import KnowledgeLike
+from bot.services.documents import DocumentLibrary, FileLoader
 from bot.settings import Settings
 from bot.workspace import Database
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from handlers.middlewares import ThrottlingMiddleware
+    from scheduler.ratelimit import Limiter
+
+
+class KnowledgeBase(KnowledgeLike, DocumentLibrary, FileLoader, Protocol):
+    """What the running service uses of the knowledge base (`knowledge.KnowledgeService`; tests and
+    demos give their own): customers' questions, and the documents admins add and remove."""
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +83,7 @@ class ReplyBudgetMiddleware(BaseRequestMiddleware):
 
     COUNTED = frozenset({"sendMessage", "sendDocument", "sendPhoto", "copyMessage"})
 
-    def __init__(self, limiter: Any) -> None:
+    def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
 
     async def __call__(
@@ -99,7 +113,7 @@ def _pin_response_models() -> None:
         _PINNED_RESPONSE_MODELS.append(Response[method.__returning__])  # type: ignore[name-defined]
 
 
-def build_bot(settings: Settings, *, session: Any = None, retry_429: bool = True) -> Bot | None:
+def build_bot(settings: Settings, *, session: BaseSession | None = None, retry_429: bool = True) -> Bot | None:
     """The Bot, or None without BOT_TOKEN. TELEGRAM_API_BASE points it at any Bot API server.
     The sender passes `retry_429=False`: it handles 429s itself (a pause shared by all senders)."""
     if not settings.token:
@@ -132,10 +146,10 @@ def build_storage(settings: Settings) -> BaseStorage:
 def build_dispatcher(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    knowledge: Any,
+    knowledge: KnowledgeBase | None,
     *,
     storage: BaseStorage | None = None,
-    throttling: Any = None,
+    throttling: ThrottlingMiddleware | None = None,
     health: PartsHealth | None = None,
     **services: Any,
 ) -> Dispatcher:
@@ -195,7 +209,7 @@ async def setup_manager_menus(bot: Bot, settings: Settings, sessions: async_sess
     return done
 
 
-async def build_knowledge(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Any:
+async def build_knowledge(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> KnowledgeBase | None:
     """The knowledge service over the project database's document registry (None if unavailable)."""
     try:
         from bot.services.documents import SqlDocumentRegistry
@@ -297,7 +311,7 @@ async def _stop_signals() -> AsyncIterator[asyncio.Event]:
             loop.remove_signal_handler(sig)
 
 
-async def _start_bot(parts: Parts, settings: Settings, bot: Bot, dp: Dispatcher, web_app: Any,
+async def _start_bot(parts: Parts, settings: Settings, bot: Bot, dp: Dispatcher, web_app: FastAPI | None,
                      sessions: async_sessionmaker[AsyncSession]) -> None:
     """Telegram updates: by webhook (into the inbox the console's endpoint fills) or by long polling."""
     with contextlib.suppress(Exception):
@@ -306,6 +320,7 @@ async def _start_bot(parts: Parts, settings: Settings, bot: Bot, dp: Dispatcher,
     if settings.webhook_url:
         from bot.webhook import WebhookInbox
 
+        assert web_app is not None, "run() builds the web app whenever there is a webhook"
         inbox = WebhookInbox(settings.redis_url, dp, bot)
         parts.on_close(inbox.close)
         web_app.state.accept_update = inbox.accept
@@ -340,7 +355,7 @@ async def _start_scheduler(parts: Parts, settings: Settings, db: Database,
     parts.add("scheduler")
 
 
-def _start_sender(parts: Parts, settings: Settings, db: Database, limiter: Any,
+def _start_sender(parts: Parts, settings: Settings, db: Database, limiter: Limiter,
                   health: PartsHealth) -> None:
     from scheduler.sender import run_sender
 
@@ -359,7 +374,7 @@ class _Server(uvicorn.Server):
         yield  # the run owns SIGINT/SIGTERM: it stops every part, the web server among them
 
 
-async def _start_console(parts: Parts, settings: Settings, web_app: Any) -> None:
+async def _start_console(parts: Parts, settings: Settings, web_app: FastAPI) -> None:
     """The web server (console, API, webhook endpoint), listening before anyone (a webhook, `ready`) relies
     on it."""
     from bot.web import web_server_config
@@ -380,7 +395,7 @@ async def _start_console(parts: Parts, settings: Settings, web_app: Any) -> None
         raise RuntimeError(f"the console did not start on {settings.web_host}:{settings.web_port}")
 
 
-async def run(settings: Settings, role: str = "all", *, knowledge: Any = None,
+async def run(settings: Settings, role: str = "all", *, knowledge: KnowledgeBase | None = None,
               ready: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
     """Run the parts of the application `role` asks for until cancelled, SIGTERM or Ctrl+C. `knowledge`
     replaces the knowledge service built from the settings (tests, demos). Every resource is entered in one

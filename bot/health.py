@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.retry import PartsHealth
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -66,12 +69,12 @@ async def _chroma(settings: Settings) -> str:
     raise RuntimeError(f"Chroma server answered {response.status_code}")
 
 
-async def _bot_api(bot: Any) -> str:
+async def _bot_api(bot: Bot) -> str:
     me = await bot.get_me(request_timeout=int(CHECK_TIMEOUT_S) + 1)
     return f"ok (@{me.username})"
 
 
-async def readiness(settings: Settings, engine: AsyncEngine, bot: Any = None,
+async def readiness(settings: Settings, engine: AsyncEngine, bot: Bot | None = None,
                     health: PartsHealth | None = None) -> tuple[bool, dict[str, str]]:
     """Run every check; returns (ready, {part: "ok" | "error: ..." | "not configured"})."""
     checks: dict[str, Callable[[], Awaitable[str]]] = {"database": lambda: _database(engine)}

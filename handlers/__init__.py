@@ -1,4 +1,5 @@
-"""aiogram routers, built by factories (no module-level state).
+"""aiogram routers: each module's handlers are module-level functions, registered by its
+`setup_router()` on a new `Router` (no module-level state; dependencies come as workflow data).
 
 `setup_routers()` returns the root router in this order: admin (documents from admins), tickets
 (the manager's replies to handoffs), manager (campaign review), customer, and common (odd input)

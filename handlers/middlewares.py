@@ -11,6 +11,10 @@
    client's language, else the conversation's chosen one, else Telegram's `language_code` (zh* / en*).
 4. `ThrottlingMiddleware`: at most `limit` messages per `window` seconds per user; the first
    refused one gets a polite answer, the rest are dropped.
+
+And on the dispatcher's `message` observer (before any router):
+
+5. `CommandEndsWaitMiddleware`: a command is never the text a state waits for.
 """
 
 from __future__ import annotations
@@ -19,15 +23,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import BaseMiddleware, Bot
-from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Chat, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Client, Conversation, Manager
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 from bot.db.retry import PartsHealth, retry_transient
 from bot.i18n import normalize_language, t
 
@@ -174,7 +182,7 @@ class ThrottlingMiddleware(BaseMiddleware):
 class RedisThrottlingMiddleware(ThrottlingMiddleware):
     """The same limit shared by every bot instance (fixed windows counted in Redis)."""
 
-    def __init__(self, redis: Any, limit: int = 8, window: float = 10.0, clock: Callable[[], float] = time.time,
+    def __init__(self, redis: Redis, limit: int = 8, window: float = 10.0, clock: Callable[[], float] = time.time,
                  prefix: str = "rmbot:throttle") -> None:
         super().__init__(limit, window, clock)
         self.redis = redis
@@ -185,15 +193,45 @@ class RedisThrottlingMiddleware(ThrottlingMiddleware):
         key = f"{self.prefix}:{user_id}:{slot}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, int(self.window) + 1).execute()
+                pipe.incr(key)  # queued; the pipeline runs both at execute()
+                pipe.expire(key, int(self.window) + 1)
+                count, _ = await pipe.execute()
         except Exception:  # noqa: BLE001 - Redis down: fall back to this instance's own count
             log.warning("throttling: Redis unavailable, counting locally")
             return await super().check(user_id)
         return count <= self.limit, count == self.limit + 1
 
 
+class CommandEndsWaitMiddleware(BaseMiddleware):
+    """Every state of this bot waits for a person's text: a draft's new text, a reason to reject
+    or to approve despite warnings, a template, a reply to a customer. A command is never that
+    text (a compliance officer would not accept "/stop" as an override reason, nor a customer
+    receive "/today" from their manager). /cancel is the routers' (they cancel and say so); any
+    other command ends the wait as in most Telegram bots: the person is told it is cancelled
+    (nothing was saved, approved or sent) and the command then runs as usual, in whichever router
+    handles it; an unknown one gets the usual "I do not know that command"."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Message) and data.get("raw_state") and is_command(event.text) \
+                and not is_command(event.text, "cancel"):
+            state: FSMContext = data["state"]
+            await state.clear()
+            data["raw_state"] = None
+            await event.answer(t("Cancelled.", data.get("lang")))
+        return await handler(event, data)
+
+
+def is_command(text: str | None, name: str | None = None) -> bool:
+    """Whether `text` looks like a command (starts with "/": "/today", "/stop@bank_bot now"), or is
+    the command `name` (as aiogram's `Command(name)` reads it: case-sensitive)."""
+    words = (text or "").split(maxsplit=1)
+    if not words or not words[0].startswith("/"):
+        return False
+    return name is None or words[0][1:].split("@", 1)[0] == name
+
+
 def setup_middlewares(
-    dispatcher: Any,
+    dispatcher: Dispatcher,
     *,
     sessions: async_sessionmaker[AsyncSession],
     i18n: I18n,
@@ -206,3 +244,4 @@ def setup_middlewares(
     dispatcher.update.outer_middleware(IdentityMiddleware(admin_ids))
     dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
     dispatcher.update.outer_middleware(throttling or ThrottlingMiddleware())
+    dispatcher.message.outer_middleware(CommandEndsWaitMiddleware())

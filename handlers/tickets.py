@@ -25,6 +25,7 @@ from bot import labels
 from bot.db.models import Manager, Ticket, TicketStatus
 from bot.i18n import t
 from bot.services import invites, managers, tickets
+from bot.settings import Settings
 from handlers.filters import Magic
 from handlers.keyboards import TicketCb, ticket_keyboard
 
@@ -98,80 +99,72 @@ async def send_ticket_list(bot: Bot, chat_id: int, session: AsyncSession, staff:
     return min(len(waiting), LIST_LIMIT)
 
 
-def setup_router() -> Router:
-    router = Router(name="tickets")
-    router.message.filter(Magic(F.chat.type == "private"))
-    router.callback_query.filter(Magic(F.message.chat.type == "private"))
+async def cancel_reply(message: Message, state: FSMContext, lang: str) -> None:
+    await state.clear()
+    await message.answer(t("Cancelled.", lang))
 
-    @router.message(Command("cancel"), StateFilter(TicketReply.text))
-    async def cancel_reply(message: Message, state: FSMContext, lang: str) -> None:
-        await state.clear()
-        await message.answer(t("Cancelled.", lang))
 
-    @router.message(Command("tickets"), _staff)
-    async def list_tickets(message: Message, session: AsyncSession, bot: Bot, staff: Manager, lang: str,
+async def list_tickets(message: Message, session: AsyncSession, bot: Bot, staff: Manager, lang: str,
+                       is_admin: bool = False) -> None:
+    await send_ticket_list(bot, message.chat.id, session, staff, lang, admin=is_admin)
+
+
+async def invite(message: Message, command: CommandObject, session: AsyncSession, bot: Bot, settings: Settings,
+                 staff: Manager, lang: str) -> None:
+    client_no = (command.args or "").strip()
+    if not client_no:
+        await message.answer(t("Usage: /invite CLIENT_NO", lang))
+        return
+    try:
+        created = await invites.create_invite(session, client_no, bot_username=await bot_username(bot, settings),
+                                              created_by=staff)
+    except invites.InviteError as exc:
+        text = (t("Client {client} is not in your book.", lang, client=client_no)
+                if exc.reason == "forbidden" else t("There is no client {client}.", lang, client=client_no))
+        await message.answer(text)
+        return
+    await message.answer(t("Invite link for {client} (single use, valid until {until}):\n{link}", lang,
+                           client=created.client_no, until=labels.local_time(
+                               created.expires_at, settings.tz, lang, fmt="%Y-%m-%d %H:%M"),
+                           link=created.link), disable_web_page_preview=True)
+
+
+async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot, lang: str,
+                             manager: Manager | None = None, is_admin: bool = False) -> None:
+    data = await state.get_data()
+    await state.clear()
+    found = await _staff(message, session, manager, is_admin)
+    if not isinstance(found, dict):
+        return
+    await _send_reply(bot, session, message, found["staff"], int(data["ticket_id"]), message.text or "", lang,
+                      is_admin)
+
+
+async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, staff: Manager, ticket: Ticket,
+                          lang: str, is_admin: bool = False) -> None:
+    await _send_reply(bot, session, message, staff, ticket.id, message.text or "", lang, is_admin)
+
+
+async def reply_to_unlinked(message: Message, lang: str) -> None:
+    await message.answer(t("This message is not linked to an open ticket. Reply to the latest ticket notice, "
+                           "or press Reply under it.", lang))
+
+
+async def on_ticket_button(query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, bot: Bot,
+                           state: FSMContext, lang: str, manager: Manager | None = None,
                            is_admin: bool = False) -> None:
-        await send_ticket_list(bot, message.chat.id, session, staff, lang, admin=is_admin)
-
-    @router.message(Command("invite"), _staff)
-    async def invite(message: Message, command: CommandObject, session: AsyncSession, bot: Bot, settings: Any,
-                     staff: Manager, lang: str) -> None:
-        client_no = (command.args or "").strip()
-        if not client_no:
-            await message.answer(t("Usage: /invite CLIENT_NO", lang))
-            return
-        try:
-            created = await invites.create_invite(session, client_no, bot_username=await bot_username(bot, settings),
-                                                  created_by=staff)
-        except invites.InviteError as exc:
-            text = (t("Client {client} is not in your book.", lang, client=client_no)
-                    if exc.reason == "forbidden" else t("There is no client {client}.", lang, client=client_no))
-            await message.answer(text)
-            return
-        await message.answer(t("Invite link for {client} (single use, valid until {until}):\n{link}", lang,
-                               client=created.client_no, until=labels.local_time(
-                                   created.expires_at, settings.tz, lang, fmt="%Y-%m-%d %H:%M"),
-                               link=created.link), disable_web_page_preview=True)
-
-    @router.message(StateFilter(TicketReply.text), Magic(F.text))
-    async def reply_after_button(message: Message, state: FSMContext, session: AsyncSession, bot: Bot, lang: str,
-                                 manager: Manager | None = None, is_admin: bool = False) -> None:
-        data = await state.get_data()
-        await state.clear()
-        found = await _staff(message, session, manager, is_admin)
-        if not isinstance(found, dict):
-            return
-        await _send_reply(bot, session, message, found["staff"], int(data["ticket_id"]), message.text or "", lang,
-                          is_admin)
-
-    @router.message(Magic(F.text), _reply_target)
-    async def reply_to_notice(message: Message, session: AsyncSession, bot: Bot, staff: Manager, ticket: Ticket,
-                              lang: str, is_admin: bool = False) -> None:
-        await _send_reply(bot, session, message, staff, ticket.id, message.text or "", lang, is_admin)
-
-    @router.message(Magic(F.text), Magic(F.reply_to_message.from_user.is_bot), _staff)
-    async def reply_to_unlinked(message: Message, lang: str) -> None:
-        await message.answer(t("This message is not linked to an open ticket. Reply to the latest ticket notice, "
-                               "or press Reply under it.", lang))
-
-    @router.callback_query(TicketCb.filter())
-    async def on_ticket_button(query: CallbackQuery, callback_data: TicketCb, session: AsyncSession, bot: Bot,
-                               state: FSMContext, lang: str, manager: Manager | None = None,
-                               is_admin: bool = False) -> None:
-        found = await _staff(query, session, manager, is_admin)
-        if not isinstance(found, dict):
-            await query.answer(t("This button is for the client's relationship manager.", lang), show_alert=True)
-            return
-        try:
-            await _ticket_action(query, callback_data, session, bot, state, found["staff"], lang, is_admin)
-        except tickets.TicketError as exc:
-            await query.answer(tickets.error_text(exc, callback_data.ticket_id, lang), show_alert=True)
-
-    return router
+    found = await _staff(query, session, manager, is_admin)
+    if not isinstance(found, dict):
+        await query.answer(t("This button is for the client's relationship manager.", lang), show_alert=True)
+        return
+    try:
+        await _ticket_action(query, callback_data, session, bot, state, found["staff"], lang, is_admin)
+    except tickets.TicketError as exc:
+        await query.answer(tickets.error_text(exc, callback_data.ticket_id, lang), show_alert=True)
 
 
-async def bot_username(bot: Bot, settings: Any) -> str:
-    configured = (getattr(settings, "bot_username", "") or "").lstrip("@")
+async def bot_username(bot: Bot, settings: Settings) -> str:
+    configured = settings.bot_username.lstrip("@")
     return configured or (await bot.me()).username or "bot"
 
 
@@ -215,3 +208,17 @@ async def _tell_customer_closed(bot: Bot, session: AsyncSession, ticket: Ticket)
                                                  "ask me anything at any time, or send /human again.", lang))
     except TelegramAPIError:
         log.info("customer not told about closed ticket", extra={"ticket_id": ticket.id})
+
+
+def setup_router() -> Router:
+    router = Router(name="tickets")
+    router.message.filter(Magic(F.chat.type == "private"))
+    router.callback_query.filter(Magic(F.message.chat.type == "private"))
+    router.message.register(cancel_reply, Command("cancel"), StateFilter(TicketReply.text))
+    router.message.register(list_tickets, Command("tickets"), _staff)
+    router.message.register(invite, Command("invite"), _staff)
+    router.message.register(reply_after_button, StateFilter(TicketReply.text), Magic(F.text))
+    router.message.register(reply_to_notice, Magic(F.text), _reply_target)
+    router.message.register(reply_to_unlinked, Magic(F.text), Magic(F.reply_to_message.from_user.is_bot), _staff)
+    router.callback_query.register(on_ticket_button, TicketCb.filter())
+    return router

@@ -1,4 +1,5 @@
-"""Answering: is the question grounded in the passages, the extractive answer, and the LLM chain.
+"""Answering: the `Answer` and its `Source`s, is the question grounded in the passages, the reply
+rendered from the composed lines (`compose`), and the LLM path.
 
 Document text is data. Passages reach an LLM only inside delimited, numbered blocks under a
 system prompt that says so; the LLM's answer is then checked (every number, link and contact handle
@@ -10,22 +11,100 @@ quoted to a customer at all (`asks_for_secrets`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from knowledge.bm25 import BM25Index
+from knowledge.chunking import meta_int
 from knowledge.compose import Composed, english_lead, fact_in_english
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze
-from knowledge.text import detect_language, led_lines, nfkc, numbers_in, split_sentences, tokenize
+from knowledge.text import detect_language, nfkc, normalize_query, numbers_in, tokenize
 
-# questions words that ask for a number: answers to them should carry one
-_NUMERIC_Q_RE = re.compile(
-    r"多少|几|利率|费率|费用|年费|手续费|限额|额度|上限|下限|最低|最高|起存|起购|电话|号码|热线|期限|多久|多长|哪天|"
-    r"rate|fee|how much|how many|how long|limit|minimum|maximum|number|phone|when|percent|quota|cap",
-    re.I,
-)
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    doc: str
+    title: str
+    section: str
+    score: float
+    page: int | None = None
+
+    def as_dict(self) -> dict[str, str | float]:
+        return {"doc": self.doc, "title": self.title, "section": self.section, "score": round(self.score, 4)}
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list[Source]
+    grounded: bool
+    handoff: bool
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+    mode: str = "extractive"  # extractive | llm | curated | declined
+    reason: str = ""
+    retrieved: list[str] = field(default_factory=list)  # ranked document names (first occurrence)
+
+    @property
+    def declined(self) -> bool:
+        return not self.grounded
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "answer": self.text,
+            "sources": [s.as_dict() for s in self.sources],
+            "grounded": self.grounded,
+            "handoff": self.handoff,
+            "prompt_id": self.prompt_id,
+            "prompt_hash": self.prompt_hash,
+            "mode": self.mode,
+        }
+
+
+def declined(lang: str, reason: str, retrieved: list[str], *, personal: bool = False) -> Answer:
+    """The polite decline (with the offer of the manager)."""
+    return Answer(decline_text(lang, personal=personal), [], False, True, mode="declined", reason=reason,
+                  retrieved=retrieved)
+
+
+def _same_document(a: Hit, b: Hit) -> bool:
+    """One document in two formats (faq.csv and faq.xlsx) is one source."""
+    return Path(a.doc).stem == Path(b.doc).stem and a.meta.get("title") == b.meta.get("title")
+
+
+def sources_of(hits: list[Hit]) -> list[Source]:
+    """One source per document, in the order given."""
+    out: list[Source] = []
+    kept: list[Hit] = []
+    for h in hits:
+        if any(h.doc == k.doc or _same_document(h, k) for k in kept):
+            continue
+        kept.append(h)
+        page = meta_int(h.meta.get("page")) or None
+        out.append(Source(h.doc, str(h.meta.get("title", "")), str(h.meta.get("section", "")), h.score, page))
+    return out
+
+
+def ranked_docs(hits: list[Hit]) -> list[str]:
+    """The documents of the hits, best first, each once."""
+    out: list[str] = []
+    for h in hits:
+        if h.doc not in out:
+            out.append(h.doc)
+    return out
+
+
 # Requests a bank's answer never makes, whatever a document says: the customer's codes, passwords
 # or card details, or money moved to an account. "Never give anyone your code" is not a request:
 # a negation just before the verb is skipped.
@@ -131,108 +210,22 @@ def grounding(question: str, hits: list[Hit], bm25: BM25Index, *, threshold: flo
     return Grounding(cov >= threshold, cov, reason, missing)
 
 
-def _sentence_units(body: str) -> list[str]:
-    """`led_lines`, long ones split into sentences; a passage that is only a lead-in is its last line."""
-    units: list[str] = []
-    for line in led_lines(body):
-        units.extend([line] if len(line) <= 90 else split_sentences(line))
-    if not units:
-        units = [line.strip() for line in body.split("\n") if line.strip()][-1:]
-    return units
+# a question naming a currency is about that currency: a passage that never names it does not answer
+_CURRENCIES = [
+    ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),
+    ("日元", "jpy", "yen"), ("英镑", "gbp", "pound"), ("澳元", "澳大利亚元", "aud"), ("加元", "加拿大元", "cad"),
+    ("新加坡元", "sgd"), ("瑞士法郎", "chf"), ("新西兰元", "nzd"), ("外币",),
+]
 
 
-def _clauses(question: str) -> list[str]:
-    parts = [p.strip() for p in re.split(r"[？?。！!；;]|，(?=.{4,})|,\s", question) if len(p.strip()) >= 3]
-    return parts if len(parts) > 1 else []
-
-
-def extractive_answer(
-    question: str, hits: list[Hit], bm25: BM25Index, lang: str, *, max_chars: int = 420
-) -> tuple[str, int]:
-    """The best sentences of the best passages (one document), in document order, with the source;
-    and the index of the passage quoted first.
-
-    A sentence scores the weights of the question's concepts it contains; concepts only in its
-    passage's title or section count half (a row of the large-CD table is about large CDs)."""
-    concepts = analyze(question, bm25)
-    clause_concepts = [analyze(c, bm25) for c in _clauses(question)]
-    numeric = bool(_NUMERIC_Q_RE.search(question))
-    pool = hits[:3]
-    units: list[tuple[int, int, str, str, str]] = []  # hit index, unit index, text, low, header low
-    for hi, h in enumerate(pool):
-        head = nfkc(h.text.split("\n", 1)[0]).lower()
-        # an FAQ row is one question and its answer: they go together
-        parts = [h.body.replace("\n", " ")] if h.meta.get("kind") == "faq" else _sentence_units(h.body)
-        for ui, unit in enumerate(parts):
-            units.append((hi, ui, unit, nfkc(unit).lower(), head))
-
-    def unit_score(u: tuple[int, int, str, str, str], cs: list[Concept]) -> float:
-        hi, _, unit, low, head = u
-        toks = set(tokenize(unit))
-        sc = 0.0
-        for c in cs:
-            if c.found_in(low, toks):
-                sc += c.weight
-            elif c.found_in(head, set()):
-                sc += c.weight * 0.5
-        if numeric and re.search(r"\d", unit):
-            sc *= 1.5
-        # of two sentences with the same words, the shorter one is more to the point; an FAQ row
-        # is measured by its question (its answer is the point)
-        length = len(unit.split(" 答:", 1)[0]) if " 答:" in unit else len(unit)
-        return sc * (1.0, 0.9, 0.8)[hi] / (1.0 + length / 400)
-
-    scored = sorted(((unit_score(u, concepts), u) for u in units), key=lambda x: -x[0])
-    if not scored or scored[0][0] <= 0:
-        first = _sentence_units(pool[0].body)
-        lead_hit = 0
-        chosen = [(0, 0, first[0] if first else pool[0].text)]
-    else:
-        lead_hit = scored[0][1][0]
-        best = scored[0][0]
-        picked: dict[tuple[int, int], str] = {}
-        # the best sentence for each part of a two-part question
-        for cs in clause_concepts:
-            part = [(unit_score(u, cs), u) for u in units if u[0] == lead_hit]
-            part.sort(key=lambda x: -x[0])
-            if part and part[0][0] > 0:
-                picked[(part[0][1][0], part[0][1][1])] = part[0][1][2]
-        size = sum(len(t) for t in picked.values())
-        # a question naming a number ('1年', '90天') wants the lines about that number only
-        best_unit = scored[0][1]
-        lead_title = nfkc(str(pool[best_unit[0]].meta.get("title", ""))).lower()
-        numbers = [
-            c for c in concepts
-            if c.pattern is not None and c.found_in(best_unit[3], set()) and not c.found_in(lead_title, set())
-        ]
-        for sc, u in scored:
-            if len(picked) >= 4 or sc < best * 0.5:
-                break
-            if u[0] != lead_hit or (u[0], u[1]) in picked:
-                continue
-            if picked and numbers and not all(c.found_in(u[3], set()) for c in numbers):
-                continue
-            if size + len(u[2]) > max_chars and picked:
-                continue
-            picked[(u[0], u[1])] = u[2]
-            size += len(u[2])
-        # the best sentence of each other passage of the same document, when it is close: the
-        # answer may sit in a neighbouring section (a rate table next to the rules)
-        for hi, h in enumerate(pool):
-            if hi == lead_hit or h.doc != pool[lead_hit].doc or h.meta.get("kind") == "faq":
-                continue
-            own = [(sc, u) for sc, u in scored if u[0] == hi]
-            if own and own[0][0] >= best * 0.6 and (hi, own[0][1][1]) not in picked and len(picked) < 5:
-                picked[(hi, own[0][1][1])] = own[0][1][2]
-        chosen = sorted((k[0], k[1], v) for k, v in picked.items())
-    lead = pool[lead_hit]
-    body = "\n".join(u for _, _, u in chosen)
-    title = str(lead.meta.get("title", ""))
-    section = str(lead.meta.get("section", ""))
-    where = f"《{title}》" + (f"（{section}）" if section else "")
-    if lang == "en":
-        return f"From the bank's document {where}:\n{body}", lead_hit
-    return f"根据{where}：\n{body}", lead_hit
+def subject_covered(question: str, hit: Hit) -> bool:
+    q = normalize_query(question).lower()
+    text = nfkc(hit.text).lower()
+    for names in _CURRENCIES:
+        named = [n for n in names if (n in q if not n.isascii() else re.search(rf"\b{re.escape(n)}s?\b", q))]
+        if named and not any(n in text for n in names):
+            return False
+    return True
 
 
 def render_answer(composed: Composed, lead: Hit, lang: str, effective: str = "") -> str:
@@ -288,7 +281,7 @@ def format_passages(hits: list[Hit]) -> str:
     return "\n\n".join(parts)
 
 
-def build_llm_chain(llm: Any, system_prompt: str) -> Any:
+def build_llm_chain(llm: BaseChatModel, system_prompt: str) -> Runnable[dict[str, str], str]:
     """LCEL: prompt | llm | text. Inputs: question, passages (formatted), lang."""
     from langchain_core.messages import SystemMessage
     from langchain_core.output_parsers import StrOutputParser
@@ -332,3 +325,39 @@ def check_llm_answer(answer: str, hits: list[Hit], question: str) -> str | None:
     if handles:
         return f"contact handles not in the cited passages: {', '.join(handles[:3])}"
     return None
+
+
+async def llm_answer(
+    llm: BaseChatModel,
+    timeout_s: float,
+    question: str,
+    lang: str,
+    hits: list[Hit],
+    sources: list[Source],
+    extractive: str,
+    retrieved: list[str],
+) -> Answer:
+    """The LLM's answer from the passages, checked; the extractive answer when the call fails or
+    the check rejects it; a decline when the LLM finds nothing in the passages."""
+    from prompts import load_prompt
+
+    prompt = load_prompt(f"knowledge/answer_{lang}.txt")
+    chain = build_llm_chain(llm, prompt.text)
+    try:
+        text = await asyncio.wait_for(
+            chain.ainvoke({"question": question, "passages": format_passages(hits)}), timeout_s
+        )
+    except Exception as exc:  # noqa: BLE001 - 429, 5xx, timeouts...: the extractive answer instead
+        log.warning("knowledge: LLM failed (%s); extractive answer instead", type(exc).__name__)
+        return Answer(extractive, sources, True, False, prompt.id, prompt.hash, mode="extractive",
+                      reason=f"llm error: {type(exc).__name__}", retrieved=retrieved)
+    text = (text or "").strip()
+    if text.upper().startswith(NOT_FOUND_MARK) or text == "":
+        return Answer(decline_text(lang), [], False, True, prompt.id, prompt.hash, mode="declined",
+                      reason="llm: not in passages", retrieved=retrieved)
+    problem = check_llm_answer(text, hits, question)
+    if problem:
+        log.warning("knowledge: LLM answer rejected (%s); extractive answer instead", problem)
+        return Answer(extractive, sources, True, False, prompt.id, prompt.hash, mode="extractive",
+                      reason=f"llm answer rejected: {problem}", retrieved=retrieved)
+    return Answer(text, sources, True, False, prompt.id, prompt.hash, mode="llm", retrieved=retrieved)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class BM25Index:
         return slots, tfs
 
     def search(self, query: str, k: int = 20, allowed_keys: set[str] | None = None,
-               where: dict[str, object] | None = None, tokens: list[str] | None = None) -> list[tuple[str, float]]:
+               where: Mapping[str, object] | None = None, tokens: list[str] | None = None) -> list[tuple[str, float]]:
         if self._n == 0:
             return []
         qtoks = Counter(tokens if tokens is not None else tokenize(query))
@@ -174,7 +174,7 @@ class BM25Index:
         return out
 
 
-def _match(meta: dict[str, object], where: dict[str, object]) -> bool:
+def _match(meta: dict[str, object], where: Mapping[str, object]) -> bool:
     for key, want in where.items():
         have = meta.get(key)
         if isinstance(want, list | tuple | set):

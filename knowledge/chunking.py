@@ -38,12 +38,27 @@ PRODUCT_TYPES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+# a chunk's metadata as stored with it (Chroma keeps str, int, float and bool values): doc, doc_key, title,
+# section, kind, lang, page, chunk_index, question...
+ChunkMeta = dict[str, object]
+
+
+def meta_int(value: object) -> int:
+    """A whole number kept in chunk metadata ('page', 'chunk_index'); absent or empty: 0."""
+    return int(value) if isinstance(value, int | float | str) and value else 0
+
+
+def meta_float(value: object) -> float:
+    """A number kept in chunk metadata ('indexed_at'); absent or empty: 0."""
+    return float(value) if isinstance(value, int | float | str) and value else 0.0
+
+
 @dataclass
 class Chunk:
     id: str
     text: str  # what is indexed and shown: header line + body
     body: str
-    metadata: dict[str, object] = field(default_factory=dict)
+    metadata: ChunkMeta = field(default_factory=dict)
 
 
 def product_type(title: str, name: str) -> str:
@@ -115,10 +130,10 @@ def romanize(title: str) -> str:
         from pypinyin import lazy_pinyin
     except ImportError:  # pragma: no cover - optional
         return ""
-    from knowledge.text import _get_jieba
+    from knowledge.text import get_jieba
 
     words = []
-    for w in _get_jieba().lcut(title):
+    for w in get_jieba().lcut(title):
         if CJK_RE.search(w):
             words.append("".join(lazy_pinyin(w)))
         elif w.strip() and w.isascii() and w.isalpha():

@@ -13,9 +13,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from knowledge.chunking import Chunk, chunk_id, doc_key, header
+from knowledge.chunking import Chunk, ChunkMeta, chunk_id, doc_key, header
 from knowledge.text import content_terms, detect_language, normalize_query
 
 PREFIX = "curated:"
@@ -46,7 +45,7 @@ class CuratedAnswer:
     def name(self) -> str:
         return PREFIX + self.id
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, str | None]:
         return {"id": self.id, "question": self.question, "answer": self.answer, "source": self.source,
                 "lang": self.lang, "updated_by": self.updated_by,
                 "updated_at": self.updated_at.isoformat() if self.updated_at else None}
@@ -83,7 +82,7 @@ def curated_chunk(c: CuratedAnswer) -> Chunk:
     return Chunk(id=chunk_id(c.name, chash, 0), text=f"{header(title, ())}\n{body}", body=body, metadata=meta)
 
 
-def from_meta(meta: dict[str, Any]) -> CuratedAnswer:
+def from_meta(meta: ChunkMeta) -> CuratedAnswer:
     name = str(meta.get("doc", ""))
     return CuratedAnswer(
         id=name.removeprefix(PREFIX) if name.startswith(PREFIX) else curated_id(str(meta.get("question", ""))),

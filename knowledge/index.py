@@ -14,18 +14,23 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypeAlias
 from urllib.parse import urlparse
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from knowledge.bm25 import BM25Index
-from knowledge.chunking import Chunk
+from knowledge.chunking import Chunk, ChunkMeta, meta_float, meta_int
 from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
 from knowledge.text import nfkc, to_simplified, tokenize
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.types import Metadata, Where
 
 _ROMAN_RE = re.compile(r" \[[a-z0-9 ]+\](?=\n|$)")
 DENSE_MAX_CHARS = 400  # ~ 300 tokens: the model's cost grows with length, the gist is at the start
@@ -40,6 +45,27 @@ def dense_text(text: str) -> str:
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
+
+def _one_of(field: str, values: list[str]) -> Where:
+    """Chroma's filter: `field` is one of `values`."""
+    among: dict[Literal["$in", "$nin"], list[FilterValue]] = {"$in": list(values)}
+    return {field: among}
+
+
+def _chroma_vectors(vectors: Sequence[list[float]]) -> list[Sequence[float] | Sequence[int]]:
+    """Vectors as Chroma's API takes them."""
+    return list(vectors)
+
+
+def _stored(meta: ChunkMeta) -> Metadata:
+    """Chunk metadata as Chroma stores it (scalar values only)."""
+    out: dict[str, str | int | float | bool | None] = {}
+    for key, value in meta.items():
+        if not isinstance(value, str | int | float | bool | None):
+            raise TypeError(f"chunk metadata {key!r} is a {type(value).__name__}; Chroma stores scalars only")
+        out[key] = value
+    return out
+
 RRF_K = 60
 ADD_BATCH = 1000
 ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
@@ -52,7 +78,7 @@ DENSE_CACHE_MAX = 4096  # dense rankings kept (by query text) until the index ch
 class Hit:
     id: str
     text: str
-    meta: dict[str, Any]
+    meta: ChunkMeta
     score: float  # fused score
     bm25: float = 0.0
     dense: float = 0.0  # cosine similarity, 0 when the dense channel is off or did not find it
@@ -75,7 +101,7 @@ class SearchResult:
     tokens: list[str] = field(default_factory=list)
 
 
-def make_chroma_client(path: str | Path | None = None, url: str | None = None) -> Any:
+def make_chroma_client(path: str | Path | None = None, url: str | None = None) -> ClientAPI:
     """An embedded persistent Chroma in `path`, or a Chroma server at `url` when given."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -99,13 +125,19 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "x"
 
 
-def chroma_where(allowed_keys: set[str] | None, where: dict[str, Any] | None) -> dict[str, Any] | None:
-    conds: list[dict[str, Any]] = []
+FilterValue: TypeAlias = str | int | float | bool
+# a search restricted by chunk metadata: field -> the value it must have, or a collection of values it may have
+Filters: TypeAlias = Mapping[str, FilterValue | list[FilterValue] | tuple[FilterValue, ...] | set[FilterValue]]
+
+
+def chroma_where(allowed_keys: set[str] | None, where: Filters | None) -> Where | None:
+    conds: list[Where] = []
     if allowed_keys is not None:
-        conds.append({"doc_key": {"$in": sorted(allowed_keys)}})
+        conds.append(_one_of("doc_key", sorted(allowed_keys)))
     for key, value in (where or {}).items():
         if isinstance(value, list | tuple | set):
-            conds.append({key: {"$in": list(value)}})
+            among: dict[Literal["$in", "$nin"], list[FilterValue]] = {"$in": list(value)}
+            conds.append({key: among})
         else:
             conds.append({key: value})
     if not conds:
@@ -114,7 +146,7 @@ def chroma_where(allowed_keys: set[str] | None, where: dict[str, Any] | None) ->
 
 
 class KnowledgeIndex:
-    def __init__(self, client: Any, embeddings: Embeddings | None, collection: str = "kb") -> None:
+    def __init__(self, client: ClientAPI, embeddings: Embeddings | None, collection: str = "kb") -> None:
         from langchain_chroma import Chroma
 
         self.embeddings = embeddings
@@ -134,7 +166,7 @@ class KnowledgeIndex:
         self._lock = threading.RLock()
         self.alt_weight = ALT_WEIGHT
         self.dense_weight = DENSE_WEIGHT
-        self.curated: dict[str, dict[str, Any]] = {}  # chunk id -> metadata of curated answers
+        self.curated: dict[str, ChunkMeta] = {}  # chunk id -> metadata of curated answers
         # the dense channel's raw ranking of a query, kept until this index changes (an add, a delete,
         # a reload): a question asked again costs no Chroma round trip (the store's search and the
         # client's request are most of the dense channel's CPU), and nothing stale is ever served
@@ -158,13 +190,15 @@ class KnowledgeIndex:
         offset = 0
         bm25 = BM25Index()
         texts: dict[str, str] = {}
-        curated: dict[str, dict[str, Any]] = {}
+        curated: dict[str, ChunkMeta] = {}
         while offset < total:
             got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
             if not got["ids"]:
                 break
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                meta = dict(meta or {})
+            documents, metadatas = got["documents"], got["metadatas"]
+            assert documents is not None and metadatas is not None  # included above
+            for cid, text, stored in zip(got["ids"], documents, metadatas, strict=True):
+                meta: dict[str, object] = dict(stored or {})
                 if meta.get("alias_of"):
                     continue
                 texts[cid] = text or ""
@@ -195,7 +229,7 @@ class KnowledgeIndex:
             newest: dict[str, float] = {}
             for meta in self.bm25.meta.values():
                 k = str(meta.get("doc_key", ""))
-                at = float(meta.get("indexed_at") or 0.0)
+                at = meta_float(meta.get("indexed_at"))
                 newest[k] = max(newest.get(k, 0.0), at)
         return {k: (now - at if at else float("inf")) for k, at in newest.items()}
 
@@ -229,8 +263,8 @@ class KnowledgeIndex:
             col.upsert(
                 ids=ids[i : i + ADD_BATCH],
                 documents=docs[i : i + ADD_BATCH],
-                embeddings=vectors[i : i + ADD_BATCH],  # type: ignore[arg-type]
-                metadatas=metas[i : i + ADD_BATCH],  # type: ignore[arg-type]
+                embeddings=_chroma_vectors(vectors[i : i + ADD_BATCH]),
+                metadatas=[_stored(m) for m in metas[i : i + ADD_BATCH]],
             )
         self._changed()
         if tokens is None:
@@ -242,7 +276,7 @@ class KnowledgeIndex:
                     self.curated[c.id] = dict(c.metadata)
                 self.bm25.add(c.id, c.text, str(c.metadata.get("doc_key", "")), dict(c.metadata), tokens=toks)
 
-    def _vectors(self, docs: list[str], metas: list[dict[str, Any]]) -> list[list[float]]:
+    def _vectors(self, docs: list[str], metas: list[ChunkMeta]) -> list[list[float]]:
         """Vectors for the records; a text already stored (a re-ingest, a new version sharing most of
         its chunks with the old one) reuses its stored vector instead of being embedded again."""
         if not self.dense_enabled:
@@ -255,7 +289,7 @@ class KnowledgeIndex:
         col = self.store._collection
         wanted = sorted(set(hashes))
         for i in range(0, len(wanted), 500):
-            got = col.get(where={"vec_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"])
+            got = col.get(where=_one_of("vec_hash", wanted[i : i + 500]), include=["embeddings", "metadatas"])
             for emb, meta in zip(got["embeddings"] if got["embeddings"] is not None else [], got["metadatas"] or [],
                                  strict=False):
                 known[str((meta or {}).get("vec_hash"))] = [float(x) for x in emb]
@@ -277,7 +311,7 @@ class KnowledgeIndex:
                 self.curated.pop(cid, None)
         return len(ids)
 
-    def search_curated(self, query: str, allowed_keys: set[str], k: int = 3) -> list[tuple[dict[str, Any], float]]:
+    def search_curated(self, query: str, allowed_keys: set[str], k: int = 3) -> list[tuple[ChunkMeta, float]]:
         """Curated answers of current versions, each with the cosine similarity of its question to
         the query (0 when the dense channel is off), best first."""
         with self._lock:
@@ -285,12 +319,13 @@ class KnowledgeIndex:
         if not metas:
             return []
         sims: dict[str, float] = {}
-        if self.dense_enabled:
+        vec = self.embed_query(query) if self.dense_enabled else None
+        if vec is not None:
             keys = sorted({str(m.get("doc_key")) for m in metas.values()})
             res = self.store._collection.query(
-                query_embeddings=[self.embed_query(query)],  # type: ignore[list-item]
+                query_embeddings=_chroma_vectors([vec]),
                 n_results=min(k * 2, 2 * len(metas)),
-                where={"$and": [{"doc_key": {"$in": keys}}, {"kind": "curated"}]},
+                where={"$and": [_one_of("doc_key", keys), {"kind": "curated"}]},
                 include=["distances"],
             )
             for cid, d in zip(res["ids"][0] if res["ids"] else [], (res.get("distances") or [[]])[0], strict=False):
@@ -304,14 +339,14 @@ class KnowledgeIndex:
         """The chunks of one document version as hits (score 0), in document order."""
         with self._lock:
             ids = [cid for cid in self.bm25.ids_for_key(key) if cid not in exclude]
-            ids.sort(key=lambda cid: int(self.bm25.meta.get(cid, {}).get("chunk_index", 0) or 0))
+            ids.sort(key=lambda cid: meta_int(self.bm25.meta.get(cid, {}).get("chunk_index")))
             return [Hit(cid, self.texts.get(cid, ""), self.bm25.meta.get(cid, {}), 0.0) for cid in ids]
 
     def texts_of_key(self, key: str) -> list[str]:
         """The chunk texts of one document version, in document order."""
         with self._lock:
             ids = self.bm25.ids_for_key(key)
-            ordered = sorted(ids, key=lambda cid: int(self.bm25.meta.get(cid, {}).get("chunk_index", 0) or 0))
+            ordered = sorted(ids, key=lambda cid: meta_int(self.bm25.meta.get(cid, {}).get("chunk_index")))
             return [self.texts.get(cid, "") for cid in ordered]
 
     def count(self) -> int:
@@ -330,7 +365,7 @@ class KnowledgeIndex:
         *,
         k: int = 10,
         allowed_keys: set[str] | None = None,
-        where: dict[str, Any] | None = None,
+        where: Filters | None = None,
         fetch: int = 30,
         weights: tuple[float, float] = (1.0, 1.0),
         alt_queries: list[str] | None = None,
@@ -385,8 +420,8 @@ class KnowledgeIndex:
         hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
         return SearchResult(hits=hits, query_vector=vec, tokens=tokens)
 
-    def _dense_ranking(self, query: str, where: dict[str, Any] | None, n: int
-                       ) -> tuple[list[float], list[tuple[str, float]]]:
+    def _dense_ranking(self, query: str, where: Filters | None, n: int
+                       ) -> tuple[list[float] | None, list[tuple[str, float]]]:
         """The query's vector and the store's nearest records (id, cosine distance), nearest first."""
         key = (dense_text(query), json.dumps([where, n], sort_keys=True, default=str))
         with self._dense_lock:
@@ -396,20 +431,22 @@ class KnowledgeIndex:
                 return hit
             generation = self._generation
         vec = self.embed_query(query)
-        assert vec is not None
+        if vec is None:
+            return None, []
         # the current versions are checked by the caller, not by Chroma: a filter on a thousand document
         # keys costs Chroma more than the search itself; old versions are few and short-lived
         res = self.store._collection.query(
-            query_embeddings=[vec],  # type: ignore[arg-type]
+            query_embeddings=_chroma_vectors([vec]),
             n_results=n,
             where=chroma_where(None, where),
             include=["distances"],
         )
         ids = res["ids"][0] if res["ids"] else []
-        dists = res["distances"][0] if res.get("distances") else []
+        distances = res["distances"]
+        dists = distances[0] if distances else []
         found = (vec, [(cid, float(d)) for cid, d in zip(ids, dists, strict=True)])
         with self._dense_lock:
-            if self._generation == generation:
+            if self._generation == generation:  # the index did not change meanwhile
                 self._dense_cache[key] = found
                 while len(self._dense_cache) > DENSE_CACHE_MAX:
                     self._dense_cache.popitem(last=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from knowledge.bm25 import BM25Index
 from knowledge.glossary import GLOSSARY, ZH_SYNONYMS, cn_numerals_to_digits
-from knowledge.text import EN_STOP, ZH_STOP, _get_jieba, _stem, normalize_query, tokenize
+from knowledge.text import EN_STOP, ZH_STOP, _stem, get_jieba, normalize_query, tokenize
 
 _EN_EXTRA_STOP = {
     "right", "now", "currently", "current", "only", "use", "using", "get", "got", "like", "also", "just",
@@ -58,7 +58,7 @@ def _typo_candidates(bm25: BM25Index, word: str, limit: int = 2) -> list[str]:
     """Known words of the same length differing in one character ('年废' -> '年费')."""
     if not (2 <= len(word) <= 4) or word.isascii():
         return []
-    jieba = _get_jieba()
+    jieba = get_jieba()
     if jieba.dt.FREQ.get(word):  # a real word, not a typo
         return []
     best: list[tuple[int, str]] = []
@@ -122,9 +122,18 @@ def analyze(question: str, bm25: BM25Index) -> list[Concept]:
 
 def _analyze(question: str, bm25: BM25Index) -> list[Concept]:
     q = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", prepare(question).lower())
-    concepts: list[Concept] = []
     seen: set[str] = set()
-    # numbers with their unit ('1年', '90天', '5000元') are precise concepts
+    concepts = _number_concepts(q, seen)
+    phrases, q = _english_phrase_concepts(q, bm25, seen)
+    concepts += phrases
+    concepts += _english_word_concepts(q, bm25, seen)
+    concepts += _chinese_concepts(q, bm25, seen)
+    return concepts
+
+
+def _number_concepts(q: str, seen: set[str]) -> list[Concept]:
+    """Numbers with their unit ('1年', '90天', '5000元') are precise concepts."""
+    concepts: list[Concept] = []
     for m in re.finditer(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(个月|年|天|日|万|元|块|笔|次|%|小时|个工作日)", q):
         num, unit = m.group(1), m.group(2)
         unit_alts = {"块": "元", "日": "天"}.get(unit, unit)
@@ -134,7 +143,12 @@ def _analyze(question: str, bm25: BM25Index) -> list[Concept]:
             rx += r"|[每一单]" + units
         concepts.append(Concept(num + unit, [], 2.5 if num != "1" else 0.5, pattern=re.compile(rx)))
         seen.add(num)
-    # English: glossary phrases first, then remaining words
+    return concepts
+
+
+def _english_phrase_concepts(q: str, bm25: BM25Index, seen: set[str]) -> tuple[list[Concept], str]:
+    """The glossary's English phrases in the question, and the question without them."""
+    concepts: list[Concept] = []
     for key in sorted(GLOSSARY, key=len, reverse=True):
         if " " in key and re.search(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", q):
             c = Concept(key, [z.lower() for z in GLOSSARY[key]], 1.0)
@@ -142,6 +156,11 @@ def _analyze(question: str, bm25: BM25Index) -> list[Concept]:
             concepts.append(c)
             seen.update(key.split())
             q = re.sub(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", " ", q)
+    return concepts, q
+
+
+def _english_word_concepts(q: str, bm25: BM25Index, seen: set[str]) -> list[Concept]:
+    concepts: list[Concept] = []
     for m in re.finditer(r"[a-z]+\d[a-z\d]*|[a-z][a-z']*|\d+(?:\.\d+)?%?", q):
         w = m.group(0)
         if w in seen or w in EN_STOP or w in _EN_EXTRA_STOP or len(w) < 2 and not w.isdigit():
@@ -154,53 +173,68 @@ def _analyze(question: str, bm25: BM25Index) -> list[Concept]:
         # an English word no document uses and the glossary does not know: it may be the topic
         # ('mortgage') or just a word the documents phrase differently; it weighs, it does not veto
         concepts.append(Concept(stem, [w, *alts], weight * (0.5 if w.isdigit() else 1.0), ask=w in _ASK_WORDS))
-    # Chinese: words with their part of speech
+    return concepts
+
+
+def _chinese_concepts(q: str, bm25: BM25Index, seen: set[str]) -> list[Concept]:
+    """Chinese: question words with document synonyms, then the words with their part of speech."""
     import jieba.posseg as pseg
 
-    _get_jieba()
+    get_jieba()
+    concepts: list[Concept] = []
     for run in re.findall(r"[\u3400-\u9fff]+", q):
-        # question words with document synonyms, whatever the segmentation ('最多' -> '最' '多')
-        for key, alts in ZH_SYNONYMS.items():
-            if len(key) >= 2 and alts and key in run and key not in seen:
-                seen.add(key)
-                known = [t for t in alts if bm25.df(t)]
-                weight = max((_idf(bm25, t) for t in known), default=1.0) * 0.6
-                concepts.append(Concept(key, list(alts), weight, ask=key in _ASK_WORDS))
-        prev = ""
+        concepts += _synonym_concepts(run, bm25, seen)
+        prev_word = ""
         for pair in pseg.lcut(run):
             w, flag = pair.word, pair.flag
-            prev, w_prev = w, prev
-            prev_word = w_prev
+            prev_word, before = w, prev_word
             if w in seen or (w in ZH_STOP and not ZH_SYNONYMS.get(w)):
                 continue
             if len(w) == 1 and w in "的了吗呢吧啊呀么嘛哦是在有和都也就还又要会能":
                 continue
             seen.add(w)
-            pos = _POS_WEIGHT.get(flag[:1], 0.3)
-            if flag in ("vn", "nz", "eng") or flag.startswith("n"):
-                pos = 1.0
-            alts = list(ZH_SYNONYMS.get(w, []))
-            parts: list[str] = []
-            if not bm25.df(w):
-                alts += _typo_candidates(bm25, w)
-                if len(w) == 1 and prev_word and prev_word not in ZH_STOP:
-                    alts += [t for t in _typo_candidates(bm25, prev_word + w, 5) if t[:-1] == prev_word]
-                parts = [t for t in tokenize(w) if not t.startswith("§") and t != w and len(t) < len(w)]
-            known = [t for t in [w, *alts] if bm25.df(t)]
-            idf = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
-            if len(w) == 1:
-                pos *= 0.6
-            if not known and not flag.startswith("n"):
-                # colloquial words no document uses ('咋', '停掉', '一两天') say little about the topic
-                idf = min(idf, 2.0) * 0.5
-            noun = flag.startswith("n") or flag == "nz"
-            # jieba glues a unit to the next character after a number ('180天能' -> '天能'): not a topic
-            glued = w[0] in "天年月日元万个次笔期号" and re.search(r"\d" + re.escape(w), q) is not None
-            # only a real word vetoes: segmentation fragments ('费有', '化是', '能代') are not topics
-            real = bool(_get_jieba().dt.FREQ.get(w))
-            strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued and real
-            concepts.append(Concept(w, alts, idf * pos, parts, strict))
+            concepts.append(_chinese_word_concept(w, flag, before, q, bm25))
     return concepts
+
+
+def _synonym_concepts(run: str, bm25: BM25Index, seen: set[str]) -> list[Concept]:
+    """Question words with document synonyms, whatever the segmentation ('最多' -> '最' '多')."""
+    concepts: list[Concept] = []
+    for key, alts in ZH_SYNONYMS.items():
+        if len(key) >= 2 and alts and key in run and key not in seen:
+            seen.add(key)
+            known = [t for t in alts if bm25.df(t)]
+            weight = max((_idf(bm25, t) for t in known), default=1.0) * 0.6
+            concepts.append(Concept(key, list(alts), weight, ask=key in _ASK_WORDS))
+    return concepts
+
+
+def _chinese_word_concept(w: str, flag: str, prev_word: str, q: str, bm25: BM25Index) -> Concept:
+    """One segmented word (`flag`: its part of speech; `prev_word`: the word before it in the run)."""
+    pos = _POS_WEIGHT.get(flag[:1], 0.3)
+    if flag in ("vn", "nz", "eng") or flag.startswith("n"):
+        pos = 1.0
+    alts = list(ZH_SYNONYMS.get(w, []))
+    parts: list[str] = []
+    if not bm25.df(w):
+        alts += _typo_candidates(bm25, w)
+        if len(w) == 1 and prev_word and prev_word not in ZH_STOP:
+            alts += [t for t in _typo_candidates(bm25, prev_word + w, 5) if t[:-1] == prev_word]
+        parts = [t for t in tokenize(w) if not t.startswith("§") and t != w and len(t) < len(w)]
+    known = [t for t in [w, *alts] if bm25.df(t)]
+    idf = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
+    if len(w) == 1:
+        pos *= 0.6
+    if not known and not flag.startswith("n"):
+        # colloquial words no document uses ('咋', '停掉', '一两天') say little about the topic
+        idf = min(idf, 2.0) * 0.5
+    noun = flag.startswith("n") or flag == "nz"
+    # jieba glues a unit to the next character after a number ('180天能' -> '天能'): not a topic
+    glued = w[0] in "天年月日元万个次笔期号" and re.search(r"\d" + re.escape(w), q) is not None
+    # only a real word vetoes: segmentation fragments ('费有', '化是', '能代') are not topics
+    real = bool(get_jieba().dt.FREQ.get(w))
+    strict = noun and len(w) >= 2 and not known and flag != "vn" and not glued and real
+    return Concept(w, alts, idf * pos, parts, strict)
 
 
 def expansion_terms(question: str) -> list[str]:

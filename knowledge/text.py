@@ -7,15 +7,37 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
+from typing import Protocol
 
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
-# sentence ends for Chinese and English; keeps the punctuation with its sentence
-SENTENCE_END_RE = re.compile(r"(?<=[。！？!?；;])|(?<=[.])(?=\s)|\n")
+# sentence ends for Chinese and English, keeping the punctuation with its sentence; an English ";" joins two
+# halves of one sentence ("… refunded after checks; report to the police within 24 hours"), a Chinese "；" ends one
+SENTENCE_END_RE = re.compile(r"(?<=[。！？!?；])|(?<=[.])(?=\s)")
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
+
+
+class _JiebaDictionary(Protocol):
+    FREQ: dict[str, int]  # word -> frequency; a word jieba knows has one
+
+
+class Jieba(Protocol):
+    """The part of jieba (the Chinese word segmenter, untyped) that the knowledge base uses."""
+
+    dt: _JiebaDictionary
+
+    def lcut(self, sentence: str) -> list[str]: ...
+
+    def lcut_for_search(self, sentence: str, HMM: bool = True) -> list[str]: ...
+
+
+class _Converter(Protocol):
+    def convert(self, text: str) -> str: ...
+
+
 _jieba_lock = threading.Lock()
-_jieba = None
+_jieba: Jieba | None = None
 
 def _words(text: str) -> list[str]:
     return text.split()
@@ -59,19 +81,22 @@ def detect_language(text: str) -> str:
     return "zh" if cjk >= latin * 0.5 else "en"
 
 
-_T2S = None
+_t2s: _Converter | None = None
+_t2s_tried = False
 
 
-def _t2s_converter():  # pragma: no cover - depends on an optional package
-    global _T2S
-    if _T2S is None:
+def _t2s_converter() -> _Converter | None:  # pragma: no cover - depends on an optional package
+    """OpenCC's Traditional-to-Simplified converter, or None when OpenCC is not installed."""
+    global _t2s, _t2s_tried
+    if not _t2s_tried:
         try:
-            import opencc  # type: ignore[import-not-found]
+            import opencc
 
-            _T2S = opencc.OpenCC("t2s")
+            _t2s = opencc.OpenCC("t2s")
         except Exception:  # noqa: BLE001 - optional: fall back to a small built-in table
-            _T2S = False
-    return _T2S
+            _t2s = None
+        _t2s_tried = True
+    return _t2s
 
 
 # the commonest traditional characters of banking questions, used when OpenCC is not installed
@@ -96,7 +121,8 @@ def normalize_query(text: str) -> str:
     return to_simplified(nfkc(text)).strip()
 
 
-def _get_jieba():
+def get_jieba() -> Jieba:
+    """jieba, initialised once per process with the banking words (thread-safe)."""
     global _jieba
     if _jieba is None:
         with _jieba_lock:
@@ -108,6 +134,7 @@ def _get_jieba():
                 for word in DOMAIN_WORDS:
                     jieba.add_word(word, freq=20000)
                 _jieba = jieba
+    assert _jieba is not None
     return _jieba
 
 
@@ -141,8 +168,7 @@ def _stem(word: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _cut_cjk(run: str) -> tuple[str, ...]:
-    jieba = _get_jieba()
-    return tuple(jieba.lcut_for_search(run, HMM=True))
+    return tuple(get_jieba().lcut_for_search(run, HMM=True))
 
 
 def tokenize(text: str, *, keep_stop: bool = False) -> list[str]:
@@ -186,8 +212,24 @@ def content_terms(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    parts = [p.strip() for p in SENTENCE_END_RE.split(text)]
-    return [p for p in parts if p]
+    """Sentences, line by line; never cut inside brackets ('(credit cards: …; from abroad …)' stays whole)."""
+    sentences: list[str] = []
+    for line in text.split("\n"):
+        pending = ""
+        for piece in SENTENCE_END_RE.split(line):
+            pending += piece
+            if _bracket_depth(pending) > 0:
+                continue  # the sentence goes on past the bracket
+            if pending.strip():
+                sentences.append(pending.strip())
+            pending = ""
+        if pending.strip():
+            sentences.append(pending.strip())
+    return sentences
+
+
+def _bracket_depth(text: str) -> int:
+    return sum(text.count(c) for c in "(（[【") - sum(text.count(c) for c in ")）]】")
 
 
 _ITEM_START_RE = re.compile(r"^(\d+[.、)]|[•·▪●\-*]|[（(]?[一二三四五六七八九十\d]+[)）、])\s*")

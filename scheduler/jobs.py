@@ -22,8 +22,8 @@ import contextlib
 import html
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,10 +33,16 @@ from sqlalchemy import select, text
 from bot.db.engine import sync_url
 from bot.db.models import Manager
 from bot.db.retry import retry_transient
+from bot.services.formats import fmt_date, fmt_day_month
 from bot.settings import Settings, parse_hhmm
 from bot.workspace import Database
 from prompts import render
 from scheduler.occasions import OCCASION_LABELS
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from bot.services.reports import ManagerReport
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +64,13 @@ LEADER_RETRY_S = 15.0
 class Runtime:
     settings: Settings
     db: Database
-    bot: Any = None  # aiogram Bot, or None (no notifications)
+    bot: Bot | None = None  # None: no notifications
 
 
 _runtime: Runtime | None = None
 
 
-def register_runtime(settings: Settings, db: Database, bot: Any = None) -> Runtime:
+def register_runtime(settings: Settings, db: Database, bot: Bot | None = None) -> Runtime:
     """Make the settings, database and bot available to jobs in this process."""
     global _runtime
     _runtime = Runtime(settings=settings, db=db, bot=bot)
@@ -77,12 +83,9 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def _today(settings: Settings) -> date:
-    return datetime.now(UTC).astimezone(settings.tz).date()
-
-
-def _day(settings: Settings, plan_date: str | None) -> date:
-    return date.fromisoformat(plan_date) if plan_date else _today(settings)
+def _day(rt: Runtime, plan_date: str | None) -> date:
+    """The given ISO day, or today in the bank's zone by the database's clock."""
+    return date.fromisoformat(plan_date) if plan_date else rt.db.clock().astimezone(rt.settings.tz).date()
 
 
 async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dict[str, Any]:
@@ -91,7 +94,7 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
     from scheduler.planner import plan_day
 
     rt = runtime()
-    day = _day(rt.settings, plan_date)
+    day = _day(rt, plan_date)
 
     async def plan() -> tuple[dict[str, Any], Any]:
         async with rt.db.sessions() as session:
@@ -100,7 +103,7 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
                 if not locked:
                     log.info("plan %s: another scheduler is planning; skipped", day)
                     return {"plan_date": day.isoformat(), "skipped": "locked"}, None
-            result = await plan_day(session, rt.settings, day, now=datetime.now(UTC),
+            result = await plan_day(session, rt.settings, day, now=rt.db.clock(),
                                     personaliser=personaliser_from_settings(rt.settings))
             from bot.services.review import auto_approve
 
@@ -126,7 +129,7 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
 async def remind_waiting_job(plan_date: str | None = None) -> int:
     """Remind managers of today's campaigns still waiting for review."""
     rt = runtime()
-    return await notify_managers(_day(rt.settings, plan_date))
+    return await notify_managers(_day(rt, plan_date))
 
 
 def campaigns_waiting_text(manager_name: str, day: date, campaigns: list[dict[str, Any]],
@@ -139,8 +142,8 @@ def campaigns_waiting_text(manager_name: str, day: date, campaigns: list[dict[st
     total = sum(c["pending"] for c in campaigns)
     values = {"manager_name": html.escape(manager_name), "campaigns": items, "total": total,
               "console_url": html.escape(console_url)}
-    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=f"{day.month}月{day.day}日", **values)
-    en_text = render("notify/campaigns_waiting_en.j2", plan_date=day.strftime("%d %b %Y").lstrip("0"), **values)
+    zh_text = render("notify/campaigns_waiting_zh.j2", plan_date=fmt_day_month(day, "zh"), **values)
+    en_text = render("notify/campaigns_waiting_en.j2", plan_date=fmt_date(day, "en"), **values)
     return f"{zh_text}\n\n{en_text}"
 
 
@@ -161,6 +164,8 @@ async def notify_managers(day: date) -> int:
     console_url = rt.settings.public_url.rstrip("/") + "/console" if rt.settings.public_url else ""
     sent = 0
     for manager in managers:
+        if manager.telegram_id is None:  # not selected: the query asks for a Telegram account
+            continue
         body = campaigns_waiting_text(manager.name, day, waiting[manager.id], console_url)
         try:
             await rt.bot.send_message(manager.telegram_id, body)
@@ -175,11 +180,28 @@ def _hhmm(value: str) -> tuple[int, int]:
     return at.hour, at.minute
 
 
-class LeaderScheduler(AsyncIOScheduler):
-    """An AsyncIOScheduler that, on PostgreSQL, runs only while it holds the leader lock."""
+@dataclass
+class LeaderScheduler:
+    """The APScheduler scheduler (an untyped library) and, on PostgreSQL, the leadership it runs under: it
+    runs only while this process holds the leader lock; `shutdown` also gives the lock up."""
 
+    scheduler: AsyncIOScheduler
     leader_task: asyncio.Task[None] | None = None
     lock_conn: Any = None
+
+    @property
+    def state(self) -> int:
+        return int(self.scheduler.state)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def get_job(self, job_id: str) -> Any:
+        return self.scheduler.get_job(job_id)
+
+    def get_jobs(self) -> list[Any]:
+        return list(self.scheduler.get_jobs())
 
     def shutdown(self, wait: bool = True) -> None:
         if self.leader_task is not None:
@@ -188,8 +210,8 @@ class LeaderScheduler(AsyncIOScheduler):
             conn, self.lock_conn = self.lock_conn, None
             with contextlib.suppress(RuntimeError):  # no running loop: the process exit releases it
                 asyncio.get_running_loop().create_task(_close(conn))
-        if self.running:
-            super().shutdown(wait=wait)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
 
 
 async def _close(conn: Any) -> None:
@@ -197,7 +219,7 @@ async def _close(conn: Any) -> None:
         await conn.close()
 
 
-def daily_summary_text(manager_name: str, day: date, report: dict[str, Any]) -> str:
+def daily_summary_text(manager_name: str, day: date, report: ManagerReport) -> str:
     """The end-of-day summary for a manager (prompts/notify/daily_summary_*.j2), Chinese then English."""
     values = {
         "manager_name": html.escape(manager_name), "planned": report["drafts"]["planned"],
@@ -209,8 +231,8 @@ def daily_summary_text(manager_name: str, day: date, report: dict[str, Any]) -> 
         "bot_conversations": report["conversations"]["handled_by_bot"],
         "handed_off": report["conversations"]["handed_off"], "answered": report["conversations"]["answered_by_manager"],
     }
-    zh_text = render("notify/daily_summary_zh.j2", day=f"{day.month}月{day.day}日", **values)
-    en_text = render("notify/daily_summary_en.j2", day=day.strftime("%d %b").lstrip("0"), **values)
+    zh_text = render("notify/daily_summary_zh.j2", day=fmt_day_month(day, "zh"), **values)
+    en_text = render("notify/daily_summary_en.j2", day=fmt_day_month(day, "en"), **values)
     return f"{zh_text}\n\n{en_text}"
 
 
@@ -221,12 +243,14 @@ async def daily_summary_job(day: str | None = None) -> int:
     rt = runtime()
     if rt.bot is None:
         return 0
-    target = _day(rt.settings, day)
+    target = _day(rt, day)
     sent = 0
     async with rt.db.sessions() as session:
         managers = (await session.scalars(select(Manager).where(
             Manager.telegram_id.is_not(None), Manager.active.is_(True)))).all()
         for manager in managers:
+            if manager.telegram_id is None:  # not selected: the query asks for a Telegram account
+                continue
             report = await manager_report(session, manager.id, Period(target, target, rt.settings.tz))
             try:
                 await rt.bot.send_message(manager.telegram_id, daily_summary_text(manager.name, target, report))
@@ -240,7 +264,7 @@ def build_scheduler(settings: Settings) -> AsyncIOScheduler:
     """The scheduler with its SQLAlchemy job store on the project database and the daily jobs
     (replacing stored ones with the same ids, so a changed PLAN_AT takes effect). Not started."""
     store = SQLAlchemyJobStore(url=sync_url(settings.database_url), tablename=JOBSTORE_TABLE)
-    scheduler = LeaderScheduler(
+    scheduler = AsyncIOScheduler(
         jobstores={"default": store}, timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3 * 3600},
     )
@@ -269,18 +293,18 @@ async def _try_lock(db: Database) -> Any:
     return None
 
 
-async def _lead(scheduler: LeaderScheduler, db: Database, retry_s: float) -> None:
+async def _lead(leader: LeaderScheduler, db: Database, retry_s: float) -> None:
     """Become the leader when the lock is free; pause when the lock's connection is lost."""
     while True:
         conn = await _try_lock(db)
         if conn is None:
             await asyncio.sleep(retry_s)
             continue
-        scheduler.lock_conn = conn
-        if scheduler.running:
-            scheduler.resume()
+        leader.lock_conn = conn
+        if leader.running:
+            leader.scheduler.resume()
         else:
-            scheduler.start()
+            leader.scheduler.start()
         log.info("scheduler leader: this process runs the scheduled jobs")
         while True:
             await asyncio.sleep(retry_s)
@@ -289,23 +313,22 @@ async def _lead(scheduler: LeaderScheduler, db: Database, retry_s: float) -> Non
             except Exception:  # noqa: BLE001 - lost the connection, and with it the lock
                 log.warning("scheduler leader lost its database connection; pausing")
                 break
-        scheduler.lock_conn = None
-        scheduler.pause()
+        leader.lock_conn = None
+        leader.scheduler.pause()
         await _close(conn)
 
 
-async def start_scheduler(settings: Settings, db: Database, bot: Any = None, *,
-                          leader_retry_s: float = LEADER_RETRY_S) -> AsyncIOScheduler:
+async def start_scheduler(settings: Settings, db: Database, bot: Bot | None = None, *,
+                          leader_retry_s: float = LEADER_RETRY_S) -> LeaderScheduler:
     """Register the runtime and start the scheduler on the running event loop (on PostgreSQL,
     as soon as this process holds the leader lock)."""
     register_runtime(settings, db, bot)
-    scheduler = build_scheduler(settings)
-    assert isinstance(scheduler, LeaderScheduler)
+    scheduler = LeaderScheduler(build_scheduler(settings))
     if db.engine.dialect.name == "postgresql":
         scheduler.leader_task = asyncio.create_task(_lead(scheduler, db, leader_retry_s), name="scheduler-leader")
         await asyncio.sleep(0)  # the first attempt starts now
         log.info("scheduler waiting for leadership (planning daily at %s, %s)", settings.plan_at, settings.timezone)
     else:
-        scheduler.start()
+        scheduler.scheduler.start()
         log.info("scheduler started: planning daily at %s (%s)", settings.plan_at, settings.timezone)
     return scheduler

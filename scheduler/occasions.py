@@ -16,15 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from bot.db.models import DraftKind, HoldingKind
+from bot.db.models import DraftKind, HoldingKind, Product
 from bot.services import rules
 from bot.services.compliance import notice_for_type
 from bot.services.formats import fmt_amount, fmt_date, fmt_money_short
 from scheduler.calendar import QINGMING, Festival, festival_on
 
-__all__ = ["fmt_amount", "fmt_date", "Candidate", "Catalog", "ProductInfo", "candidates"]
+__all__ = ["Candidate", "Catalog", "ProductInfo", "candidates"]
 Reason = tuple[str, str]  # (zh, en): shown in the manager's language
 
 MATURITY_NOTICE_DAYS = 7
@@ -38,6 +38,46 @@ ASSET_KINDS = (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value, HoldingKind.
 # Order inside one kind when several apply on the same day (lower first).
 GREETING_ORDER = {"birthday": 0, "anniversary": 2, "activation": 3}  # festivals: 1
 RECOMMENDATION_ORDER = {"maturity_renewal": 0, "maturity_product": 0, "pension": 1}
+
+
+class ClientFacts(rules.SegmentedClient, Protocol):
+    """What the occasions read of a client: a `bot.db.models.Client`, or a row of those columns (the planner
+    selects only the columns it needs). Attributes, never getattr with a default: a column left out of the
+    row fails loudly."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def birthday(self) -> date | None: ...
+    @property
+    def customer_since(self) -> date | None: ...
+    @property
+    def id_expiry(self) -> date | None: ...
+
+
+class HoldingFacts(Protocol):
+    """What the occasions read of a holding: a `bot.db.models.Holding`, or a row of those columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def product_code(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def start_date(self) -> date | None: ...
+    @property
+    def maturity_date(self) -> date | None: ...  # card: expiry
+    @property
+    def next_due_date(self) -> date | None: ...  # loan
+    @property
+    def next_due_amount(self) -> Decimal | None: ...
+    @property
+    def account_tail(self) -> str | None: ...
 
 
 @dataclass
@@ -75,14 +115,14 @@ class Catalog:
     products: dict[str, ProductInfo]
 
     @classmethod
-    def of(cls, products: Iterable[Any]) -> Catalog:
+    def of(cls, products: Iterable[Product]) -> Catalog:
         items = {}
         for p in products:
             items[p.code] = ProductInfo(
                 code=p.code, name_zh=p.name_zh, name_en=p.name_en, type=(p.type or "").lower(),
                 risk_level=p.risk_level, is_investment=bool(p.is_investment), term_days=p.term_days,
-                min_amount=p.min_amount, active=bool(getattr(p, "active", True)),
-                currency=(getattr(p, "currency", None) or "CNY").upper(), segments=getattr(p, "segments", None),
+                min_amount=p.min_amount, active=bool(p.active), currency=(p.currency or "CNY").upper(),
+                segments=p.segments,
             )
         return cls(items)
 
@@ -115,7 +155,7 @@ class Candidate:
         return bool(self.notices)
 
 
-def _rating_reason(client: Any) -> Reason:
+def _rating_reason(client: ClientFacts) -> Reason:
     if client.risk_rating:
         return (f"风险评级 {client.risk_rating}", f"risk rating {client.risk_rating}")
     return ("无风险评级", "no risk rating")
@@ -135,20 +175,20 @@ def _anniversary(start: date | None, day: date) -> int | None:
     return None
 
 
-def tenure_years(client: Any, day: date) -> int:
+def tenure_years(client: ClientFacts, day: date) -> int:
     """Whole years with the bank on `day` (0: joined less than a year ago, or unknown)."""
-    since = getattr(client, "customer_since", None)
+    since = client.customer_since
     if since is None or since > day:
         return 0
     years: int = day.year - since.year - ((day.month, day.day) < (since.month, since.day))
     return max(years, 0)
 
 
-def day_values(client: Any, day: date, festival: Festival | None) -> dict[str, Any]:
+def day_values(client: ClientFacts, day: date, festival: Festival | None) -> dict[str, Any]:
     """Values every template of the day may use: the festival's tense (eve or the day itself),
     a quiet day (清明: no 快乐 in any greeting), the client's tenure and segment."""
     festival_day = (festival.day or festival.first_day) if festival is not None else None
-    since = getattr(client, "customer_since", None)
+    since = client.customer_since
     remembrance = festival_on(day, qingming_greeting=True)
     return {
         "festival_today": festival_day == day,
@@ -156,12 +196,12 @@ def day_values(client: Any, day: date, festival: Festival | None) -> dict[str, A
         "quiet_day": remembrance is not None and remembrance.key == QINGMING,
         "tenure_years": tenure_years(client, day),
         "new_client": since is None or tenure_years(client, day) < 1,
-        "segment": (getattr(client, "segment", None) or "").lower(),
+        "segment": (client.segment or "").lower(),
         "customer_since": since.isoformat() if since else None,
     }
 
 
-def greetings(client: Any, day: date, festival: Festival | None) -> list[Candidate]:
+def greetings(client: ClientFacts, day: date, festival: Festival | None) -> list[Candidate]:
     out: list[Candidate] = []
     if festival is not None:
         out.append(Candidate(DraftKind.GREETING.value, festival.key, festival.dedupe_key,
@@ -170,9 +210,10 @@ def greetings(client: Any, day: date, festival: Festival | None) -> list[Candida
     if client.birthday is not None and _anniversary(client.birthday, day) is not None:
         out.append(Candidate(DraftKind.GREETING.value, "birthday", f"greeting:birthday:{day.year}",
                              reasons=[("今天生日", "birthday today")], order=GREETING_ORDER["birthday"]))
-    years = _anniversary(client.customer_since, day)
-    if years:
-        since = client.customer_since.isoformat()
+    joined = client.customer_since
+    years = _anniversary(joined, day)
+    if years and joined is not None:  # an anniversary has a first day
+        since = joined.isoformat()
         out.append(Candidate(DraftKind.GREETING.value, "anniversary", f"greeting:anniversary:{day.year}",
                              values={"years": str(years)},
                              reasons=[(f"开户 {years} 周年（{since} 起）",
@@ -181,8 +222,8 @@ def greetings(client: Any, day: date, festival: Festival | None) -> list[Candida
     return out
 
 
-def _maturity_reminder(h: Any, day: date, catalog: Catalog) -> Candidate:
-    days = (h.maturity_date - day).days
+def _maturity_reminder(h: HoldingFacts, matures: date, day: date, catalog: Catalog) -> Candidate:
+    days = (matures - day).days
     occasion = f"{h.kind}_maturity_{'today' if days == 0 else '7d'}"
     product = catalog.products.get(h.product_code)
     if h.kind == HoldingKind.WEALTH.value:
@@ -193,23 +234,23 @@ def _maturity_reminder(h: Any, day: date, catalog: Catalog) -> Candidate:
     amount = fmt_amount(h.amount, h.currency)
     kind_zh = "定期存款" if h.kind == HoldingKind.DEPOSIT.value else "理财产品"
     return Candidate(
-        DraftKind.REMINDER.value, occasion, f"reminder:{occasion}:{h.id}:{h.maturity_date.isoformat()}",
+        DraftKind.REMINDER.value, occasion, f"reminder:{occasion}:{h.id}:{matures.isoformat()}",
         values={"amount": amount, "account_tail": h.account_tail or "", "product_code": h.product_code,
                 "due_today": days == 0},
         localized={"product_name": (product.name_zh, product.name_en) if product
                    else (h.product_code, h.product_code)},
-        dated={"maturity_date": h.maturity_date},
-        reasons=[(f"{kind_zh} {amount} {fmt_date(h.maturity_date, 'zh')}到期",
-                  f"{h.kind} {amount} matures on {fmt_date(h.maturity_date, 'en')}")],
+        dated={"maturity_date": matures},
+        reasons=[(f"{kind_zh} {amount} {fmt_date(matures, 'zh')}到期",
+                  f"{h.kind} {amount} matures on {fmt_date(matures, 'en')}")],
         notices=notices, holding_id=h.id,
     )
 
 
-def _holding_reminders(h: Any, day: date, catalog: Catalog) -> list[Candidate]:
+def _holding_reminders(h: HoldingFacts, day: date, catalog: Catalog) -> list[Candidate]:
     kind = h.kind
     if kind in (HoldingKind.DEPOSIT.value, HoldingKind.WEALTH.value) and h.maturity_date is not None:
         if 0 <= (h.maturity_date - day).days <= MATURITY_NOTICE_DAYS:
-            return [_maturity_reminder(h, day, catalog)]
+            return [_maturity_reminder(h, h.maturity_date, day, catalog)]
     elif kind == HoldingKind.CARD.value and h.maturity_date is not None:
         nxt = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
         if (h.maturity_date.year, h.maturity_date.month) == (nxt.year, nxt.month):
@@ -234,7 +275,7 @@ def _holding_reminders(h: Any, day: date, catalog: Catalog) -> list[Candidate]:
     return []
 
 
-def reminders(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog) -> list[Candidate]:
+def reminders(client: ClientFacts, holdings: Sequence[HoldingFacts], day: date, catalog: Catalog) -> list[Candidate]:
     out: list[Candidate] = []
     for h in holdings:
         out += _holding_reminders(h, day, catalog)
@@ -264,7 +305,7 @@ def reminders(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog)
     return out
 
 
-def _reassessment(client: Any) -> Candidate:
+def _reassessment(client: ClientFacts) -> Candidate:
     expires = rules.assessment_expires_on(client)
     key = f"reminder:risk_reassessment:{expires.isoformat() if expires else 'never'}"
     dated = {"expired_on": expires} if expires else {}
@@ -284,7 +325,7 @@ def review_day(client_id: int) -> int:
     return 1 + client_id % 28
 
 
-def _holdings_level(holdings: Sequence[Any], catalog: Catalog) -> int:
+def _holdings_level(holdings: Sequence[HoldingFacts], catalog: Catalog) -> int:
     """The riskiest of the client's current holdings (deposits count as R1)."""
     levels = [rules.DEPOSIT_LEVEL]
     for h in holdings:
@@ -303,11 +344,11 @@ def _choice_reasons(product: ProductInfo, verdicts: Sequence[rules.Verdict], pol
     return out + [(v.text("zh"), v.text("en")) for v in verdicts]
 
 
-def _maturity_recommendation(client: Any, h: Any, holdings: Sequence[Any], day: date,
-                             catalog: Catalog) -> Candidate | None:
+def _maturity_recommendation(client: ClientFacts, h: HoldingFacts, matures: date, holdings: Sequence[HoldingFacts],
+                             day: date, catalog: Catalog) -> Candidate | None:
     cap = rules.DEPOSIT_LEVEL + rules.MAX_STEP_UP
     reference = min(_holdings_level(holdings, catalog), cap)
-    term = (h.maturity_date - h.start_date).days if getattr(h, "start_date", None) else None
+    term = (matures - h.start_date).days if h.start_date else None
     own = catalog.products.get(h.product_code)
     offer = rules.Offer(amount=Decimal(h.amount or ZERO), currency=h.currency or "CNY",
                         max_term_days=term or (own.term_days if own else None), reference_level=reference,
@@ -320,20 +361,20 @@ def _maturity_recommendation(client: Any, h: Any, holdings: Sequence[Any], day: 
     amount = fmt_amount(h.amount, h.currency)
     policy = (f"依据：最接近现有持仓风险 R{reference}（至多高于到期产品一级）",
               f"rule: nearest the risk of current holdings R{reference} (at most one level above what matures)")
-    reasons = [(f"定期存款 {amount} {fmt_date(h.maturity_date, 'zh')}到期",
-                f"deposit of {amount} matures on {fmt_date(h.maturity_date, 'en')}"), _rating_reason(client)]
+    reasons = [(f"定期存款 {amount} {fmt_date(matures, 'zh')}到期",
+                f"deposit of {amount} matures on {fmt_date(matures, 'en')}"), _rating_reason(client)]
     return Candidate(
-        DraftKind.RECOMMENDATION.value, occasion, f"recommendation:maturity:{h.id}:{h.maturity_date}",
+        DraftKind.RECOMMENDATION.value, occasion, f"recommendation:maturity:{h.id}:{matures}",
         values={"amount": amount, "account_tail": h.account_tail or "", "risk_level": product.risk_level or "",
-                "due_today": h.maturity_date == day},
-        dated={"maturity_date": h.maturity_date},
+                "due_today": matures == day},
+        dated={"maturity_date": matures},
         reasons=reasons + _choice_reasons(product, verdicts, policy), product=product,
         notices=(product.notice,) if product.notice else (), holding_id=h.id, amount=offer.amount,
         order=RECOMMENDATION_ORDER[occasion],
     )
 
 
-def _pension_recommendation(client: Any, assets: Decimal, day: date, catalog: Catalog,
+def _pension_recommendation(client: ClientFacts, assets: Decimal, day: date, catalog: Catalog,
                             month: str) -> Candidate | None:
     offer = rules.Offer(amount=assets)
     product, verdicts = rules.choose_product(client, catalog.of_type("pension"), day, offer)
@@ -351,7 +392,8 @@ def _pension_recommendation(client: Any, assets: Decimal, day: date, catalog: Ca
     )
 
 
-def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog) -> list[Candidate]:
+def recommendations(client: ClientFacts, holdings: Sequence[HoldingFacts], day: date,
+                    catalog: Catalog) -> list[Candidate]:
     """The next best product, by transparent rules (at most one per rule and window):
     a maturing deposit (within 7 days) -> the product the policy chooses (bot/services/rules.py:
     eligible, nearest the risk of the client's holdings, at most one level above a deposit), a
@@ -366,7 +408,7 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
     for h in holdings:
         if h.kind == HoldingKind.DEPOSIT.value and h.maturity_date is not None \
                 and 0 <= (h.maturity_date - day).days <= MATURITY_NOTICE_DAYS:
-            cand = _maturity_recommendation(client, h, holdings, day, catalog)
+            cand = _maturity_recommendation(client, h, h.maturity_date, holdings, day, catalog)
             if cand is not None:
                 out.append(cand)
     assets = sum((Decimal(h.amount or ZERO) for h in holdings if h.kind in ASSET_KINDS), ZERO)
@@ -389,7 +431,7 @@ def recommendations(client: Any, holdings: Sequence[Any], day: date, catalog: Ca
     return out
 
 
-def candidates(client: Any, holdings: Sequence[Any], day: date, catalog: Catalog, *,
+def candidates(client: ClientFacts, holdings: Sequence[HoldingFacts], day: date, catalog: Catalog, *,
                qingming_greeting: bool = True) -> list[Candidate]:
     """Every occasion for this client today, reminders first, then greetings, then recommendations."""
     festival = festival_on(day, qingming_greeting=qingming_greeting)

@@ -18,21 +18,24 @@ import time as _time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import clock
 from bot.db.base import insert_for
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
+from bot.i18n import normalize_language
 from bot.services import audit, compliance, rules
+from bot.services.formats import fmt_date
 from bot.settings import Settings
 from prompts import environment, load_prompt
 from scheduler.calendar import festival_on
-from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, candidates, day_values, fmt_date
+from scheduler.occasions import OCCASION_LABELS, Candidate, Catalog, ClientFacts, HoldingFacts, candidates, day_values
 
 # Local send slots per kind (then moved out of quiet hours if the settings make them quiet).
 SEND_SLOTS = {
@@ -40,7 +43,6 @@ SEND_SLOTS = {
     DraftKind.GREETING.value: "09:30",
     DraftKind.RECOMMENDATION.value: "10:30",
 }
-LANGUAGES = ("zh", "en")
 ALREADY_PLANNED = "already_planned"
 NO_TEMPLATE = "no_template"
 ONE_A_DAY = "one_message_a_day"  # a second greeting or recommendation for the same morning
@@ -169,12 +171,26 @@ class Templates:
         return prompt.id, prompt.hash
 
 
-def _language(value: str | None) -> str:
-    lang = (value or "zh").lower()[:2]
-    return lang if lang in LANGUAGES else "zh"
+if TYPE_CHECKING:
+    from bot.services.drafting import Personaliser
 
 
-def _snapshot(client: Any) -> dict[str, Any]:
+class ClientRow(ClientFacts, rules.Reachable, Protocol):
+    """A client as the planner reads it: a row of `CLIENT_COLUMNS` (a `bot.db.models.Client` is one too)."""
+
+    @property
+    def client_no(self) -> str: ...
+    @property
+    def manager_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def salutation(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+
+
+def _snapshot(client: ClientRow) -> dict[str, Any]:
     return {
         "risk_rating": client.risk_rating,
         "risk_assessed_on": client.risk_assessed_on.isoformat() if client.risk_assessed_on else None,
@@ -184,34 +200,20 @@ def _snapshot(client: Any) -> dict[str, Any]:
     }
 
 
-def _insert(table: Any, dialect: str) -> Any:
-    return insert_for(dialect, table)
-
-
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-class _Caps:
-    """Marketing already planned per client around the plan date (7-day windows either side)."""
+class PlannedMarketing:
+    """The local days of each client's marketing drafts around the plan date, counted against the bank's caps
+    (`rules.marketing_caps`, `rules.cap_problem`: the same definition the sender checks before sending)."""
 
-    def __init__(self, plan_date: date, daily: int, weekly: int) -> None:
-        self.plan_date, self.daily, self.weekly = plan_date, daily, weekly
+    def __init__(self, plan_date: date, caps: tuple[rules.Cap, ...]) -> None:
+        self.plan_date, self.caps = plan_date, caps
         self.dates: dict[int, list[date]] = defaultdict(list)
 
     def problem(self, client_id: int) -> str | None:
-        dates = self.dates.get(client_id)
-        if not dates:
-            return None if self.daily >= 1 and self.weekly >= 1 else (
-                rules.DAILY_CAP if self.daily < 1 else rules.WEEKLY_CAP)
-        if sum(1 for d in dates if d == self.plan_date) + 1 > self.daily:
-            return rules.DAILY_CAP
-        for offset in range(7):  # every 7-day window containing plan_date
-            start = self.plan_date - timedelta(days=offset)
-            end = start + timedelta(days=6)
-            if sum(1 for d in dates if start <= d <= end) + 1 > self.weekly:
-                return rules.WEEKLY_CAP
-        return None
+        return rules.cap_problem(self.caps, self.plan_date, self.dates.get(client_id, ()))
 
     def add(self, client_id: int) -> None:
         self.dates[client_id].append(self.plan_date)
@@ -219,7 +221,7 @@ class _Caps:
 
 class Planner:
     def __init__(self, session: AsyncSession, settings: Settings, plan_date: date, *, now: datetime | None = None,
-                 personaliser: Any = None, personalise_limit: int | None = None, collect: bool = True,
+                 personaliser: Personaliser | None = None, personalise_limit: int | None = None, collect: bool = True,
                  dry_run: bool = False, reach: bool = True) -> None:
         self.session, self.settings, self.plan_date = session, settings, plan_date
         # Drafts only for clients reachable on Telegram (False: every client, e.g. to check texts).
@@ -250,12 +252,12 @@ class Planner:
             self.slot_cache[key] = rules.next_send_time(slot, tz_name, s.quiet_hours_start, s.quiet_hours_end)
         return self.slot_cache[key]
 
-    def signature(self, manager: Any, lang: str) -> str:
+    def signature(self, manager: Manager, lang: str) -> str:
         """The manager's signature in the client's language: their own when they set one in that
         language (an English client never gets a Chinese signature), else the template's."""
         key = (manager.id, lang)
         if key not in self.signatures:
-            own = manager.signature if lang == "zh" else getattr(manager, "signature_en", None)
+            own = manager.signature if lang == "zh" else manager.signature_en
             if lang == "en" and not own and manager.signature and not _CJK.search(manager.signature):
                 own = manager.signature
             if own:
@@ -270,7 +272,7 @@ class Planner:
         return self.signatures[key]
 
     # ---- data ----------------------------------------------------------------------------
-    async def load_managers(self, manager_id: int | None) -> dict[int, Any]:
+    async def load_managers(self, manager_id: int | None) -> dict[int, Manager]:
         query = select(Manager).where(Manager.active.is_(True))
         if manager_id is not None:
             query = query.where(Manager.id == manager_id)
@@ -302,18 +304,18 @@ class Planner:
 
     async def invited(self, lo: int, hi: int) -> set[int]:
         """Clients with an invite still open (sent, neither used nor expired)."""
-        now = self.now or datetime.now(UTC)
+        now = self.now or clock.now(self.session)
         rows = await self.session.execute(select(InviteToken.client_id).where(
             InviteToken.client_id.between(lo, hi), InviteToken.used_at.is_(None), InviteToken.expires_at > now))
         return {r[0] for r in rows}
 
-    async def load_caps(self, lo: int, hi: int) -> _Caps:
-        s = self.settings
-        caps = _Caps(self.plan_date, s.marketing_daily_cap, s.marketing_weekly_cap)
+    async def load_caps(self, lo: int, hi: int) -> PlannedMarketing:
+        caps = PlannedMarketing(self.plan_date, rules.marketing_caps(self.settings))
+        reach = timedelta(days=rules.cap_reach(caps.caps))
         rows = await self.session.execute(
             select(Draft.client_id, Draft.plan_date).where(
                 Draft.client_id.between(lo, hi),
-                Draft.plan_date.between(self.plan_date - timedelta(days=6), self.plan_date + timedelta(days=6)),
+                Draft.plan_date.between(self.plan_date - reach, self.plan_date + reach),
                 Draft.kind.in_(sorted(rules.MARKETING_KINDS)),
                 Draft.status.in_(COUNTED_STATUSES),
             ))
@@ -331,7 +333,7 @@ class Planner:
         if found is None:
             zh, en = OCCASION_LABELS.get(occasion, (occasion, occasion))
             tid, thash = self.templates.ident(template)
-            stmt = _insert(Campaign, self.dialect).values(
+            stmt = insert_for(self.dialect, Campaign).values(
                 manager_id=manager_id, plan_date=self.plan_date, kind=kind, occasion=occasion,
                 title=f"{zh} / {en}", template_id=tid, template_hash=thash, status="pending",
             ).on_conflict_do_nothing()
@@ -353,17 +355,18 @@ class Planner:
             values["product_code"] = cand.product.code
         return values
 
-    def compose(self, client: Any, manager: Any, parts: list[Candidate]) -> PlannedDraft | None:
+    def compose(self, client: ClientRow, manager: Manager, parts: list[Candidate]) -> PlannedDraft | None:
         """One message from the day's parts: one salutation, the parts' texts (reminders first),
         the risk notices the parts' products call for, one signature."""
-        lang = _language(client.language)
+        lang = normalize_language(client.language)
         common: dict[str, Any] = {
             "salutation": client.salutation or client.name,
             "signature": self.signature(manager, lang),
             "manager_name": manager.name,
             **day_values(client, self.plan_date, self.festival),
         }
-        bodies, stored_parts = [], []
+        bodies: list[str] = []
+        stored_parts: list[dict[str, Any]] = []
         for cand in parts:
             tpl = self.templates.get(f"{cand.template}_{lang}.j2")
             if tpl is None:
@@ -385,7 +388,7 @@ class Planner:
             "risk_notice": notice, "notices": notices, "parts": stored_parts, "day": self.plan_date.isoformat(),
             "names": [n for n in (client.name, client.salutation, manager.name) if n],
         }
-        manager_lang = _language(getattr(manager, "language", None) or "zh")
+        manager_lang = normalize_language(manager.language)
         reasons = [zh if manager_lang == "zh" else en for cand in parts for zh, en in cand.reasons]
         with_product = next((c for c in parts if c.product is not None), None)
         product = None
@@ -407,7 +410,7 @@ class Planner:
             product_message=bool(notices),
         )
 
-    def decide(self, client: Any, cands: list[Candidate], used: set[tuple[int, str]], caps: _Caps,
+    def decide(self, client: ClientRow, cands: list[Candidate], used: set[tuple[int, str]], caps: PlannedMarketing,
                skipped: dict[int, set[str]]) -> list[Candidate]:
         """The parts of the client's one message today: every reminder the rules allow, then at most
         one greeting or recommendation within the caps; a reminder about the holding the pitch is
@@ -437,11 +440,11 @@ class Planner:
             reminders = kept
         return reminders + ([pitch] if pitch is not None else [])
 
-    async def prepare_batch(self, clients: Sequence[Any], managers: dict[int, Any],
+    async def prepare_batch(self, clients: Sequence[ClientRow], managers: dict[int, Manager],
                             catalog: Catalog) -> list[PlannedDraft]:
         """Candidates -> rules -> one composed draft per client (nothing stored yet)."""
         lo, hi = clients[0].id, clients[-1].id
-        holdings: dict[int, list[Any]] = defaultdict(list)
+        holdings: dict[int, list[HoldingFacts]] = defaultdict(list)
         for h in await self.session.execute(select(*HOLDING_COLUMNS).where(Holding.client_id.between(lo, hi))):
             holdings[h.client_id].append(h)
         q = self.settings.qingming_greeting
@@ -480,7 +483,7 @@ class Planner:
         if self.personalise_left is not None:
             todo = todo[: max(self.personalise_left, 0)]
             self.personalise_left -= len(todo)
-        if not todo:
+        if not todo or self.personaliser is None:
             return
         started = _time.perf_counter()
         self._llm_first = self._llm_first or started
@@ -517,10 +520,10 @@ class Planner:
                     "flags": d.flags or None, "product_code": d.product["code"] if d.product else None,
                     "scheduled_at": d.scheduled_at, "status": DraftStatus.PENDING.value,
                     "llm_rewritten": d.llm_rewritten, "prompt_id": d.prompt_id, "prompt_hash": d.prompt_hash,
-                    "edited": False, "created_at": datetime.now(UTC),
+                    "edited": False, "created_at": clock.now(self.session),
                 })
         if rows:
-            stmt = _insert(Draft.__table__, self.dialect).on_conflict_do_nothing(
+            stmt = insert_for(self.dialect, Draft.__table__).on_conflict_do_nothing(
                 index_elements=["client_id", "dedupe_key"])
             await self.session.execute(stmt, rows)
         self.result.drafted += len(drafts)
@@ -583,7 +586,7 @@ class Planner:
 
 
 async def plan_day(session: AsyncSession, settings: Settings, plan_date: date, *, manager_id: int | None = None,
-                   dry_run: bool = False, now: datetime | None = None, personaliser: Any = None,
+                   dry_run: bool = False, now: datetime | None = None, personaliser: Personaliser | None = None,
                    personalise_limit: int | None = None, collect: bool = True, batch_size: int = 2000,
                    progress: Callable[[int], None] | None = None, actor: str = "system",
                    reach: bool = True) -> PlanResult:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +32,6 @@ from bot.services import compliance, rules
 from bot.settings import Settings
 from scheduler.calendar import QINGMING, festivals
 from scheduler.planner import PlannedDraft, plan_day
-
-_WEALTH_MARKERS = ("理财非存款", "not deposits and carry risk")
-_FUND_MARKERS = ("基金有风险", "Funds carry risk")
 
 
 @dataclass
@@ -58,7 +54,8 @@ def _qingming(day: date) -> bool:
     return any(f.key == QINGMING and f.first_day == day for f in festivals(day.year, qingming_greeting=True))
 
 
-def _product_violations(d: PlannedDraft, client: Any, product: Any, day: date) -> Iterable[str]:
+def _product_violations(d: PlannedDraft, client: rules.SegmentedClient, product: rules.ProductTerms,
+                        day: date) -> Iterable[str]:
     if d.amount is None:
         yield "recommendation_without_amount"
         return
@@ -76,9 +73,9 @@ def _product_violations(d: PlannedDraft, client: Any, product: Any, day: date) -
         yield "above_policy"
 
 
-def _notice_violations(d: PlannedDraft, product: Any | None) -> Iterable[str]:
+def _notice_violations(d: PlannedDraft, product: rules.ProductTerms | None) -> Iterable[str]:
     notices = set(d.context.get("notices") or ())
-    has_wealth = any(m in d.text for m in _WEALTH_MARKERS)
+    has_wealth = compliance.carries_notice(d.text, "wealth")
     wealth_subject = "wealth" in notices
     if product is not None and compliance.notice_for_type(product.type) == "wealth":
         wealth_subject = True
@@ -86,7 +83,7 @@ def _notice_violations(d: PlannedDraft, product: Any | None) -> Iterable[str]:
         yield "wealth_notice_on_deposit"
     if wealth_subject and not has_wealth:
         yield "wealth_notice_missing"
-    if "fund" in notices and not any(m in d.text for m in _FUND_MARKERS):
+    if "fund" in notices and not compliance.carries_notice(d.text, "fund"):
         yield "fund_notice_missing"
 
 
@@ -108,8 +105,8 @@ def _text_violations(d: PlannedDraft, day: date) -> Iterable[str]:
         yield "compliance:" + ",".join(compliance.blocking(d.flags))
 
 
-def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clients: dict[int, Any],
-              products: dict[str, Any]) -> None:
+def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clients: Mapping[int, rules.SegmentedClient],
+              products: Mapping[str, rules.ProductTerms]) -> None:
     per_client = Counter(d.client_id for d in drafts)
     for client_id, n in per_client.items():
         if n > 1:
@@ -123,7 +120,7 @@ def check_day(report: VerifyReport, day: date, drafts: list[PlannedDraft], clien
         found: list[str] = []
         if d.kind == "recommendation" and product is None:
             found.append("recommendation_without_product")
-        elif d.kind == "recommendation":
+        elif d.kind == "recommendation" and product is not None:
             report.recommendations += 1
             found += _product_violations(d, client, product, day)
         found += _notice_violations(d, product)

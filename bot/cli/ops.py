@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.backup import BackupError, create_backup, generate_key, require_key, restore_backup
 from bot.cli.app import app, console, dev_tool, print_json, run_async, settings_or_exit
 from bot.cli.bench import bench_app
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 def _sqlite_path(database_url: str) -> Path:
@@ -47,8 +51,8 @@ def backup_cmd(
         console.print(f"Backup written to {result.path} ({result.files} files, {result.bytes:,} bytes).")
 
 
-def _key(settings: object) -> str | None:
-    key = getattr(settings, "backup_key", None)
+def _key(settings: Settings) -> str | None:
+    key = settings.backup_key
     return key.get_secret_value() if key else None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -34,7 +33,7 @@ def report_cmd(
 ) -> None:
     """What a manager achieved: drafts, review time, messages, replies, conversations, reach."""
     from bot.services.managers import resolve_manager
-    from bot.services.reports import Period, manager_report, report_tables, to_xlsx
+    from bot.services.reports import ManagerReport, Period, manager_report, report_tables, to_xlsx
 
     settings = settings_or_exit()
     today = datetime.now(settings.tz).date()
@@ -44,7 +43,7 @@ def report_cmd(
         console.print("[red]Error:[/red] --from is after --to")
         raise typer.Exit(2)
 
-    async def _run() -> dict[str, Any]:
+    async def _run() -> ManagerReport:
         async with open_database(settings) as db, db.sessions() as session:
             found = await resolve_manager(session, manager)
             if found is None:
@@ -63,7 +62,7 @@ def report_cmd(
     table.add_column("figure")
     table.add_column("value", justify="right")
     for section, figure, value in report_tables(report)["summary"][1]:
-        table.add_row(section, figure, "-" if value is None else str(value))
+        table.add_row(str(section), str(figure), "-" if value is None else str(value))
     console.print(table)
 
 

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bot.cli.app import app, console, dev_tool, exit_if_port_busy, print_json, run_async, settings_or_exit
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 DEFAULT_BOT_USERNAME = "rm_assistant_bot"
 
@@ -40,7 +43,7 @@ def run_cmd(
         run_async(run(settings, role))
 
 
-async def _bot_username(settings: Any, given: str | None) -> str:
+async def _bot_username(settings: Settings, given: str | None) -> str:
     """--bot, else BOT_USERNAME, else the Bot API's answer, else a placeholder (said so)."""
     if given or settings.bot_username:
         return (given or settings.bot_username).lstrip("@")
@@ -129,7 +132,7 @@ def _bulk_invites(manager: str, *, unbound: bool, xlsx: Path | None, bot_usernam
             rows = await bulk_invites(session, found, bot_username=username, unbound=unbound,
                                       ttl=timedelta(days=days))
             if xlsx is not None:  # written before the commit: no invites without their file
-                await asyncio.to_thread(write_xlsx, rows, xlsx, language=getattr(found, "language", None) or "zh",
+                await asyncio.to_thread(write_xlsx, rows, xlsx, language=found.language or "zh",
                                         tz=settings.tz)
             await session.commit()
             return {"manager": found.code, "invites": len(rows), "reach_before": before,

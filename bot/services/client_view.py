@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -63,7 +63,11 @@ def holdings_line(holdings: list[tuple[Holding, Product | None]], lang: str) -> 
     return " · ".join(parts)
 
 
-def _own(stmt: Any, viewer: Reviewer) -> Any:
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
+
+
+def _own(stmt: _Query, viewer: Reviewer) -> _Query:
+    """`stmt` narrowed to the viewer's own clients (an admin sees every client)."""
     return stmt if viewer.is_admin else stmt.where(Client.manager_id == viewer.manager_id)
 
 

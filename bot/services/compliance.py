@@ -20,9 +20,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prompts import load_prompt
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.db.models import Client
 
 BLOCK, WARN, INFO = "block", "warn", "info"
 
@@ -74,9 +79,14 @@ FACT_KEYS = (
 NOTICE_KINDS = ("wealth", "fund")
 # Product type -> the notice its messages carry (deposits, pension savings: none).
 NOTICE_FOR_TYPE = {"wealth": "wealth", "cash_management": "wealth", "fund": "fund"}
-# Every wording of the wealth notice we have seen (the standard uses 、); any of them on a
-# message that does not need it is wrong.
-_WEALTH_MARKERS = ("理财非存款", "not deposits and carry risk")
+# Every wording of each risk notice we have seen (the standard uses 、): the wealth notice on a message that does
+# not need it is wrong (here and in scheduler/verify.py).
+NOTICE_MARKERS = {"wealth": ("理财非存款", "not deposits and carry risk"), "fund": ("基金有风险", "Funds carry risk")}
+
+
+def carries_notice(text: str, kind: str) -> bool:
+    """Whether a text carries the `kind` risk notice in any wording we have seen."""
+    return any(m in text for m in NOTICE_MARKERS[kind])
 
 
 def severity(code: str) -> str:
@@ -146,7 +156,7 @@ def _notice_findings(body: str, language: str, needed: Sequence[str]) -> list[st
         if not any(n in body for n in wanted):
             out.append(RISK_NOTICE_MISSING)
             break
-    if "wealth" not in needed and any(m in body for m in _WEALTH_MARKERS):
+    if "wealth" not in needed and carries_notice(body, "wealth"):
         out.append(RISK_NOTICE_WRONG)
     return out
 
@@ -248,7 +258,7 @@ def check_stored(draft: StoredDraft, text: str | None = None) -> list[str]:
     return list(dict.fromkeys(findings + notes))
 
 
-async def send_findings(session: Any, draft_id: int, text: str, client: Any, today: date) -> list[str]:
+async def send_findings(session: AsyncSession, draft_id: int, text: str, client: Client, today: date) -> list[str]:
     """The blocking findings on an approved message right before it is sent, with the rules as
     they are now: the text's checks again, and the product's suitability for the client today
     (a rating lowered, an assessment expired, a product withdrawn since approval)."""
@@ -260,7 +270,7 @@ async def send_findings(session: Any, draft_id: int, text: str, client: Any, tod
         return []
     found = check(text, template_text=draft.template_text or draft.text, context=draft.context,
                   language=draft.language, day=draft.plan_date, product_message=_legacy_product_message(draft))
-    wanted = (getattr(client, "language", None) or "zh").lower()[:2]
+    wanted = (client.language or "zh").lower()[:2]
     if wanted in ("zh", "en") and wanted != draft.language:  # the client changed language since drafting
         found.append(WRONG_LANGUAGE)
     if draft.product_code:

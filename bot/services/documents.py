@@ -8,6 +8,9 @@ saving the record, and that switch must be durable before the old chunks are del
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +26,37 @@ MAX_NAME = 200  # characters; also at most 255 bytes (a file name on every file 
 def _(msgid: str) -> str:
     """Marks a text for gettext extraction; translated when shown."""
     return msgid
+
+
+class IngestSummary(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...  # loaded / replaced / unchanged / failed (with reasons)
+
+
+class DocumentLibrary(Protocol):
+    """What the console needs of the knowledge base (`knowledge.KnowledgeService`): add and remove documents."""
+
+    async def ingest(self, paths: Iterable[str | Path], loaded_by: str | None = None) -> IngestSummary: ...
+
+    async def remove(self, name: str) -> object | None:  # the removed document, or None: there was none
+        ...
+
+
+class IngestedFile(Protocol):
+    @property
+    def status(self) -> str: ...  # loaded | replaced | unchanged | failed
+    @property
+    def reason(self) -> str: ...
+    @property
+    def chunks(self) -> int: ...
+
+
+class FileLoader(Protocol):
+    """What the admins' Telegram upload needs of the knowledge base: the file types it reads, and one file loaded."""
+
+    def supported_types(self) -> list[str]: ...  # suffixes: ".pdf", ".docx", ...
+
+    async def ingest_file(self, path: str | Path, *, name: str | None = None,
+                          loaded_by: str | None = None) -> IngestedFile: ...
 
 
 class UploadNameError(ValueError):

@@ -16,11 +16,15 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.services import compliance
 from bot.settings import Settings
 from prompts import render
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletion
 
 # The checks live in one place (bot/services/compliance.py); these names stay for callers.
 PROMISE_WORDS = compliance.PROMISE_WORDS
@@ -42,6 +46,25 @@ def check_draft(text: str, *, template_text: str, context: dict[str, Any] | None
                             product_message=product_message)
 
 
+class DraftToPersonalise(Protocol):
+    """What the personaliser reads of a draft (the planner's `PlannedDraft`)."""
+
+    @property
+    def language(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def occasion(self) -> str: ...
+    @property
+    def template_text(self) -> str: ...
+    @property
+    def context(self) -> dict[str, Any] | None: ...
+    @property
+    def product_message(self) -> bool: ...
+    @property
+    def plan_date(self) -> date | None: ...
+
+
 @dataclass
 class Outcome:
     text: str
@@ -52,18 +75,18 @@ class Outcome:
 class Personaliser:
     """Rewrites drafts with an OpenAI-compatible chat model. `client` is an `openai.AsyncOpenAI`."""
 
-    def __init__(self, client: Any, model: str, *, concurrency: int = 100, timeout: float = 20.0,
-                 temperature: float = 0.7) -> None:
+    def __init__(self, client: AsyncOpenAI | Sequence[AsyncOpenAI], model: str, *, concurrency: int = 100,
+                 timeout: float = 20.0, temperature: float = 0.7) -> None:
         # One client, or several used in turn (small connection pools are much cheaper per request
         # than one large pool when thousands of requests are in flight).
-        self.clients = list(client) if isinstance(client, list | tuple) else [client]
+        self.clients = list(client) if isinstance(client, Sequence) else [client]
         self.client, self.model = self.clients[0], model
         self._turn = 0
         self.timeout, self.temperature = timeout, temperature
         self.semaphore = asyncio.Semaphore(max(1, concurrency))
         self.calls = 0
 
-    def messages(self, draft: Any) -> list[dict[str, str]]:
+    def messages(self, draft: DraftToPersonalise) -> list[dict[str, str]]:
         lang = draft.language if draft.language in ("zh", "en") else "zh"
         facts = {k: str(draft.context[k]) for k in FACT_KEYS if draft.context and draft.context.get(k)}
         notice = compliance.notices_block(list((draft.context or {}).get("notices") or ()), lang)
@@ -73,7 +96,7 @@ class Personaliser:
                       facts=facts, template_text=draft.template_text)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    async def _complete(self, messages: list[dict[str, str]]) -> Any:
+    async def _complete(self, messages: list[dict[str, str]]) -> ChatCompletion:
         # The plain chat-completions POST through the client (same request as
         # `chat.completions.create`), without its per-call recursive parameter transform: our
         # messages are already plain JSON, and at thousands of calls that transform is the cost.
@@ -83,7 +106,7 @@ class Personaliser:
         self._turn = (self._turn + 1) % len(self.clients)
         return await self.clients[self._turn].post("/chat/completions", cast_to=ChatCompletion, body=body)
 
-    async def personalise(self, draft: Any) -> Outcome:
+    async def personalise(self, draft: DraftToPersonalise) -> Outcome:
         async with self.semaphore:
             self.calls += 1
             try:
@@ -93,12 +116,12 @@ class Personaliser:
                 return Outcome(draft.template_text, False, [LLM_FAILED, f"{LLM_FAILED}:{type(exc).__name__}"])
         problems = check_draft(text, template_text=draft.template_text, context=draft.context,
                                product_message=draft.product_message, language=draft.language,
-                               day=getattr(draft, "plan_date", None))
+                               day=draft.plan_date)
         if problems:
             return Outcome(draft.template_text, False, [LLM_REJECTED] + [f"{LLM_REJECTED}:{p}" for p in problems])
         return Outcome(text, True, [LLM])
 
-    async def personalise_many(self, drafts: Sequence[Any]) -> list[Outcome]:
+    async def personalise_many(self, drafts: Sequence[DraftToPersonalise]) -> list[Outcome]:
         return list(await asyncio.gather(*(self.personalise(d) for d in drafts)))
 
 
@@ -109,12 +132,12 @@ def personaliser_from_settings(settings: Settings, *, concurrency: int = 100) ->
     from openai import AsyncOpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-    import httpx
-    from openai import DefaultAsyncHttpxClient
+    from openai import DEFAULT_CONNECTION_LIMITS, DefaultAsyncHttpxClient
 
     per_pool = 10
     pools = max(1, -(-concurrency // per_pool))
-    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+    # The Limits of the HTTP library this openai release is built on (httpx for 2.x, httpx2 for 3.x).
+    limits = type(DEFAULT_CONNECTION_LIMITS)(max_connections=per_pool, max_keepalive_connections=per_pool)
     clients = [AsyncOpenAI(base_url=settings.openai_base_url or None, api_key=key, timeout=settings.llm_timeout_s,
                            max_retries=0, http_client=DefaultAsyncHttpxClient(limits=limits))
                for _ in range(pools)]

@@ -7,29 +7,51 @@ import re
 from datetime import date
 from decimal import Decimal
 
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from babel.dates import format_skeleton
+from babel.numbers import format_currency
+
+# Money is written the bank's way in every language ("¥50,000.00" in an English message too); dates in the
+# language of the message. Babel (CLDR) gives both.
+BANK_LOCALE = "zh_CN"
+DATE_LOCALES = {"zh": "zh_CN", "en": "en_GB"}  # 2026年12月3日 / 3 Dec 2026
 _CNY = ("CNY", "RMB", "", None)
 
-
-def fmt_amount(value: Decimal | int | float | None, currency: str | None = "CNY") -> str:
-    """¥50,000.00 (other currencies: USD 1,200.00), exactly the stored value with two decimals."""
-    amount = Decimal(str(value if value is not None else 0)).quantize(Decimal("0.01"))
-    text = f"{amount:,.2f}"
-    return f"¥{text}" if currency in _CNY else f"{currency} {text}"
+Amount = Decimal | int | float
 
 
-def fmt_money_short(value: Decimal | int | float | None, currency: str | None = "CNY") -> str:
+def _currency(code: str | None) -> str:
+    return "CNY" if code in _CNY else str(code).upper()
+
+
+def fmt_amount(value: Amount | None, currency: str | None = "CNY") -> str:
+    """¥50,000.00 (US$1,200.00, HK$80.00), exactly the stored value in the currency's decimals; "-" when there is
+    no amount."""
+    if value is None:
+        return "-"
+    return format_currency(Decimal(str(value)), _currency(currency), locale=BANK_LOCALE)
+
+
+def fmt_money_short(value: Amount | None, currency: str | None = "CNY") -> str:
     """¥10,000 (decimals only when there are any): the compact form used in the manager's reasons."""
     amount = Decimal(str(value if value is not None else 0))
-    text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    return f"¥{text}" if currency in _CNY else f"{currency} {text}"
+    if amount == amount.to_integral_value():
+        return format_currency(amount, _currency(currency), format="¤#,##0", currency_digits=False,
+                               locale=BANK_LOCALE)
+    return format_currency(amount, _currency(currency), locale=BANK_LOCALE)
+
+
+def _date_locale(language: str) -> str:
+    return DATE_LOCALES.get(language, DATE_LOCALES["en"])
 
 
 def fmt_date(value: date, language: str) -> str:
     """2026年12月3日 / 3 Dec 2026."""
-    if language == "zh":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
+    return format_skeleton("yMMMd", value, locale=_date_locale(language))
+
+
+def fmt_day_month(value: date, language: str) -> str:
+    """12月3日 / 3 Dec."""
+    return format_skeleton("MMMd", value, locale=_date_locale(language))
 
 
 _TAG = re.compile(r"</?(b|i|u|s|a|code|pre|blockquote|tg-spoiler)(\s[^>]*)?>")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, distinct, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import ColumnElement
 
 from bot.db.models import (
     AuditLog,
@@ -39,6 +41,129 @@ APPROVED_STATES = (
 )
 CAMPAIGN_KINDS = ("greeting", "reminder", "recommendation")
 BOT_OUTCOMES = ("grounded", "personal", "declined", "handoff")
+
+
+# The report's sections: what the console page, the JSON API, the CSV/Excel exports and the daily
+# summary read. Plain dicts at run time (JSON as they are).
+class ManagerInfo(TypedDict):
+    id: int
+    code: str
+    name: str
+
+
+PeriodInfo = TypedDict("PeriodInfo", {"from": str, "to": str, "timezone": str})
+
+
+class DraftFigures(TypedDict):
+    planned: int
+    approved: int
+    edited: int
+    rejected: int
+    pending: int
+    by_kind: dict[str, int]
+
+
+class ReviewTime(TypedDict):
+    seconds: float
+    days_reviewed: int
+    per_day: dict[str, float]  # ISO day -> seconds
+
+
+class MessageFigures(TypedDict):
+    sent: int
+    failed: int
+    skipped: int
+    waiting: int
+    failed_reasons: dict[str, int]
+    skipped_reasons: dict[str, int]
+    replies_within_48h: int
+    opt_outs_after_message: int
+
+
+class ConversationFigures(TypedDict):
+    questions: int
+    outcomes: dict[str, int]
+    handled_by_bot: int
+    handed_off: int
+    answered_by_manager: int
+    first_reply_seconds_median: float | None
+
+
+class ReachFigures(TypedDict):
+    book: int
+    reached_week: int
+    reached_month: int
+    not_contacted_90d: int
+    telegram: dict[str, int]  # bound / blocked / invited / invite expired / not invited
+
+
+class DailyRow(TypedDict):
+    date: str
+    planned: int
+    approved: int
+    sent: int
+
+
+class ManagerReport(TypedDict):
+    manager: ManagerInfo
+    period: PeriodInfo
+    drafts: DraftFigures
+    review: ReviewTime
+    messages: MessageFigures
+    conversations: ConversationFigures
+    reach: ReachFigures
+    invites: dict[str, float | int | None]  # invites.invite_conversion
+    funnel: dict[str, int]
+    daily: list[DailyRow]
+
+
+class QuestionCount(TypedDict):
+    question: str
+    count: int
+
+
+class BotQuality(TypedDict):
+    questions: int
+    shares: dict[str, float]
+    outcomes: dict[str, int]
+    top_declined: list[QuestionCount]
+    feedback: dict[str, int]  # up / down
+    top_marked_down: list[QuestionCount]
+
+
+class DocumentCoverage(TypedDict):
+    document: str
+    title: str
+    chunks: int
+    version: int
+    updated_at: str
+    questions_hit: int
+
+
+class ManagerRow(TypedDict):
+    manager: str
+    name: str
+    book: int
+    planned: int
+    approved: int
+    rejected: int
+    sent: int
+    failed: int
+    replies: int
+    handed_off: int
+    review_seconds: float
+    reached_month: int
+
+
+class AdminOverview(TypedDict):
+    managers: list[ManagerRow]
+    knowledge: list[DocumentCoverage]
+    bot: BotQuality
+
+
+Cell = str | int | float | None
+# A table of an export: headers and rows.
+Table = tuple[list[str], list[list[Cell]]]
 
 
 @dataclass(frozen=True)
@@ -85,10 +210,10 @@ async def _draft_groups(session: AsyncSession, manager_id: int, period: Period) 
     )
 
 
-def _drafts(groups: list[Any]) -> dict[str, Any]:
+def _drafts(groups: list[Any]) -> DraftFigures:
     approved_states = {str(s) for s in APPROVED_STATES}
-    out = {"planned": 0, "approved": 0, "edited": 0, "rejected": 0, "pending": 0,
-           "by_kind": dict.fromkeys(CAMPAIGN_KINDS, 0)}
+    out = DraftFigures(planned=0, approved=0, edited=0, rejected=0, pending=0,
+                       by_kind=dict.fromkeys(CAMPAIGN_KINDS, 0))
     for _day, status, edited, kind, n in groups:
         out["planned"] += n
         out["approved"] += n if status in approved_states else 0
@@ -99,7 +224,7 @@ def _drafts(groups: list[Any]) -> dict[str, Any]:
     return out
 
 
-async def _review_time(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
+async def _review_time(session: AsyncSession, manager_id: int, period: Period) -> ReviewTime:
     """Per day: first time a campaign was opened to the last decision, summed over days."""
     rows = (
         await session.execute(
@@ -108,11 +233,11 @@ async def _review_time(session: AsyncSession, manager_id: int, period: Period) -
             .group_by(Campaign.plan_date)
         )
     ).all()
-    per_day = {}
+    per_day: dict[str, float] = {}
     for day, opened, decided in rows:
         if opened is not None and decided is not None and decided >= opened:
             per_day[day.isoformat()] = _seconds(decided - opened)
-    return {"seconds": round(sum(per_day.values()), 1), "days_reviewed": len(per_day), "per_day": per_day}
+    return ReviewTime(seconds=round(sum(per_day.values()), 1), days_reviewed=len(per_day), per_day=per_day)
 
 
 def _outbox_scope(manager_id: int, period: Period) -> Any:
@@ -124,7 +249,7 @@ def _outbox_scope(manager_id: int, period: Period) -> Any:
     )
 
 
-async def _messages(session: AsyncSession, manager_id: int, period: Period) -> dict[str, Any]:
+async def _messages(session: AsyncSession, manager_id: int, period: Period) -> MessageFigures:
     scope = _outbox_scope(manager_id, period)
     by_status: Counter[str] = Counter()
     reasons: dict[str, Counter[str]] = {OutboxStatus.FAILED: Counter(), OutboxStatus.CANCELLED: Counter()}
@@ -196,7 +321,7 @@ async def _messages(session: AsyncSession, manager_id: int, period: Period) -> d
     }
 
 
-async def _conversations(session: AsyncSession, manager_id: int | None, period: Period) -> dict[str, Any]:
+async def _conversations(session: AsyncSession, manager_id: int | None, period: Period) -> ConversationFigures:
     book = select(Client.id).where(Client.manager_id == manager_id) if manager_id is not None else None
     answer_scope = [
         ChatMessage.author == "bot",
@@ -228,7 +353,7 @@ async def _conversations(session: AsyncSession, manager_id: int | None, period: 
     }
 
 
-async def _reach(session: AsyncSession, manager_id: int, as_of_utc: datetime) -> dict[str, Any]:
+async def _reach(session: AsyncSession, manager_id: int, as_of_utc: datetime) -> ReachFigures:
     book = int(await session.scalar(select(func.count()).where(Client.manager_id == manager_id)) or 0)
 
     def since(days: int) -> Any:
@@ -252,7 +377,7 @@ async def _reach(session: AsyncSession, manager_id: int, as_of_utc: datetime) ->
             "telegram": {k: v for k, v in telegram.items() if k != "book"}}
 
 
-def _daily(period: Period, groups: list[Any]) -> list[dict[str, Any]]:
+def _daily(period: Period, groups: list[Any]) -> list[DailyRow]:
     """Daily volumes by plan day: planned, approved and sent (a draft's status follows its delivery),
     from the same grouped scan of drafts, for the chart and the CSV."""
     approved_states = {str(s) for s in APPROVED_STATES}
@@ -264,14 +389,14 @@ def _daily(period: Period, groups: list[Any]) -> list[dict[str, Any]]:
         approved[day] += n if status in approved_states else 0
         sent[day] += n if status == DraftStatus.SENT else 0
     return [
-        {"date": d.isoformat(), "planned": planned.get(d, 0), "approved": approved.get(d, 0), "sent": sent.get(d, 0)}
+        DailyRow(date=d.isoformat(), planned=planned.get(d, 0), approved=approved.get(d, 0), sent=sent.get(d, 0))
         for d in period.days()
     ]
 
 
 async def manager_report(
     session: AsyncSession, manager_id: int, period: Period, *, as_of: datetime | None = None
-) -> dict[str, Any]:
+) -> ManagerReport:
     manager = await session.get(Manager, manager_id)
     if manager is None:
         raise LookupError(f"no manager with id {manager_id}")
@@ -295,7 +420,7 @@ async def manager_report(
 
 async def bot_quality(
     session: AsyncSession, period: Period, *, manager_id: int | None = None, limit: int = 10
-) -> dict[str, Any]:
+) -> BotQuality:
     """Answer outcomes, the questions most often declined, and feedback on answers."""
     conv = await _conversations(session, manager_id, period)
     total = conv["questions"] or 1
@@ -314,7 +439,7 @@ async def bot_quality(
     if manager_id is not None:
         scope.append(ChatMessage.client_id.in_(select(Client.id).where(Client.manager_id == manager_id)))
 
-    async def top(condition: Any) -> list[dict[str, Any]]:
+    async def top(condition: ColumnElement[bool]) -> list[QuestionCount]:
         rows = (await session.execute(select(previous_question).where(*scope, condition))).scalars()
         counts = Counter(" ".join((q or "").split())[:200] for q in rows if q)
         return [{"question": q, "count": n} for q, n in counts.most_common(limit)]
@@ -334,7 +459,7 @@ async def bot_quality(
     }
 
 
-async def knowledge_coverage(session: AsyncSession, period: Period) -> list[dict[str, Any]]:
+async def knowledge_coverage(session: AsyncSession, period: Period) -> list[DocumentCoverage]:
     docs = (await session.scalars(select(KnowledgeDocument).order_by(KnowledgeDocument.name))).all()
     hits: Counter[str] = Counter()
     sources = await session.scalars(
@@ -354,9 +479,9 @@ async def knowledge_coverage(session: AsyncSession, period: Period) -> list[dict
     ]
 
 
-async def admin_overview(session: AsyncSession, period: Period) -> dict[str, Any]:
+async def admin_overview(session: AsyncSession, period: Period) -> AdminOverview:
     managers = (await session.scalars(select(Manager).order_by(Manager.code))).all()
-    side_by_side = []
+    side_by_side: list[ManagerRow] = []
     for manager in managers:
         r = await manager_report(session, manager.id, period)
         side_by_side.append({
@@ -370,13 +495,16 @@ async def admin_overview(session: AsyncSession, period: Period) -> dict[str, Any
             "bot": await bot_quality(session, period)}
 
 
-def report_tables(report: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]]]]:
+def report_tables(report: ManagerReport) -> dict[str, Table]:
     """Every table of a manager report, flat, for CSV and Excel exports."""
-    tables: dict[str, tuple[list[str], list[list[Any]]]] = {}
-    summary: list[list[Any]] = []
-    for section in ("drafts", "messages", "conversations", "reach", "funnel"):
-        for key, value in report[section].items():
-            if not isinstance(value, dict):
+    tables: dict[str, Table] = {}
+    summary: list[list[Cell]] = []
+    sections: tuple[tuple[str, Mapping[str, object]], ...] = (
+        ("drafts", report["drafts"]), ("messages", report["messages"]), ("conversations", report["conversations"]),
+        ("reach", report["reach"]), ("funnel", report["funnel"]))
+    for section, figures in sections:
+        for key, value in figures.items():
+            if isinstance(value, str | int | float | None):  # the figures; the nested tables below
                 summary.append([section, key, value])
     summary.append(["review", "seconds", report["review"]["seconds"]])
     for key, value in report["reach"].get("telegram", {}).items():  # bound / invited / not invited
@@ -393,7 +521,7 @@ def report_tables(report: dict[str, Any]) -> dict[str, tuple[list[str], list[lis
     return tables
 
 
-def to_csv(headers: list[str], rows: list[list[Any]]) -> str:
+def to_csv(headers: list[str], rows: list[list[Cell]]) -> str:
     import csv
     import io
 
@@ -404,7 +532,7 @@ def to_csv(headers: list[str], rows: list[list[Any]]) -> str:
     return "\ufeff" + buf.getvalue()  # BOM so Excel opens Chinese text correctly
 
 
-def to_xlsx(tables: dict[str, tuple[list[str], list[list[Any]]]]) -> bytes:
+def to_xlsx(tables: dict[str, Table]) -> bytes:
     import io
 
     from openpyxl import Workbook

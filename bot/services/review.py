@@ -8,22 +8,23 @@ The compliance gate (bot/services/compliance.py) runs again at every approval, o
 is now and with the rules as they are now (plus whatever was flagged before and not fixed): a
 draft with a blocking finding is never approved, by anyone or anything (console, API, Telegram,
 auto-approval); a draft with only warnings is approved only with an explicit override and a
-reason, audited as an "override" row beside the approval.
+reason, audited as an "override" row beside the approval. A reason must say why
+(`override_reason_problem`): not blank, not a command, not a word or two.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import metrics
-from bot.db.base import utcnow
-from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager
+from bot import clock, metrics
+from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Manager, OutboxItem, OutboxStatus
 from bot.services import audit, compliance, outbox, placeholders
 from bot.services.compliance import check_stored
 
@@ -50,11 +51,40 @@ class Blocked(InvalidInput):
 class NeedsOverride(InvalidInput):
     """The draft has warnings: approving it needs an explicit override with a reason."""
 
-    def __init__(self, draft_id: int | None, findings: Sequence[str]) -> None:
+    def __init__(self, draft_id: int | None, findings: Sequence[str], message: str | None = None) -> None:
         self.draft_id, self.findings = draft_id, list(findings)
         what = f"draft {draft_id}" if draft_id is not None else "these drafts"
-        super().__init__(f"{what} has warnings ({', '.join(self.findings)}): approve with an override and a "
-                         f"reason / 有合规提示，需填写理由后确认批准")
+        super().__init__(message or f"{what} has warnings ({', '.join(self.findings)}): approve with an override "
+                         f"and a reason / 有合规提示，需填写理由后确认批准")
+
+
+class WeakReason(NeedsOverride):
+    """An override reason that does not say why (`override_reason_problem`): nothing is approved."""
+
+    def __init__(self, draft_id: int | None, findings: Sequence[str]) -> None:
+        super().__init__(draft_id, findings, "an override reason must say why the warnings are acceptable, in a "
+                         "few words (not a command) / 覆盖合规提示的理由须写明原因（几个字以上，不能是命令）")
+
+
+# A reason is at least three Chinese characters ("已核实") or six letters ("agreed"), of three
+# different characters: "ok", "好的", "同意", "yes", "..." or "aaaaaa" say nothing an auditor can check.
+MIN_REASON_WEIGHT = 6
+MIN_REASON_DISTINCT = 3
+
+
+def override_reason_problem(reason: str | None) -> str | None:
+    """Why `reason` cannot stand as the reason for overriding warnings (None: it can): "blank",
+    "command" (a Telegram command such as /stop is never a reason), "short"."""
+    text = (reason or "").strip()
+    if not text:
+        return "blank"
+    if text.startswith("/"):
+        return "command"
+    letters = [ch for ch in text if ch.isalnum()]
+    weight = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in letters)
+    if weight < MIN_REASON_WEIGHT or len(set(letters)) < MIN_REASON_DISTINCT:
+        return "short"
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,7 +112,7 @@ def gate(draft: Draft) -> tuple[list[str], list[str]]:
     return compliance.blocking(findings), compliance.warnings(findings)
 
 
-Sel = TypeVar("Sel", bound="Select[Any]")
+Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
 
 
 def _own(stmt: Sel, reviewer: Reviewer, column: Any) -> Sel:
@@ -141,7 +171,7 @@ async def open_campaign(session: AsyncSession, reviewer: Reviewer, campaign_id: 
     """The manager opened the campaign (the start of review time, for reports)."""
     camp = await get_campaign(session, reviewer, campaign_id)
     if camp.first_opened_at is None and not reviewer.is_admin:
-        camp.first_opened_at = utcnow()
+        camp.first_opened_at = clock.now(session)
     return camp
 
 
@@ -212,7 +242,7 @@ def _draft_view(d: Draft, client_no: str, name: str) -> dict[str, Any]:
 
 async def _decide(session: AsyncSession, reviewer: Reviewer, drafts: Sequence[Draft], status: str,
                   reason: str | None = None) -> int:
-    now = utcnow()
+    now = clock.now(session)
     for d in drafts:
         d.status = status
         d.decided_by = reviewer.actor
@@ -236,11 +266,10 @@ async def _decide(session: AsyncSession, reviewer: Reviewer, drafts: Sequence[Dr
     return len(drafts)
 
 
-def _override_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("a reason is required to override warnings / 覆盖合规提示须填写理由")
-    return reason[:200]
+def _override_reason(reason: str | None, draft_id: int | None = None, warnings: Sequence[str] = ()) -> str:
+    if override_reason_problem(reason) is not None:
+        raise WeakReason(draft_id, warnings)
+    return (reason or "").strip()[:200]
 
 
 def _audit_override(session: AsyncSession, reviewer: Reviewer, draft: Draft, warnings: list[str],
@@ -308,7 +337,7 @@ async def approve_one(session: AsyncSession, reviewer: Reviewer, draft_id: int, 
     if warned:
         if not (override_reason or "").strip():
             raise NeedsOverride(draft.id, warned)
-        _audit_override(session, reviewer, draft, warned, _override_reason(override_reason))
+        _audit_override(session, reviewer, draft, warned, _override_reason(override_reason, draft.id, warned))
     await _decide(session, reviewer, [draft], DraftStatus.APPROVED)
     return draft
 
@@ -458,3 +487,45 @@ async def auto_approve(session: AsyncSession, plan_date: date) -> int:
         if clean:
             total += await _decide(session, Reviewer(manager_id=manager_id), clean, DraftStatus.APPROVED)
     return total
+
+
+# What became of approved messages (the console's Sent page and `GET /api/sent`): the outbox rows the reviewer
+# may see (their own; an admin every manager's), newest first.
+WAITING_STATUSES = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value)
+
+
+class SentMessage(NamedTuple):
+    item: OutboxItem
+    client_no: str | None
+    client_name: str | None
+    manager_name: str | None
+
+
+async def sent_messages(session: AsyncSession, reviewer: Reviewer, *, status: str | None = None,
+                        kind: str | None = None, search: str | None = None, offset: int = 0,
+                        limit: int = 50) -> tuple[int, list[SentMessage]]:
+    """(total, one page of rows). `status` "queued" also takes the rows being
+    handed to Telegram right now ("sending"); `search` matches the client's name or number or the text."""
+    stmt = _own(select(OutboxItem, Client.client_no, Client.name, Manager.name)
+                .join(Client, Client.id == OutboxItem.client_id, isouter=True)
+                .join(Manager, Manager.id == OutboxItem.manager_id, isouter=True), reviewer, OutboxItem.manager_id)
+    if status == OutboxStatus.QUEUED.value:
+        stmt = stmt.where(OutboxItem.status.in_(WAITING_STATUSES))
+    elif status:
+        stmt = stmt.where(OutboxItem.status == status)
+    if kind:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    if search and search.strip():
+        like = f"%{search.strip()}%"
+        stmt = stmt.where(or_(Client.name.like(like), Client.client_no.like(like), OutboxItem.text.like(like)))
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset(offset).limit(limit))).all()
+    return total, [SentMessage(*row) for row in rows]
+
+
+async def sent_counts(session: AsyncSession, reviewer: Reviewer) -> dict[str, int]:
+    """Outbox rows the reviewer may see, by status ("queued" includes "sending")."""
+    stmt = _own(select(OutboxItem.status, func.count()).group_by(OutboxItem.status), reviewer, OutboxItem.manager_id)
+    raw = {str(s): int(n) for s, n in (await session.execute(stmt)).all()}
+    raw[OutboxStatus.QUEUED.value] = raw.get(OutboxStatus.QUEUED.value, 0) + raw.pop(OutboxStatus.SENDING.value, 0)
+    return raw

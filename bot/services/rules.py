@@ -4,8 +4,8 @@ sending (the sender calls `send_problem`).
 - Marketing = greeting + recommendation; service = reminder (exempt from consent and caps, not
   from a block, quiet hours or the client's "reminders off").
 - Quiet hours are in the client's own time zone (default 21:00-08:00).
-- Caps: at most `marketing_daily_cap` marketing messages in the client's local day and
-  `marketing_weekly_cap` in the 7 local days ending that day.
+- Caps (`marketing_caps`, counted by `cap_problem`): at most `marketing_daily_cap` marketing messages
+  on one of the client's local days and `marketing_weekly_cap` in any 7 consecutive local days.
 - Suitability: product risk R1-R5 never above the client's rating C1-C5; no investment product
   when the risk assessment is missing or expired.
 
@@ -15,15 +15,16 @@ selects), so the planner can work in batches without loading entities.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Draft, DraftKind, OutboxItem, OutboxStatus
@@ -120,26 +121,65 @@ def _add_months(day: date, months: int) -> date:
     raise ValueError(day)  # pragma: no cover
 
 
-def assessment_expires_on(client: Any) -> date | None:
+class RiskProfile(Protocol):
+    """What the suitability rules read of a client (`bot.db.models.Client` is one). Read as attributes, never
+    with a default: a renamed column must fail loudly, not pass a product as suitable."""
+
+    @property
+    def risk_rating(self) -> str | None: ...  # C1..C5
+    @property
+    def risk_assessed_on(self) -> date | None: ...
+
+
+class SegmentedClient(RiskProfile, Protocol):
+    """A client a product is matched against: its risk profile and its segment (mass, affluent, wealth)."""
+
+    @property
+    def segment(self) -> str | None: ...
+
+
+class ProductTerms(Protocol):
+    """What the rules read of a product (`bot.db.models.Product` and the planner's `ProductInfo`)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def type(self) -> str: ...  # deposit, wealth, fund, pension, card, loan
+    @property
+    def risk_level(self) -> str | None: ...  # R1..R5 for investment products
+    @property
+    def is_investment(self) -> bool: ...
+    @property
+    def term_days(self) -> int | None: ...
+    @property
+    def min_amount(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def segments(self) -> str | None: ...  # comma-separated; empty: every segment
+    @property
+    def active(self) -> bool: ...
+
+
+_Product = TypeVar("_Product", bound=ProductTerms)
+
+
+def assessment_expires_on(client: RiskProfile) -> date | None:
     """First day on which the client's risk assessment is no longer valid (None: never assessed)."""
-    assessed = getattr(client, "risk_assessed_on", None)
+    assessed = client.risk_assessed_on
     if assessed is None:
         return None
     return _add_months(assessed, ASSESSMENT_VALID_MONTHS)
 
 
-def assessment_expired(client: Any, today: date) -> bool:
+def assessment_expired(client: RiskProfile, today: date) -> bool:
     """True when the client has no risk assessment or it is older than 12 months."""
     expires = assessment_expires_on(client)
     return expires is None or today >= expires
 
 
-def is_investment(product: Any) -> bool:
-    return bool(
-        getattr(product, "is_investment", False)
-        or str(getattr(product, "type", "") or "").lower() in INVESTMENT_TYPES
-        or getattr(product, "risk_level", None)
-    )
+def is_investment(product: ProductTerms) -> bool:
+    return bool(product.is_investment or (product.type or "").lower() in INVESTMENT_TYPES or product.risk_level)
 
 
 def _level(value: str | None) -> int | None:
@@ -148,22 +188,22 @@ def _level(value: str | None) -> int | None:
     return int(value[1:])
 
 
-def suitability_problem(client: Any, product: Any, today: date) -> str | None:
+def suitability_problem(client: RiskProfile, product: ProductTerms, today: date) -> str | None:
     """Why this product may not be offered to this client today, or None when it may.
 
     Any product with a risk level (or of an investment type) needs a valid assessment and a
     client rating at least as high as the product's level; a product with no risk level and a
     non-investment type (a deposit) is always suitable."""
-    if not getattr(product, "active", True):
+    if not product.active:
         return PRODUCT_INACTIVE
     if not is_investment(product):
         return None
-    rating = _level(getattr(client, "risk_rating", None))
+    rating = _level(client.risk_rating)
     if rating is None:
         return NO_RISK_RATING
     if assessment_expired(client, today):
         return ASSESSMENT_EXPIRED
-    level = _level(getattr(product, "risk_level", None))
+    level = _level(product.risk_level)
     if level is None:
         level = 5  # an investment with an unknown level is treated as the riskiest
     if level > rating:
@@ -211,19 +251,45 @@ def contact_problem(client: Contactable, kind: str) -> str | None:
     return None
 
 
-def local_day_bounds(when_utc: datetime, client_tz: str, days: int = 1) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the `days` local days ending with the local day of `when_utc`."""
-    tz = zone(client_tz)
-    local_day = when_utc.astimezone(tz).date()
-    start = _local_to_utc(local_day - timedelta(days=days - 1), time(0, 0), tz)
-    end = _local_to_utc(local_day + timedelta(days=1), time(0, 0), tz)
-    return start, end
+@dataclass(frozen=True)
+class Cap:
+    """A marketing cap: at most `limit` marketing messages in any `days` consecutive local days."""
+
+    reason: str
+    days: int
+    limit: int
 
 
-async def _sent_marketing(
-    session: AsyncSession, client_id: int, start: datetime, end: datetime, exclude: int | None
-) -> int:
-    query = select(func.count(OutboxItem.id)).where(
+def marketing_caps(settings: Settings) -> tuple[Cap, ...]:
+    """The caps and their windows, in the order they are checked (the one definition: the planner counts
+    planned drafts against them, `send_problem` counts sent messages)."""
+    return (Cap(DAILY_CAP, 1, settings.marketing_daily_cap), Cap(WEEKLY_CAP, 7, settings.marketing_weekly_cap))
+
+
+def cap_reach(caps: Iterable[Cap]) -> int:
+    """How many days either side of a day can share a cap window with it (what to load to count)."""
+    return max((cap.days for cap in caps), default=1) - 1
+
+
+def cap_problem(caps: Iterable[Cap], day: date, others: Iterable[date]) -> str | None:
+    """Whether one more marketing message on local day `day` would break a cap, given the local days of the
+    client's other marketing messages: every window of `cap.days` consecutive days containing `day` must hold
+    at most `cap.limit` messages, the new one included. The first cap broken, or None."""
+    counted = Counter(others)
+    for cap in caps:
+        for first in range(cap.days):
+            start = day - timedelta(days=first)
+            in_window = sum(n for d, n in counted.items() if start <= d < start + timedelta(days=cap.days))
+            if in_window + 1 > cap.limit:
+                return cap.reason
+    return None
+
+
+async def _sent_marketing_days(
+    session: AsyncSession, client_id: int, start: datetime, end: datetime, tz: ZoneInfo, exclude: int | None
+) -> list[date]:
+    """The client's local days of the marketing messages sent in [start, end)."""
+    query = select(OutboxItem.sent_at).where(
         OutboxItem.client_id == client_id,
         OutboxItem.kind.in_(sorted(MARKETING_KINDS)),
         OutboxItem.status == OutboxStatus.SENT.value,
@@ -232,7 +298,7 @@ async def _sent_marketing(
     )
     if exclude is not None:
         query = query.where(OutboxItem.id != exclude)
-    return int(await session.scalar(query) or 0)
+    return [sent_at.astimezone(tz).date() for sent_at in (await session.scalars(query)).all() if sent_at]
 
 
 async def send_problem(
@@ -249,9 +315,8 @@ async def send_problem(
 
     Order: blocked, unbound, consent/opt-out (marketing) or reminders off (reminders), quiet
     hours, a greeting whose day has passed (more than GREETING_GRACE_DAYS after its plan date, in
-    the client's local date; needs `outbox_id`), then the daily and weekly marketing caps
-    (marketing OutboxItems already SENT to the client in the client's local day / the 7 local
-    days ending today; `outbox_id` is excluded).
+    the client's local date; needs `outbox_id`), then the marketing caps (`cap_problem` over the
+    local days of the marketing OutboxItems already SENT to the client; `outbox_id` is excluded).
     Manager replies (kind "reply") are only stopped by a block or a missing chat."""
     if client.blocked:
         return BLOCKED
@@ -262,8 +327,8 @@ async def send_problem(
     problem = contact_problem(client, kind)
     if problem:
         return problem
-    tz_name = client.timezone or settings.timezone
-    local = when_utc.astimezone(zone(tz_name, settings.timezone))
+    tz = zone(client.timezone or settings.timezone, settings.timezone)
+    local = when_utc.astimezone(tz)
     if in_quiet_hours(local.time(), settings.quiet_hours_start, settings.quiet_hours_end):
         return QUIET_HOURS
     if not is_marketing(kind):
@@ -273,16 +338,10 @@ async def send_problem(
             select(Draft.plan_date).join(OutboxItem, OutboxItem.draft_id == Draft.id).where(OutboxItem.id == outbox_id))
         if planned_for is not None and local.date() > planned_for + timedelta(days=GREETING_GRACE_DAYS):
             return STALE
-    client_id = client.id
-    day_start, day_end = local_day_bounds(when_utc, tz_name)
-    sent_today = await _sent_marketing(session, client_id, day_start, day_end, outbox_id)
-    if sent_today >= settings.marketing_daily_cap:
-        return DAILY_CAP
-    week_start, week_end = local_day_bounds(when_utc, tz_name, days=7)
-    sent_week = await _sent_marketing(session, client_id, week_start, week_end, outbox_id)
-    if sent_week >= settings.marketing_weekly_cap:
-        return WEEKLY_CAP
-    return None
+    caps = marketing_caps(settings)
+    start = _local_to_utc(local.date() - timedelta(days=cap_reach(caps)), time(0, 0), tz)
+    end = _local_to_utc(local.date() + timedelta(days=1), time(0, 0), tz)
+    return cap_problem(caps, local.date(), await _sent_marketing_days(session, client.id, start, end, tz, outbox_id))
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,27 +394,26 @@ class Offer:
     prefer_code: str | None = None  # the client's own product, on a tie
 
 
-def product_level(product: Any) -> int:
+def product_level(product: ProductTerms) -> int:
     """R1..R5 as 1..5; a non-investment (deposit) counts as R1; an investment without a level as R5."""
-    level = _level(getattr(product, "risk_level", None))
+    level = _level(product.risk_level)
     if level is not None:
         return level
     return 5 if is_investment(product) else DEPOSIT_LEVEL
 
 
-def _segments(product: Any) -> list[str]:
-    raw = getattr(product, "segments", None)
+def _segments(product: ProductTerms) -> list[str]:
+    raw = product.segments
     if not raw:
         return []
-    items = raw.split(",") if isinstance(raw, str) else list(raw)
-    return [s.strip().lower() for s in items if s and s.strip()]
+    return [s.strip().lower() for s in raw.split(",") if s and s.strip()]
 
 
-def _risk_verdicts(client: Any, product: Any, today: date) -> list[Verdict]:
+def _risk_verdicts(client: RiskProfile, product: ProductTerms, today: date) -> list[Verdict]:
     if not is_investment(product):
         return [Verdict("risk", True, "风险等级 存款类产品，不适用", "risk level: a deposit, not applicable")]
-    rating = getattr(client, "risk_rating", None) or "-"
-    level = getattr(product, "risk_level", None) or "R5"
+    rating = client.risk_rating or "-"
+    level = product.risk_level or "R5"
     problem = suitability_problem(client, product, today)
     expires = assessment_expires_on(client)
     out = [Verdict("risk", problem not in (RISK_TOO_HIGH, NO_RISK_RATING),
@@ -366,26 +424,26 @@ def _risk_verdicts(client: Any, product: Any, today: date) -> list[Verdict]:
     return out
 
 
-def product_verdicts(client: Any, product: Any, today: date, offer: Offer) -> list[Verdict]:
+def product_verdicts(client: SegmentedClient, product: ProductTerms, today: date, offer: Offer) -> list[Verdict]:
     """Every eligibility rule's verdict for this client, product and money."""
     from bot.services.formats import fmt_money_short
 
     out = _risk_verdicts(client, product, today)
-    minimum = getattr(product, "min_amount", None)
+    minimum = product.min_amount
     if minimum is not None:
         have, need = fmt_money_short(offer.amount, offer.currency), fmt_money_short(minimum, offer.currency)
         out.append(Verdict("min_amount", Decimal(minimum) <= offer.amount,
                            f"起购 {need} ≤ {have}", f"minimum {need} ≤ {have}"))
-    currency = (getattr(product, "currency", None) or "CNY").upper()
+    currency = (product.currency or "CNY").upper()
     out.append(Verdict("currency", currency == (offer.currency or "CNY").upper(),
                        f"币种 {currency}", f"currency {currency}"))
-    term = getattr(product, "term_days", None)
+    term = product.term_days
     if term and offer.max_term_days:
         out.append(Verdict("term", term <= offer.max_term_days, f"期限 {term}天 ≤ {offer.max_term_days}天",
                            f"term {term} days ≤ {offer.max_term_days} days"))
     segments = _segments(product)
     if segments:
-        segment = (getattr(client, "segment", None) or "").lower()
+        segment = (client.segment or "").lower()
         zh, en = SEGMENT_LABELS.get(segment, (segment or "-", segment or "-"))
         out.append(Verdict("segment", segment in segments, f"目标客群 {zh}", f"target segment {en}"))
     if offer.step_cap is not None:
@@ -395,14 +453,14 @@ def product_verdicts(client: Any, product: Any, today: date, offer: Offer) -> li
     return out
 
 
-def choose_product(client: Any, products: Iterable[Any], today: date,
-                   offer: Offer) -> tuple[Any | None, list[Verdict]]:
+def choose_product(client: SegmentedClient, products: Iterable[_Product], today: date,
+                   offer: Offer) -> tuple[_Product | None, list[Verdict]]:
     """The product a recommendation may name under the policy, with its verdicts (None: none is
     eligible). Nearest the reference level, then the lower level, then a deposit before an
     investment of the same level, then the client's own product."""
-    best: tuple[tuple[int, int, int, int, str], Any, list[Verdict]] | None = None
+    best: tuple[tuple[int, int, int, int, str], _Product, list[Verdict]] | None = None
     for product in products:
-        if not getattr(product, "active", True):
+        if not product.active:
             continue
         verdicts = product_verdicts(client, product, today, offer)
         if not all(v.ok for v in verdicts):
@@ -417,12 +475,12 @@ def choose_product(client: Any, products: Iterable[Any], today: date,
     return best[1], best[2]
 
 
-def offer_problem(client: Any, product: Any, today: date, offer: Offer) -> str | None:
+def offer_problem(client: SegmentedClient, product: ProductTerms, today: date, offer: Offer) -> str | None:
     """The first failed rule as a reason code (None: the product may be named)."""
     codes = {"risk": RISK_TOO_HIGH, "assessment": ASSESSMENT_EXPIRED, "min_amount": BELOW_MINIMUM,
              "currency": WRONG_CURRENCY, "term": TERM_TOO_LONG, "segment": WRONG_SEGMENT,
              "policy": ABOVE_POLICY}
-    if not getattr(product, "active", True):
+    if not product.active:
         return PRODUCT_INACTIVE
     for v in product_verdicts(client, product, today, offer):
         if not v.ok:

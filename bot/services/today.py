@@ -66,7 +66,8 @@ async def ticket_rows(session: AsyncSession, manager: Manager, *, admin: bool) -
         if manager_ids else {}
     out = [TicketRow(t, clients[t.client_id].client_no if t.client_id in clients else None,
                      clients[t.client_id].name if t.client_id in clients else None,
-                     names.get(t.manager_id), t.reason in URGENT_REASONS) for t in rows]
+                     names.get(t.manager_id) if t.manager_id is not None else None, t.reason in URGENT_REASONS)
+           for t in rows]
     out.sort(key=lambda r: (not r.urgent, URGENT_REASONS.index(r.ticket.reason) if r.urgent else 0,
                             r.ticket.created_at))
     return out
@@ -84,7 +85,12 @@ async def send_windows(session: AsyncSession, campaign_ids: list[int]) -> dict[i
     from bot.db.base import UTCDateTime
 
     decode = UTCDateTime().process_result_value  # min()/max() lose the column type on SQLite
-    return {cid: (decode(lo, None), decode(hi, None)) for cid, lo, hi in rows if lo is not None}  # type: ignore[misc]
+    windows: dict[int, tuple[datetime, datetime]] = {}
+    for cid, lo, hi in rows:
+        first, last = decode(lo, None), decode(hi, None)
+        if first is not None and last is not None:
+            windows[cid] = (first, last)
+    return windows
 
 
 async def morning(session: AsyncSession, manager: Manager, day: date, *, admin: bool = False) -> Morning:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import metrics
 from bot.health import readiness
@@ -21,6 +22,12 @@ from bot.web.deps import set_session_cookie
 from bot.web.headers import SecurityHeaders
 from bot.web.throttle import SignInThrottle
 from bot.workspace import Database
+
+if TYPE_CHECKING:
+    import uvicorn
+    from aiogram import Bot, Dispatcher
+
+    from bot.services.documents import DocumentLibrary
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +41,10 @@ class BodyLimit:
     Starlette's `@app.middleware("http")` costs a task group per request, and every Telegram
     update comes through here."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -49,9 +56,9 @@ class BodyLimit:
             return
         received = 0
 
-        async def counted() -> dict[str, Any]:
+        async def counted() -> Message:
             nonlocal received
-            message: dict[str, Any] = await receive()
+            message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:  # FastAPI passes an HTTPException from the body read through
@@ -61,7 +68,7 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-def web_server_config(app: FastAPI, settings: Settings) -> Any:
+def web_server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """uvicorn's configuration for the console: the client's address and scheme come from
     X-Forwarded-For / X-Forwarded-Proto only when the proxy sending them is one of
     FORWARDED_ALLOW_IPS (the TLS-terminating proxy; see deploy/nginx.conf)."""
@@ -76,7 +83,7 @@ def _too_large(limit: int) -> str:
     return f"request body over {limit // 1024} KB"
 
 
-def _add_webhook(app: FastAPI, settings: Settings, bot: Any, dispatcher: Any) -> None:
+def _add_webhook(app: FastAPI, settings: Settings, bot: Bot | None, dispatcher: Dispatcher | None) -> None:
     from bot.webhook import SECRET_HEADER, BadUpdate, parse_update, secret_matches
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
@@ -108,7 +115,8 @@ class WebAppLogin(BaseModel):
 
 
 def create_web_app(
-    settings: Settings, db: Database, *, bot: Any = None, dispatcher: Any = None, knowledge: Any = None
+    settings: Settings, db: Database, *, bot: Bot | None = None, dispatcher: Dispatcher | None = None,
+    knowledge: DocumentLibrary | None = None,
 ) -> FastAPI:
     # No Swagger UI: it loads script from a CDN into the console's origin; the schema stays.
     app = FastAPI(title="RM Assistant console", version="1", openapi_url="/api/openapi.json", docs_url=None,

@@ -9,14 +9,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import labels
-from bot.db.models import Client, OutboxItem
 from bot.services import client_view, invites, managers, outbox, review, tickets, today
 from bot.services.formats import plain_text
 from bot.services.reports import Period, bot_quality, manager_report
-from bot.web.deps import ApiViewer, Session, require_admin, reviewer
+from bot.web.deps import ApiViewer, Session, document_library, require_admin, reviewer
 
 router = APIRouter(prefix="/api", tags=["console"])
 
@@ -271,20 +270,13 @@ async def ticket_close(ticket_id: Id, viewer: ApiViewer, session: Session) -> Do
 async def sent(viewer: ApiViewer, session: Session, offset: int = Query(0, ge=0, le=10_000_000),
                limit: int = Query(50, ge=1, le=500), status: str | None = Query(None, max_length=16),
                kind: str | None = Query(None, max_length=16)) -> dict[str, Any]:
-    stmt = select(OutboxItem, Client.client_no).join(Client, Client.id == OutboxItem.client_id, isouter=True)
-    if not viewer.is_admin:
-        stmt = stmt.where(OutboxItem.manager_id == viewer.manager.id)
-    if status:
-        stmt = stmt.where(OutboxItem.status == status)
-    if kind:
-        stmt = stmt.where(OutboxItem.kind == kind)
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset(offset).limit(limit))).all()
+    total, rows = await review.sent_messages(session, reviewer(viewer), status=status, kind=kind, offset=offset,
+                                             limit=limit)
     return {"total": total, "items": [
         {"id": o.id, "client_no": no, "manager_id": o.manager_id, "kind": o.kind, "status": o.status,
          "error": o.last_error,
          "attempts": o.attempts, "sent_at": o.sent_at.isoformat() if o.sent_at else None, "text": o.text}
-        for o, no in rows]}
+        for o, no, _name, _manager in rows]}
 
 
 @router.get("/reports/manager")
@@ -294,7 +286,7 @@ async def report(request: Request, viewer: ApiViewer, session: Session,
     period = period_of(request, start, end)
     target = manager_id if (manager_id and viewer.is_admin) else viewer.manager.id
     try:
-        return await manager_report(session, target, period)
+        return dict(await manager_report(session, target, period))  # the JSON as it is, no response model
     except LookupError:
         raise HTTPException(404, f"no manager {target}") from None
 
@@ -304,7 +296,7 @@ async def report_bot(request: Request, viewer: ApiViewer, session: Session,
                      start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
                      ) -> dict[str, Any]:
     period = period_of(request, start, end)
-    return await bot_quality(session, period, manager_id=None if viewer.is_admin else viewer.manager.id)
+    return dict(await bot_quality(session, period, manager_id=None if viewer.is_admin else viewer.manager.id))
 
 
 def period_of(request: Request, start: date | None, end: date | None) -> Period:
@@ -332,9 +324,7 @@ async def documents(viewer: ApiViewer, session: Session) -> list[dict[str, Any]]
 @router.post("/documents")
 async def upload(request: Request, file: UploadFile, viewer: ApiViewer, session: Session) -> dict[str, Any]:
     require_admin(viewer)
-    knowledge = request.app.state.knowledge
-    if knowledge is None:
-        raise HTTPException(503, "the knowledge service is not running in this process")
+    knowledge = document_library(request)
     import tempfile
     from pathlib import Path as FsPath
 
@@ -356,9 +346,7 @@ async def upload(request: Request, file: UploadFile, viewer: ApiViewer, session:
 @router.delete("/documents/{name}")
 async def remove(request: Request, viewer: ApiViewer, name: str = Path(max_length=255)) -> Done:
     require_admin(viewer)
-    knowledge = request.app.state.knowledge
-    if knowledge is None:
-        raise HTTPException(503, "the knowledge service is not running in this process")
+    knowledge = document_library(request)
     removed = await knowledge.remove(name)
     if not removed:
         raise HTTPException(404, f"no document {name}")
@@ -392,7 +380,7 @@ async def invites_export(request: Request, viewer: ApiViewer, session: Session, 
     manager = viewer.manager
     rows = await bulk_invites(session, manager, bot_username=username, unbound=unbound, ttl=timedelta(days=days))
     buf = io.BytesIO()
-    await asyncio.to_thread(write_xlsx, rows, buf, language=getattr(manager, "language", None) or "zh",
+    await asyncio.to_thread(write_xlsx, rows, buf, language=manager.language or "zh",
                             tz=request.app.state.settings.tz)
     await session.commit()
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: the database session, the signed-in manager, CSRF checks."""
+"""Request-scoped dependencies: the database session, the signed-in manager, CSRF checks, the
+knowledge base's documents."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import auth
+from bot.services.documents import DocumentLibrary
 from bot.services.review import Reviewer
 
 COOKIE = "rmbot_session"
@@ -71,6 +73,14 @@ def set_session_cookie(request: Request, response: Response, token: str, *, same
     secure = request.url.scheme == "https" or public.startswith("https://") or samesite == "none"
     response.set_cookie(COOKIE, token, max_age=int(auth.SESSION_TTL.total_seconds()), httponly=True,
                         samesite=samesite, secure=secure, path="/")  # type: ignore[arg-type]
+
+
+def document_library(request: Request) -> DocumentLibrary:
+    """The knowledge service of this process; 503 when it is not running here."""
+    library: DocumentLibrary | None = request.app.state.knowledge
+    if library is None:
+        raise HTTPException(503, "the knowledge service is not running in this process")
+    return library
 
 
 def reviewer(viewer: auth.ConsoleSession) -> Reviewer:

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from bot import labels
-from bot.db.models import Client, KnowledgeDocument, Manager, OutboxItem
+from bot.db.models import Client, KnowledgeDocument, Manager
 from bot.services import auth, client_view, review, today
 from bot.services.formats import fmt_amount, plain_text
 from bot.services.reports import admin_overview, bot_quality, manager_report, report_tables, to_csv, to_xlsx
@@ -223,38 +223,14 @@ async def sent(request: Request, viewer: PageViewer, session: Session,
                status: str = Query("queued", max_length=16), kind: str = Query("", max_length=16),
                q: str = Query("", max_length=100), page_no: int = Query(1, ge=1, le=200_000, alias="page"),
                ) -> HTMLResponse:
-    base = select(OutboxItem, Client.client_no, Client.name, Manager.name) \
-        .join(Client, Client.id == OutboxItem.client_id, isouter=True) \
-        .join(Manager, Manager.id == OutboxItem.manager_id, isouter=True)
-    if not viewer.is_admin:
-        base = base.where(OutboxItem.manager_id == viewer.manager.id)
-    counts = await _counts(session, viewer)
-    stmt = base
-    if status == "queued":  # waiting, or being handed to Telegram right now
-        stmt = stmt.where(OutboxItem.status.in_(["queued", "sending"]))
-    elif status in SENT_STATUSES:
-        stmt = stmt.where(OutboxItem.status == status)
-    if kind:
-        stmt = stmt.where(OutboxItem.kind == kind)
-    if q.strip():
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(or_(Client.name.like(like), Client.client_no.like(like), OutboxItem.text.like(like)))
-    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = (await session.execute(stmt.order_by(OutboxItem.id.desc()).offset((page_no - 1) * PAGE_SIZE)
-                                  .limit(PAGE_SIZE))).all()
+    me = reviewer(viewer)
+    counts = await review.sent_counts(session, me)
+    total, rows = await review.sent_messages(session, me, status=status if status in SENT_STATUSES else None,
+                                             kind=kind, search=q, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     pages, prev_url, next_url = _pager(request, total, page_no)
     return page(request, "sent.html", viewer, rows=rows, status=status if status in SENT_STATUSES else "",
                 kind=kind, q=q, total=total, counts=counts, page_no=page_no, pages=pages, prev_url=prev_url,
                 next_url=next_url)
-
-
-async def _counts(session: Any, viewer: auth.ConsoleSession) -> dict[str, int]:
-    stmt = select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
-    if not viewer.is_admin:
-        stmt = stmt.where(OutboxItem.manager_id == viewer.manager.id)
-    raw = {str(s): int(n) for s, n in (await session.execute(stmt)).all()}
-    raw["queued"] = raw.get("queued", 0) + raw.pop("sending", 0)
-    return raw
 
 
 @router.get("/settings", response_class=HTMLResponse)

@@ -50,6 +50,11 @@ def test_tokenize_chinese_english_codes_and_traditional():
     assert "r4" in toks and "hgwy180018" in toks and "annual" in toks and "fee" in toks
     assert detect_language("What is the rate?") == "en" and detect_language("利率是多少") == "zh"
     assert split_sentences("第一句。第二句！Third one. Fourth?") == ["第一句。", "第二句！", "Third one.", "Fourth?"]
+    # never cut inside brackets, and an English ";" does not end the sentence (no "from abroad …)." fragments)
+    assert split_sentences("Call 400-800-1234 (cards: 400-800-5678; abroad +86-21-5888-1234). Costs RMB 10; free.\n"
+                           "到账（限额1万元；超出T+1）。普通赎回；无限额。") == [
+        "Call 400-800-1234 (cards: 400-800-5678; abroad +86-21-5888-1234).", "Costs RMB 10; free.",
+        "到账（限额1万元；超出T+1）。", "普通赎回；", "无限额。"]
     assert numbers_in("年利率1.30%，起存12,000元，热线400-618-9595") >= {"1.3", "12000", "400", "618", "9595"}
 
 

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import loaders
 from knowledge.errors import LoadError
-from knowledge.loaders import load_bytes, load_path
+from knowledge.loaders import load_bytes, load_path, zipguard
 from tests.knowledge.conftest import (
     ANNUAL_FEE_HTML,
     CARD_LOSS,
@@ -134,7 +133,7 @@ def test_file_over_the_size_limit(tmp_path: Path):
 
 
 def test_docx_zip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(loaders, "DEFAULT_MAX_UNZIPPED_BYTES", 4 * 1024 * 1024)
+    monkeypatch.setattr(zipguard, "DEFAULT_MAX_UNZIPPED_BYTES", 4 * 1024 * 1024)
     with pytest.raises(LoadError) as err:
         load_bytes("bomb.docx", zip_bomb_docx(16))
     assert "expands" in err.value.reason or "zip bomb" in err.value.reason

@@ -119,14 +119,14 @@ async def test_bad_files_fail_clearly_and_the_rest_of_the_batch_loads(service, d
     (bad / "e_big.md").write_text("大" * 4000, encoding="utf-8")
     (bad / "f_koi8.txt").write_bytes("Текст в KOI8-R ".encode("koi8_r") * 5 + bytes(range(128, 160)))
     service.max_bytes = 10_000
-    from knowledge import loaders
+    from knowledge.loaders import zipguard
 
-    old_limit = loaders.DEFAULT_MAX_UNZIPPED_BYTES
-    loaders.DEFAULT_MAX_UNZIPPED_BYTES = 512 * 1024
+    old_limit = zipguard.DEFAULT_MAX_UNZIPPED_BYTES
+    zipguard.DEFAULT_MAX_UNZIPPED_BYTES = 512 * 1024
     try:
         report = await service.ingest([bad, docs / "faq.csv"])
     finally:
-        loaders.DEFAULT_MAX_UNZIPPED_BYTES = old_limit
+        zipguard.DEFAULT_MAX_UNZIPPED_BYTES = old_limit
     failed = {f["file"]: f["reason"] for f in report.failed}
     assert set(failed) == {"a_corrupt.pdf", "b_empty.txt", "c_photo.jpg", "d_bomb.docx", "e_big.md", "f_koi8.txt"}
     assert "PDF" in failed["a_corrupt.pdf"]

@@ -122,7 +122,7 @@ async def test_many_requests_in_flight(tmp_path) -> None:
         settings = make_settings(tmp_path, openai_base_url=stub.base_url, openai_api_key="x", llm_timeout_s=30)
         personaliser = personaliser_from_settings(settings, concurrency=60)
         draft = SimpleNamespace(language="zh", kind="greeting", occasion="new_year", product_message=False,
-                                context={}, template_text="张先生，您好！祝您元旦快乐。\n王敏")
+                                plan_date=None, context={}, template_text="张先生，您好！祝您元旦快乐。\n王敏")
         outcomes = await personaliser.personalise_many([draft] * 60)
     assert all(o.rewritten for o in outcomes) and len(stub.chat_requests) == 60
     assert stub.max_in_flight >= 50

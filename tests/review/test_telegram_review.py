@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
@@ -135,6 +136,69 @@ async def test_queue_paging_shows_every_draft_exactly_once(db, settings, fake_se
     assert statuses["rejected"] >= 2 and statuses["queued"] >= 2
 
 
+async def test_approve_all_clean_reminders_of_today(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    """The morning's one-tap approval of clean service reminders: asked first, the count checked
+    (a stale count approves nothing), flagged ones left, the morning shown again."""
+    from sqlalchemy import update
+
+    from bot.db.models import Campaign
+
+    ids = await seed_console(db, drafts_per_manager=4)
+    async with db.sessions() as session:
+        await session.execute(update(Campaign).where(Campaign.id == ids["camp_M1"]).values(kind="reminder"))
+        await session.execute(update(Draft).where(Draft.campaign_id == ids["camp_M1"]).values(kind="reminder"))
+        await session.execute(update(Draft).where(Draft.id == ids["draft_M1"]).values(flags=["promise_words"]))
+        await session.commit()
+    await _manager(db, ids)
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, message_update(MANAGER_TG, "/today"))
+    ask = dict(_buttons(fake_session, MANAGER_TG))["Approve all 3 clean reminders"]
+    await dp.feed_update(bot, callback_update(MANAGER_TG, ask))
+    assert "Approve all 3 clean service reminders" in _screen(fake_session, MANAGER_TG).params["text"]
+    confirm = dict(_buttons(fake_session, MANAGER_TG))["Yes, approve 3"]
+
+    stale = ReviewCb.unpack(confirm).model_copy(update={"o": 2}).pack()  # the manager saw another count
+    await dp.feed_update(bot, callback_update(MANAGER_TG, stale))
+    assert fake_session.requests_of("answerCallbackQuery")[-1].params.get("show_alert") is True
+    await dp.feed_update(bot, callback_update(MANAGER_TG, confirm))
+    assert fake_session.requests_of("answerCallbackQuery")[-1].params.get("text") == "3 approved"
+    assert "Today, " in _screen(fake_session, MANAGER_TG).params["text"]
+    async with db.sessions() as session:
+        statuses = dict((await session.execute(select(Draft.status, func.count()).where(
+            Draft.manager_id == ids["m1"]).group_by(Draft.status))).all())
+    assert statuses == {"queued": 3, "pending": 1}
+
+
+async def test_a_draft_decided_meanwhile_refreshes_the_page(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
+    """✓ tapped twice, or ✗ on a draft approved meanwhile (in the console): the manager is told and
+    sees the page again, nothing else changes."""
+    ids = await seed_console(db, drafts_per_manager=3)
+    await _manager(db, ids)
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    await dp.feed_update(bot, callback_update(MANAGER_TG, ReviewCb(a="open", c=ids["camp_M1"]).pack()))
+    buttons = dict(_buttons(fake_session, MANAGER_TG))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, buttons["✓1"]))
+    await dp.feed_update(bot, callback_update(MANAGER_TG, buttons["✓1"]))  # the same, stale button again
+    changed = "This draft or campaign changed meanwhile; the page is refreshed."
+    assert fake_session.requests_of("answerCallbackQuery")[-1].params.get("text") == changed
+    assert "2 waiting" in _screen(fake_session, MANAGER_TG).params["text"]
+
+    await dp.feed_update(bot, callback_update(MANAGER_TG, buttons["✗2"]))
+    async with db.sessions() as session:  # approved in the console meanwhile
+        second = await session.get(Draft, ReviewCb.unpack(buttons["✗2"]).d)
+        second.status = "queued"
+        await session.commit()
+    await dp.feed_update(bot, message_update(MANAGER_TG, "not needed"))
+    assert changed in fake_session.sent_texts(MANAGER_TG)
+    assert "1 waiting" in _screen(fake_session, MANAGER_TG).params["text"]
+    async with db.sessions() as session:
+        statuses = dict((await session.execute(select(Draft.status, func.count()).where(
+            Draft.manager_id == ids["m1"]).group_by(Draft.status))).all())
+    assert statuses == {"queued": 2, "pending": 1}
+
+
 async def test_manager_start_help_and_free_text(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     ids = await seed_console(db, drafts_per_manager=1)
     await _manager(db, ids, language="zh")
@@ -231,3 +295,56 @@ async def test_every_manager_gets_the_console_in_the_chat_menu(db, settings, fak
     assert menu.params["chat_id"] == MANAGER_TG
     scoped = [r for r in fake_session.requests_of("setMyCommands") if r.params.get("scope")]
     assert scoped and "today" in str(scoped[-1].params["commands"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_command_is_never_the_text_a_manager_is_asked_for(db, settings, fake_session, lang) -> None:  # type: ignore[no-untyped-def]
+    """While the bot waits for a draft's new text, a reject reason, a template or a reply to a
+    customer, a command is not that text: the wait ends (said in the manager's language) and the
+    command runs as usual; the manager's next words are not taken for the text either."""
+    from bot.db.models import Campaign, ChatMessage
+    from bot.i18n import t
+    from handlers.keyboards import TicketCb
+
+    ids = await seed_console(db, drafts_per_manager=2)
+    await _manager(db, ids, language=lang)
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    camp, draft = ids["camp_M1"], ids["draft_M1"]
+    cancelled, unknown = t("Cancelled.", lang), t("I do not know that command. /help lists what I can do.", lang)
+
+    async def say(text: str) -> list[str]:
+        before = len(fake_session.sent_texts(MANAGER_TG))
+        await dp.feed_update(bot, message_update(MANAGER_TG, text, language_code="zh" if lang == "en" else "en"))
+        return fake_session.sent_texts(MANAGER_TG)[before:]
+
+    async def press(data: str) -> None:
+        await dp.feed_update(bot, callback_update(MANAGER_TG, data))
+
+    await press(ReviewCb(a="ed", c=camp, d=draft).pack())
+    assert await say("/foo") == [cancelled, unknown]
+    await press(ReviewCb(a="no", c=camp, d=draft).pack())
+    assert (await say("/settings"))[0] == cancelled
+    await press(ReviewCb(a="tpl", c=camp).pack())
+    replies = await say("/today")
+    assert replies[0] == cancelled and ("元旦祝福" in replies[1] or "New Year greeting" in replies[1])
+    await say("{salutation}新年好")  # after /today: the manager's own words, not the template
+    await press(TicketCb(action="reply", ticket_id=ids["ticket_M1"]).pack())
+    assert (await say("/queue"))[0] == cancelled
+    await say("我在处理")  # not a reply to the customer either
+
+    async with db.sessions() as session:
+        d = await session.get(Draft, draft)
+        campaign = await session.get(Campaign, camp)
+        replies_to_customer = await session.scalar(select(func.count()).select_from(ChatMessage).where(
+            ChatMessage.author != "customer"))
+    assert (d.status, d.text, d.edited, d.reject_reason) == ("pending", "客户0您好，新年快乐！", False, None)
+    assert not campaign.template_override and not campaign.template_overrides
+    assert fake_session.sent_texts(90_000 + ids["m1"]) == [] and replies_to_customer == 0
+    # /cancel still cancels, and words are still taken when they are what was asked for
+    await press(ReviewCb(a="ed", c=camp, d=draft).pack())
+    assert await say("/cancel") == [cancelled]
+    await press(ReviewCb(a="ed", c=camp, d=draft).pack())
+    await say("客户0您好，新年好！")
+    async with db.sessions() as session:
+        assert (await session.get(Draft, draft)).text == "客户0您好，新年好！"

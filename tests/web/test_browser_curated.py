@@ -19,8 +19,8 @@ from bot.web import create_web_app
 from bot.workspace import Database, migrate
 from knowledge import build_knowledge_service
 from tests.conftest import make_settings
-from tests.web.conftest import browser_sign_in
-from tests.web.test_browser import ARGS, CHROMIUM, _free_port, _link
+from tests.web.conftest import browser_sign_in, save_screenshot
+from tests.web.test_browser import ARGS, CHROMIUM, _free_port, _link, _shots
 
 pytestmark = pytest.mark.browser
 QUESTION = "你们的理财产品能保本吗"
@@ -84,13 +84,20 @@ def test_write_the_approved_answer_of_a_declined_question(served) -> None:  # ty
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         browser_sign_in(page, base, link)
-        page.goto(f"{base}/admin/curated")
+        page.goto(f"{base}/admin/documents")
+        page.click("nav.subnav a[href='/admin/curated']")  # reached from the admin area, not by typing a URL
+        page.wait_for_selector("#declined-list")
+        assert page.get_attribute("nav.subnav a[href='/admin/curated']", "class") == "on"
         row = page.locator("#declined-list tr", has_text=QUESTION)
         row.locator("textarea[name=answer]").fill(APPROVED)
         row.locator("input[name=source]").fill("理财销售话术")
         row.locator("button").click()  # one step
         page.wait_for_selector(f"#curated-list td:has-text('{APPROVED[:12]}')", timeout=20_000)
         assert QUESTION not in page.inner_text("#declined-list")
+        if (shots := _shots()) is not None:
+            save_screenshot(page, shots / "curated-desk.png")
+            page.set_viewport_size({"width": 390, "height": 844})
+            save_screenshot(page, shots / "curated-phone.png")
         browser.close()
 
     async def check() -> tuple[str, str, list[str]]:

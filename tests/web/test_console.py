@@ -113,6 +113,8 @@ async def test_another_managers_work_is_never_shown(db, console) -> None:  # typ
         await session.commit()
     sent = (await client.get("/api/sent")).json()
     assert [i["client_no"][:2] for i in sent["items"]] == ["M1"]  # M1's own message; never M2's
+    page = (await client.get("/sent?status=queued")).text  # the page reads the same query
+    assert sent["items"][0]["client_no"] in page and "M2-" not in page
 
 
 async def test_malformed_input_is_4xx(db, console) -> None:  # type: ignore[no-untyped-def]

@@ -199,7 +199,7 @@ async def run_bench(*, messages: int, api_base: str, workers: int, database_url:
         if inproc is not None:
             await inproc
             result.served_429 = sender.stats.get("429", 0)
-            await bot.session.close()
+            await sender.bot.session.close()
             await limiter.close()
             await db_cm.__aexit__(None, None, None)
         for proc in procs:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Protocol
 
 from bot.db.models import Client, Holding, HoldingKind, Product
 from bot.i18n import Html, escape, t
+from bot.services.formats import fmt_amount
 from prompts import render
-from scheduler.occasions import fmt_amount
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 visible characters; keep a margin for markup
 TELEGRAM_TEXT_MAX = 4096  # no Telegram message is longer: nothing longer is stored as one
@@ -28,10 +27,6 @@ class SourceLike(Protocol):
 
 
 SourceDict = dict[str, object]
-
-
-def money(amount: Decimal | None, currency: str = "CNY") -> str:
-    return "-" if amount is None else fmt_amount(amount, currency)
 
 
 def day(value: date | None) -> str:
@@ -137,7 +132,7 @@ def product_name(h: Holding, product: Product | None, lang: str) -> str:
 
 def holding_line(h: Holding, name: str, lang: str) -> str:
     tail = Html(t(" (ending {tail})", lang, tail=h.account_tail)) if h.account_tail else ""
-    amount = money(h.amount, h.currency)
+    amount = fmt_amount(h.amount, h.currency)
     if h.kind == HoldingKind.DEPOSIT:
         return t("Time deposit {name}{tail}: {amount}, matures on {date}", lang, name=name, tail=tail, amount=amount,
                  date=day(h.maturity_date))
@@ -148,7 +143,7 @@ def holding_line(h: Holding, name: str, lang: str) -> str:
         return t("Card {name}{tail}: valid until {date}", lang, name=name, tail=tail, date=day(h.maturity_date))
     if h.kind == HoldingKind.LOAN:
         return t("Loan {name}: next repayment {due_amount} on {date}", lang, name=name,
-                 due_amount=money(h.next_due_amount, h.currency), date=day(h.next_due_date))
+                 due_amount=fmt_amount(h.next_due_amount, h.currency), date=day(h.next_due_date))
     if h.kind == HoldingKind.PENSION:
         return t("Personal pension account {name}: balance {amount}", lang, name=name, amount=amount)
     return f"{escape(name)}: {escape(amount)}"

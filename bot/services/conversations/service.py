@@ -29,13 +29,15 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import insert_for, utcnow
+from bot import clock
+from bot.db.base import insert_for
 from bot.db.models import (
     ChatMessage,
     Client,
@@ -52,6 +54,7 @@ from bot.services import consent, invites, notices, tickets
 from bot.services.conversations import rendering
 from bot.services.conversations.intents import MAX_QUESTION_CHARS, Classifier, Route, Step, route
 from bot.services.conversations.rendering import SourceDict
+from bot.services.formats import fmt_amount
 from knowledge import Answer
 from prompts import load_prompt
 
@@ -159,7 +162,7 @@ class Conversations:
         conv = await session.scalar(_CONVERSATION_BY_CHAT, {"chat_id": chat_id})
         if conv is None:
             # two updates of one chat may arrive at once: insert-if-absent, then read whichever row won
-            now = utcnow()
+            now = clock.now(session)
             await session.execute(
                 insert_for(session.get_bind().dialect.name, Conversation)
                 .values(chat_id=chat_id, client_id=client.id if client else None,
@@ -197,14 +200,14 @@ class Conversations:
         return (await self.recent(session, conversation_id)).history
 
     def _message(
-        self, conv: Conversation, client: Client | None, *, author: str, direction: str, text: str,
+        self, conv: Conversation, client: Client | None, *, at: datetime, author: str, direction: str, text: str,
         outcome: str | None = None, sources: list[SourceDict] | None = None, prompt_id: str | None = None,
         prompt_hash: str | None = None, latency_ms: int | None = None,
     ) -> ChatMessage:
         return ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
                            author=author, text=text[:rendering.TELEGRAM_TEXT_MAX], outcome=outcome,
                            sources=sources or None, prompt_id=prompt_id,
-                           prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
+                           prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=at)
 
     # -- one turn ----------------------------------------------------------------------------
 
@@ -219,7 +222,7 @@ class Conversations:
             await consent.mark_unblocked(session, client, source="message")
         # The customer's message joins the session only when a step reads the conversation back (a
         # ticket's summary); otherwise both rows of the turn go to the database in one flush at the end.
-        inbound = self._message(conv, client, author="customer", direction="in", text=text)
+        inbound = self._message(conv, client, at=clock.now(session), author="customer", direction="in", text=text)
         active = await tickets.active_ticket(session, conv.id)
         recent = await self.recent(session, conv.id)
         decided = route(await self.classifier(), text, chat_lang, previous_personal=recent.previous_personal)
@@ -231,8 +234,8 @@ class Conversations:
         turn.lang, turn.intent, turn.kind = decided.lang, decided.intent.intent, decided.intent.kind
         inbound.outcome = turn.outcome
         answer = self._message(
-            conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
-            sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
+            conv, client, at=clock.now(session), author="bot", direction="out", text="\n".join(turn.parts),
+            outcome=turn.outcome, sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
         session.add_all([inbound, answer])
@@ -408,7 +411,7 @@ class Conversations:
             valued = [h for h in holdings if h.kind in _VALUE_KINDS and h.currency == "CNY"]
             if len(valued) > 1:
                 total = sum((Decimal(h.amount) for h in valued), Decimal("0"))
-                lines.append(rendering.customer_text("balance_total", lang, total=rendering.money(total)))
+                lines.append(rendering.customer_text("balance_total", lang, total=fmt_amount(total)))
         return "\n".join(lines + footer)
 
     # -- knowledge answers -------------------------------------------------------------------

@@ -2,12 +2,13 @@
 "use strict";
 (() => {
   const token = document.querySelector('meta[name="csrf"]')?.content || "";
+  const texts = document.getElementById("curated-texts")?.dataset || {};  // in the console's language
   async function call(path, body, method) {
     const r = await fetch("/api" + path, { method, headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
                                            body: body === undefined ? undefined : JSON.stringify(body) });
     const data = await r.json().catch(() => ({}));
     const t = document.getElementById("toast");
-    if (t) { t.textContent = r.ok ? "Saved 已保存" : (data.detail || "Error 出错"); t.style.display = "block"; }
+    if (t) { t.textContent = r.ok ? texts.saved : (data.detail || texts.error); t.style.display = "block"; }
     if (!r.ok) throw new Error(data.detail || r.status);
     return data;
   }
@@ -18,7 +19,7 @@
     location.reload();
   }));
   document.querySelectorAll("[data-curated-remove]").forEach((b) => b.addEventListener("click", async () => {
-    if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Confirm 确认删除"; return; }
+    if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = b.dataset.confirmText; return; }
     await call(`/curated/${encodeURIComponent(b.dataset.curatedRemove)}`, undefined, "DELETE");
     location.reload();
   }));
