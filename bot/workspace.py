@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.clock import Clock, clock_of, with_clock
 from bot.db.engine import create_engine, session_factory
 from bot.settings import Settings
 
@@ -44,6 +45,16 @@ def migration_heads() -> set[str]:
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def clock(self) -> Clock:
+        """What time it is for this database's records (bot/clock.py)."""
+        return clock_of(self.engine)
+
+    def with_clock(self, clock: Clock) -> Database:
+        """The same database (engine and pool shared) whose sessions and column defaults read `clock`."""
+        engine = with_clock(self.engine, clock)
+        return Database(engine=engine, sessions=session_factory(engine))
 
 
 @asynccontextmanager

@@ -101,6 +101,10 @@ class KnowledgeService:
             if not self._started:
                 # the tokeniser's dictionaries load once per process (about a second): not on a question
                 await asyncio.to_thread(_warm_up)
+                # and the embedding model (ONNX Runtime's session is built at load: a second or so)
+                warm = getattr(self.index.embeddings, "warm", None)
+                if callable(warm):
+                    await asyncio.to_thread(warm)
                 await self.ingestion.open()
                 self._started = True
 

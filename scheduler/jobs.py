@@ -22,7 +22,7 @@ import contextlib
 import html
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -83,12 +83,9 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def _today(settings: Settings) -> date:
-    return datetime.now(UTC).astimezone(settings.tz).date()
-
-
-def _day(settings: Settings, plan_date: str | None) -> date:
-    return date.fromisoformat(plan_date) if plan_date else _today(settings)
+def _day(rt: Runtime, plan_date: str | None) -> date:
+    """The given ISO day, or today in the bank's zone by the database's clock."""
+    return date.fromisoformat(plan_date) if plan_date else rt.db.clock().astimezone(rt.settings.tz).date()
 
 
 async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dict[str, Any]:
@@ -97,7 +94,7 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
     from scheduler.planner import plan_day
 
     rt = runtime()
-    day = _day(rt.settings, plan_date)
+    day = _day(rt, plan_date)
 
     async def plan() -> tuple[dict[str, Any], Any]:
         async with rt.db.sessions() as session:
@@ -106,7 +103,7 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
                 if not locked:
                     log.info("plan %s: another scheduler is planning; skipped", day)
                     return {"plan_date": day.isoformat(), "skipped": "locked"}, None
-            result = await plan_day(session, rt.settings, day, now=datetime.now(UTC),
+            result = await plan_day(session, rt.settings, day, now=rt.db.clock(),
                                     personaliser=personaliser_from_settings(rt.settings))
             from bot.services.review import auto_approve
 
@@ -132,7 +129,7 @@ async def plan_day_job(plan_date: str | None = None, notify: bool = True) -> dic
 async def remind_waiting_job(plan_date: str | None = None) -> int:
     """Remind managers of today's campaigns still waiting for review."""
     rt = runtime()
-    return await notify_managers(_day(rt.settings, plan_date))
+    return await notify_managers(_day(rt, plan_date))
 
 
 def campaigns_waiting_text(manager_name: str, day: date, campaigns: list[dict[str, Any]],
@@ -246,7 +243,7 @@ async def daily_summary_job(day: str | None = None) -> int:
     rt = runtime()
     if rt.bot is None:
         return 0
-    target = _day(rt.settings, day)
+    target = _day(rt, day)
     sent = 0
     async with rt.db.sessions() as session:
         managers = (await session.scalars(select(Manager).where(

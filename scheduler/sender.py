@@ -45,8 +45,7 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
-from bot.db.base import utcnow
+from bot import clock, metrics
 from bot.db.models import Client, Ticket
 from bot.db.retry import PartsHealth, backoff, is_transient, retry_transient
 from bot.services import audit, compliance, consent, notices, outbox, rules
@@ -218,9 +217,10 @@ class Sender:
             if client is not None:
                 problem = await self._send_problem(session, item, client)
                 if problem == rules.QUIET_HOURS:
-                    when = rules.next_send_time(utcnow(), client.timezone or self.settings.timezone,
+                    now = clock.now(session)
+                    when = rules.next_send_time(now, client.timezone or self.settings.timezone,
                                                 self.settings.quiet_hours_start, self.settings.quiet_hours_end)
-                    await outbox.retry_later(session, item.id, delay_s=(when - utcnow()).total_seconds(),
+                    await outbox.retry_later(session, item.id, delay_s=(when - now).total_seconds(),
                                              error=problem, worker=self.worker, count_attempt=False)
                     await session.commit()
                     self.stats["postponed"] += 1
@@ -296,11 +296,12 @@ class Sender:
     async def _send_problem(self, session: AsyncSession, item: Claimed, client: Client) -> str | None:
         """The bank's rules (`rules.send_problem`), then, for an approved draft, the compliance gate
         once more with today's rules: a blocking finding cancels the message (audited)."""
-        problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=utcnow(),
+        now = clock.now(session)
+        problem = await rules.send_problem(session, client=client, kind=item.kind, when_utc=now,
                                            settings=self.settings, outbox_id=item.id)
         if problem is not None or item.draft_id is None:
             return problem
-        today = utcnow().astimezone(rules.zone(client.timezone or self.settings.timezone)).date()
+        today = now.astimezone(rules.zone(client.timezone or self.settings.timezone)).date()
         findings = await compliance.send_findings(session, item.draft_id, item.text, client, today)
         if not findings:
             return None

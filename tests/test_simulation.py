@@ -5,7 +5,7 @@ prints the same figures."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -70,6 +70,26 @@ async def test_report_figures_match_the_records(db, settings, week) -> None:  # 
             session, f"SELECT count(*) {tickets} AND first_reply_at IS NOT NULL", **p)
         assert r["reach"]["book"] == await _one(session, "SELECT count(*) FROM clients WHERE manager_id = :m", **p)
         assert r["review"]["seconds"] > 0 and r["review"]["days_reviewed"] >= 1
+
+
+async def test_records_carry_the_simulated_days(db, settings, week) -> None:  # type: ignore[no-untyped-def]
+    """The services wrote the times of the simulation's clock (bot/clock.py), not the machine's: what was sent,
+    said and audited is spread over the simulated days, at the simulated hours."""
+    _, period = week
+    days = {(period.start + timedelta(days=n)).isoformat() for n in range(7)}
+    tz = settings.tz
+    async with db.sessions() as session:
+        def local(rows):  # type: ignore[no-untyped-def]
+            return [datetime.fromisoformat(str(r[0])).replace(tzinfo=UTC).astimezone(tz) for r in rows]
+
+        sent = local((await session.execute(text("SELECT sent_at FROM outbox WHERE status = 'sent'"))).all())
+        said = local((await session.execute(text("SELECT created_at FROM chat_messages"))).all())
+        approved = local((await session.execute(text("SELECT at FROM audit_log WHERE action = 'approve'"))).all())
+    sent_days = {t.date().isoformat() for t in sent}
+    assert sent_days <= days and len(sent_days) >= 4  # sent on the simulated days, not all at once
+    assert {t.hour for t in sent} <= {10, 13, 16, 19}  # in the day's sending windows
+    assert len({t.date() for t in said}) > 1 and len({t.date() for t in approved}) > 1
+    assert all(t.hour == 9 for t in approved)  # the managers review at 09:xx
 
 
 async def test_cli_report_prints_the_same_figures(db, settings, week, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,9 +1,9 @@
 """`rmbot demo --simulate-days N`: replay the last N days on the demo workspace, so that the
 dashboard and `rmbot report` have a week of real records to show.
 
-Each simulated day runs the real services at that day's times (the clock that stamps records,
-`bot.db.base.SIMULATED_NOW`, is set to the simulated moment): 07:00 planning; 09:00-09:2x the
-managers review their campaigns (open, edit one draft, reject the flagged, approve the rest);
+Each simulated day runs the real services at that day's times: they work on the workspace opened with a
+`SimulatedClock` (`db.with_clock`, bot/clock.py) that the simulation moves from moment to moment: 07:00 planning;
+09:00-09:2x the managers review their campaigns (open, edit one draft, reject the flagged, approve the rest);
 10:00 the sender delivers through an in-process Bot API (a few customers have blocked the bot
 or deleted their chat, and Telegram answers so); during the day bound customers reply, ask
 questions, ask for a person or opt out; in the afternoon managers answer the handed-off chats.
@@ -23,11 +23,11 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.methods import TelegramMethod
 from sqlalchemy import select
 
-from bot.db.base import SIMULATED_NOW
 from bot.db.models import Campaign, Client, DraftStatus, Manager, OutboxItem, OutboxStatus, Ticket
 from bot.services import invites, review, tickets
 from bot.services.conversations import Conversations
 from bot.settings import Settings
+from bot.workspace import Database
 from tools.localchat import LOCAL_TOKEN, RecordingSession
 
 SEED = 20261122
@@ -56,11 +56,24 @@ class SimulatedTelegram(RecordingSession):
         return await super().make_request(bot, method, timeout)
 
 
+class SimulatedClock:
+    """The simulation's clock: the moment the simulation has reached (it moves it with `set`)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def set(self, at: datetime) -> None:
+        self.at = at
+
+
 def _at(day: date, hh: int, mm: int, tz: Any) -> datetime:
     return datetime.combine(day, time(hh, mm), tz).astimezone(UTC)
 
 
-async def _bind_clients(settings: Settings, db: Any, rng: random.Random) -> list[int]:
+async def _bind_clients(settings: Settings, db: Database, rng: random.Random) -> list[int]:
     """A share of each manager's clients opens their invite (real invites, redeemed)."""
     async with db.sessions() as session:
         rows = (await session.execute(select(Client.id, Client.client_no, Client.telegram_chat_id))).all()
@@ -79,7 +92,7 @@ async def _bind_clients(settings: Settings, db: Any, rng: random.Random) -> list
     return chats
 
 
-async def _review_day(db: Any, day: date, tz: Any, rng: random.Random) -> dict[str, int]:
+async def _review_day(db: Database, clock: SimulatedClock, day: date, tz: Any, rng: random.Random) -> dict[str, int]:
     counts = {"approved": 0, "edited": 0, "rejected": 0}
     async with db.sessions() as session:
         managers = (await session.scalars(select(Manager).order_by(Manager.id))).all()
@@ -88,7 +101,7 @@ async def _review_day(db: Any, day: date, tz: Any, rng: random.Random) -> dict[s
             start = _at(day, 9, 5 * m_index, tz)
             camps = await review.list_campaigns(session, me, day, only_waiting=True)
             for c_index, camp in enumerate(camps):
-                SIMULATED_NOW.set(start + timedelta(minutes=2 * c_index))
+                clock.set(start + timedelta(minutes=2 * c_index))
                 await review.open_campaign(session, me, camp["id"])
                 page = await review.list_drafts(session, me, camp["id"], status=DraftStatus.PENDING, limit=20)
                 items = page["items"]
@@ -97,7 +110,7 @@ async def _review_day(db: Any, day: date, tz: Any, rng: random.Random) -> dict[s
                     if not first["flags"]:
                         await review.edit_draft(session, me, first["id"], first["text"].replace("。", "！", 1))
                         counts["edited"] += 1
-                SIMULATED_NOW.set(start + timedelta(minutes=2 * c_index + 1))
+                clock.set(start + timedelta(minutes=2 * c_index + 1))
                 for d in items:
                     if d["flags"]:
                         await review.reject_one(session, me, d["id"], "needs a rewrite / 需改写")
@@ -107,7 +120,8 @@ async def _review_day(db: Any, day: date, tz: Any, rng: random.Random) -> dict[s
     return counts
 
 
-async def _send_day(settings: Settings, db: Any, day: date, tz: Any, blocked: set[int]) -> None:
+async def _send_day(settings: Settings, db: Database, clock: SimulatedClock, day: date, tz: Any,
+                    blocked: set[int]) -> None:
     from scheduler.ratelimit import LocalLimiter
     from scheduler.sender import Sender
 
@@ -115,7 +129,7 @@ async def _send_day(settings: Settings, db: Any, day: date, tz: Any, blocked: se
     fast = settings.model_copy(update={"chat_interval_s": 0.0})
     sender = Sender(fast, db.sessions, bot, LocalLimiter(10_000), batch=200, idle_s=0.01)
     for hour in (10, 13, 16, 19):  # the day's sending windows (drafts wait for their scheduled time)
-        SIMULATED_NOW.set(_at(day, hour, 0, tz))
+        clock.set(_at(day, hour, 0, tz))
         stop = asyncio.Event()
         task = asyncio.create_task(sender.run(stop))
         while True:
@@ -123,15 +137,15 @@ async def _send_day(settings: Settings, db: Any, day: date, tz: Any, blocked: se
             async with db.sessions() as session:
                 due = await session.scalar(select(OutboxItem.id).where(
                     OutboxItem.status.in_([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
-                    OutboxItem.next_attempt_at <= SIMULATED_NOW.get()).limit(1))
+                    OutboxItem.next_attempt_at <= clock()).limit(1))
             if due is None:
                 break
         stop.set()
         await task
 
 
-async def _customers_day(settings: Settings, db: Any, day: date, tz: Any, rng: random.Random,
-                         conversations: Conversations) -> dict[str, int]:
+async def _customers_day(settings: Settings, db: Database, clock: SimulatedClock, day: date, tz: Any,
+                         rng: random.Random, conversations: Conversations) -> dict[str, int]:
     counts = {"replies": 0, "questions": 0, "opt_outs": 0, "handoffs": 0, "manager_replies": 0}
     start, end = _at(day, 0, 0, tz), _at(day + timedelta(days=1), 0, 0, tz)
     async with db.sessions() as session:
@@ -143,18 +157,22 @@ async def _customers_day(settings: Settings, db: Any, day: date, tz: Any, rng: r
             Client.telegram_chat_id.is_not(None), Client.blocked.is_(False)))).all()
     actions: list[tuple[int, int, str, str]] = []
     for client_id, chat_id in received:
+        if chat_id is None:  # unbound since
+            continue
         roll = rng.random()
         if roll < 0.12:
             actions.append((client_id, chat_id, "replies", rng.choice(REPLIES)))
         elif roll < 0.13:
             actions.append((client_id, chat_id, "opt_outs", "退订"))
     for client_id, chat_id in rng.sample(bound, min(len(bound), 40)):
+        if chat_id is None:
+            continue
         roll = rng.random()
         text = "转人工" if roll < 0.1 else rng.choice(QUESTIONS)
         actions.append((client_id, chat_id, "handoffs" if roll < 0.1 else "questions", text))
     rng.shuffle(actions)
     for i, (client_id, chat_id, kind, text) in enumerate(actions):
-        SIMULATED_NOW.set(_at(day, 10, 30, tz) + timedelta(seconds=int(9 * 3600 * i / max(len(actions), 1))))
+        clock.set(_at(day, 10, 30, tz) + timedelta(seconds=int(9 * 3600 * i / max(len(actions), 1))))
         async with db.sessions() as session:
             client = await session.get(Client, client_id)
             turn = await conversations.handle_text(session, chat_id=chat_id, client=client,
@@ -172,14 +190,16 @@ async def _customers_day(settings: Settings, db: Any, day: date, tz: Any, rng: r
             if ticket.manager_id is None or rng.random() < 0.2:
                 continue
             manager = await session.get(Manager, ticket.manager_id)
-            SIMULATED_NOW.set(max(ticket.created_at + timedelta(minutes=5 + 7 * n), _at(day, 15, 0, tz)))
+            if manager is None:
+                continue
+            clock.set(max(ticket.created_at + timedelta(minutes=5 + 7 * n), _at(day, 15, 0, tz)))
             await tickets.reply(session, ticket.id, manager, "您好，我是您的客户经理，我来为您处理。")
             counts["manager_replies"] += 1
         await session.commit()
     return counts
 
 
-async def simulate_days(settings: Settings, db: Any, days: int, *, knowledge: Any = None,
+async def simulate_days(settings: Settings, db: Database, days: int, *, knowledge: Any = None,
                         today: date | None = None) -> dict[str, Any]:
     """Simulate the `days` days ending today (bank time). Returns what was done, per day."""
     from bot.app import build_knowledge
@@ -191,30 +211,28 @@ async def simulate_days(settings: Settings, db: Any, days: int, *, knowledge: An
     if knowledge is None:
         knowledge = await build_knowledge(settings, db.sessions)
     conversations = Conversations(knowledge)
-    token = SIMULATED_NOW.set(_at(today - timedelta(days=days), 20, 0, tz))
-    try:
-        chats = await _bind_clients(settings, db, rng)
-        blocked = {c for c in chats if rng.random() < BLOCKED_SHARE}
-        per_day = []
-        for offset in range(days - 1, -1, -1):
-            day = today - timedelta(days=offset)
-            SIMULATED_NOW.set(_at(day, 7, 0, tz))
-            async with db.sessions() as session:
-                planned = await plan_day(session, settings, day, now=SIMULATED_NOW.get(), collect=False)
-                await session.commit()
-            decisions = await _review_day(db, day, tz, rng)
-            await _send_day(settings, db, day, tz, blocked)
-            talk = await _customers_day(settings, db, day, tz, rng, conversations)
-            per_day.append({"date": day.isoformat(), "planned": planned.drafted, **decisions, **talk})
-    finally:
-        SIMULATED_NOW.reset(token)
+    clock = SimulatedClock(_at(today - timedelta(days=days), 20, 0, tz))
+    db = db.with_clock(clock)
+    chats = await _bind_clients(settings, db, rng)
+    blocked = {c for c in chats if rng.random() < BLOCKED_SHARE}
+    per_day = []
+    for offset in range(days - 1, -1, -1):
+        day = today - timedelta(days=offset)
+        clock.set(_at(day, 7, 0, tz))
+        async with db.sessions() as session:
+            planned = await plan_day(session, settings, day, collect=False)
+            await session.commit()
+        decisions = await _review_day(db, clock, day, tz, rng)
+        await _send_day(settings, db, clock, day, tz, blocked)
+        talk = await _customers_day(settings, db, clock, day, tz, rng, conversations)
+        per_day.append({"date": day.isoformat(), "planned": planned.drafted, **decisions, **talk})
     async with db.sessions() as session:
         sent = await session.scalar(select(OutboxItem.id).where(OutboxItem.status == OutboxStatus.SENT).limit(1))
     return {"days": days, "bound_chats": len(chats), "per_day": per_day, "anything_sent": sent is not None,
             "campaigns": await _campaign_count(db)}
 
 
-async def _campaign_count(db: Any) -> int:
+async def _campaign_count(db: Database) -> int:
     from sqlalchemy import func
 
     async with db.sessions() as session:

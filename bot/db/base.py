@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,15 +47,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# The simulation (`rmbot demo --simulate-days`) replays past days: it sets this to the simulated
-# moment, and every timestamp the services write follows it. Unset, it is the real clock.
-SIMULATED_NOW: ContextVar[datetime | None] = ContextVar("SIMULATED_NOW", default=None)
-
-
-def utcnow() -> datetime:
-    return SIMULATED_NOW.get() or datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db.base import Base, BigId, Json, UTCDateTime, utcnow
+from bot.clock import stamp
+from bot.db.base import Base, BigId, Json, UTCDateTime
 
 
 class RiskRating(StrEnum):
@@ -92,7 +93,7 @@ class Manager(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_approve_reminders: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
 
     clients: Mapped[list[Client]] = relationship(back_populates="manager", lazy="raise")
 
@@ -121,8 +122,8 @@ class Client(Base):
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)  # blocked the bot: nothing is sent
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
 
     manager: Mapped[Manager] = relationship(back_populates="clients", lazy="raise")
     holdings: Mapped[list[Holding]] = relationship(
@@ -178,7 +179,7 @@ class InviteToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the token, never the token
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("managers.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -190,8 +191,8 @@ class Conversation(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"), index=True)
     language: Mapped[str] = mapped_column(String(5), default="zh")
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
 
 
 class ChatMessage(Base):
@@ -216,7 +217,7 @@ class ChatMessage(Base):
     prompt_hash: Mapped[str | None] = mapped_column(String(64))
     feedback: Mapped[int | None] = mapped_column(Integer)  # +1 / -1
     latency_ms: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, index=True)
 
 
 class Campaign(Base):
@@ -236,7 +237,7 @@ class Campaign(Base):
     template_override: Mapped[str | None] = mapped_column(Text)  # the manager's edited template
     template_overrides: Mapped[dict[str, str] | None] = mapped_column(Json)  # per language: zh, en
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -277,7 +278,7 @@ class Draft(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reject_reason: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
 
     @property
     def is_marketing(self) -> bool:
@@ -304,13 +305,13 @@ class OutboxItem(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.QUEUED)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     leased_by: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -329,7 +330,7 @@ class Ticket(Base):
     summary: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.OPEN)
     notify_message_id: Mapped[int | None] = mapped_column(BigInteger)  # manager-side message to reply to
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -350,8 +351,8 @@ class KnowledgeDocument(Base):
     language: Mapped[str | None] = mapped_column(String(5))
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     loaded_by: Mapped[str | None] = mapped_column(String(64))
-    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
 
 
 class LoginToken(Base):
@@ -364,7 +365,7 @@ class LoginToken(Base):
     purpose: Mapped[str] = mapped_column(String(16))  # link | session
     manager_id: Mapped[int] = mapped_column(ForeignKey("managers.id", ondelete="CASCADE"), index=True)
     csrf: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -379,7 +380,7 @@ class AuditLog(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     actor: Mapped[str] = mapped_column(String(64))  # manager:12 | admin:34 | client:C000123 | system
     action: Mapped[str] = mapped_column(String(32))  # approve | edit | reject | send | opt_out | handoff ...
     entity: Mapped[str] = mapped_column(String(32))

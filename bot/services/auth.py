@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot import clock
 from bot.db.models import LoginToken, Manager
 from bot.services import audit
 from bot.settings import Settings
@@ -50,7 +50,7 @@ async def create_login_link(session: AsyncSession, manager: Manager) -> str:
         raise AuthError(f"manager {manager.code} is not active")
     token = secrets.token_urlsafe(24)
     session.add(LoginToken(token_hash=_hash(token), purpose="link", manager_id=manager.id,
-                           expires_at=utcnow() + LINK_TTL))
+                           expires_at=clock.now(session) + LINK_TTL))
     audit.record(session, actor=f"manager:{manager.id}", action="login_link", entity="manager",
                  entity_id=manager.id, manager_id=manager.id)
     await session.flush()
@@ -60,7 +60,7 @@ async def create_login_link(session: AsyncSession, manager: Manager) -> str:
 async def _new_session(session: AsyncSession, manager: Manager, how: str) -> tuple[str, str]:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     session.add(LoginToken(token_hash=_hash(token), purpose="session", manager_id=manager.id, csrf=csrf,
-                           expires_at=utcnow() + SESSION_TTL))
+                           expires_at=clock.now(session) + SESSION_TTL))
     audit.record(session, actor=f"manager:{manager.id}", action="login", entity="manager", entity_id=manager.id,
                  manager_id=manager.id, details={"via": how})
     await session.flush()
@@ -69,7 +69,7 @@ async def _new_session(session: AsyncSession, manager: Manager, how: str) -> tup
 
 async def redeem_link(session: AsyncSession, token: str) -> tuple[str, str]:
     """Exchange a login link for a session; returns (session token, csrf token)."""
-    now = utcnow()
+    now = clock.now(session)
     # One UPDATE marks the link used, so two clicks at once cannot both log in.
     result = await session.execute(
         update(LoginToken)
@@ -97,7 +97,7 @@ async def login_webapp(session: AsyncSession, bot_token: str, init_data: str, *,
     carry the bot's signature, be at most 10 minutes old (`auth_date`) and be used once."""
     from aiogram.utils.web_app import safe_parse_webapp_init_data
 
-    now = now or utcnow()
+    now = now or clock.now(session)
     try:
         data = safe_parse_webapp_init_data(bot_token, init_data)
     except (ValueError, TypeError):  # TypeError: a non-ASCII hash
@@ -130,7 +130,7 @@ async def current(
         return None
     row = await session.scalar(select(LoginToken).where(
         LoginToken.token_hash == _hash(token), LoginToken.purpose == "session", LoginToken.used_at.is_(None),
-        LoginToken.expires_at > utcnow()))
+        LoginToken.expires_at > clock.now(session)))
     if row is None:
         return None
     manager = await session.get(Manager, row.manager_id)
@@ -142,7 +142,7 @@ async def current(
 
 async def logout(session: AsyncSession, token: str) -> None:
     await session.execute(update(LoginToken).where(LoginToken.token_hash == _hash(token),
-                                                   LoginToken.purpose == "session").values(used_at=utcnow()))
+                                                   LoginToken.purpose == "session").values(used_at=clock.now(session)))
 
 
 def login_url(settings: Settings, token: str) -> str:

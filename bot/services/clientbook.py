@@ -52,7 +52,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot import clock
 from bot.db.models import Client, Holding, HoldingKind, Manager, RiskRating
 from bot.services import audit
 
@@ -502,7 +502,7 @@ async def ensure_managers(
         names = names or {}
         await session.execute(insert(Manager), [
             {"code": c, "name": names.get(c, c), "is_admin": False, "auto_approve_reminders": False,
-             "active": True, "created_at": utcnow()} for c in created
+             "active": True, "created_at": clock.now(session)} for c in created
         ])
         for batch in _chunks(created):
             for code, manager_id in (await session.execute(
@@ -555,7 +555,7 @@ async def upsert_clients(
         }
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        now = utcnow()
+        now = clock.now(session)
         for record in batch:
             given = {k: v for k, v in record.items() if k in CLIENT_FIELDS}
             given["manager_id"] = manager_ids[record["manager"]]

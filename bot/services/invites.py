@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot import clock
 from bot.db.models import Client, Conversation, InviteToken, Manager
 from bot.services import audit
 from bot.services.auth import hash_token
@@ -69,7 +69,7 @@ async def create_invite(
         raise InviteError("not_found", f"no client with number {client_no!r}")
     if created_by is not None and not created_by.is_admin and client.manager_id != created_by.id:
         raise InviteError("forbidden", f"client {client_no} is not in manager {created_by.code}'s book")
-    now = now or utcnow()
+    now = now or clock.now(session)
     token = new_token()
     row = InviteToken(token_hash=hash_token(token), client_id=client.id,
                       created_by=created_by.id if created_by else None, created_at=now, expires_at=now + ttl)
@@ -85,7 +85,7 @@ async def redeem_invite(
     session: AsyncSession, token: str, chat_id: int, *, now: datetime | None = None
 ) -> Client:
     """Bind `chat_id` to the invite's client. Raises InviteError(unknown | used | expired)."""
-    now = now or utcnow()
+    now = now or clock.now(session)
     row = await session.scalar(select(InviteToken).where(InviteToken.token_hash == hash_token(token.strip())))
     if row is None:
         raise InviteError("unknown")
@@ -142,7 +142,7 @@ async def reach_counts(session: AsyncSession, manager_id: int | None = None,
     expired (invited before, never bound), not invited."""
     from sqlalchemy import case, func
 
-    now = now or utcnow()
+    now = now or clock.now(session)
     scope = [Client.manager_id == manager_id] if manager_id is not None else []
     open_invite = select(InviteToken.id).where(InviteToken.client_id == Client.id, InviteToken.used_at.is_(None),
                                                InviteToken.expires_at > now).exists()
@@ -181,7 +181,7 @@ async def bulk_invites(session: AsyncSession, manager: Manager, *, bot_username:
                        ttl: timedelta = timedelta(days=30), now: datetime | None = None) -> list[InviteRow]:
     """A fresh personal invite for each of the manager's clients (only those not bound and not
     blocked when `unbound`), in bulk, with one audit row. Returns the rows to export."""
-    now = now or utcnow()
+    now = now or clock.now(session)
     query = select(Client.id, Client.client_no, Client.name, Client.phone, Client.language).where(
         Client.manager_id == manager.id, Client.blocked.is_(False))
     if unbound:

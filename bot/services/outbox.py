@@ -25,7 +25,8 @@ from sqlalchemy import CursorResult, Result, Row, and_, case, or_, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import insert_for, utcnow
+from bot import clock
+from bot.db.base import insert_for
 from bot.db.models import Client, Draft, DraftStatus, OutboxItem, OutboxStatus
 from bot.services import audit
 
@@ -76,7 +77,7 @@ async def enqueue_drafts(session: AsyncSession, drafts: Sequence[Draft], *, acto
     """Approved drafts become outbox rows (once each); returns how many rows were added."""
     if not drafts:
         return 0
-    now = utcnow()
+    now = clock.now(session)
     client_ids = {d.client_id for d in drafts}
     chats = dict(
         (await session.execute(select(Client.id, Client.telegram_chat_id).where(Client.id.in_(client_ids)))).all()
@@ -126,7 +127,7 @@ async def enqueue_text(
     existing = await session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
     if existing is not None:
         return existing
-    now = utcnow()
+    now = clock.now(session)
     item = OutboxItem(idempotency_key=key, chat_id=chat_id, text=text, kind=kind, client_id=client_id,
                       manager_id=manager_id, status=OutboxStatus.QUEUED, next_attempt_at=now, created_at=now)
     session.add(item)
@@ -138,7 +139,7 @@ async def claim(session: AsyncSession, *, worker: str, limit: int, lease_s: floa
                 now: datetime | None = None) -> list[Claimed]:
     """Lease up to `limit` due rows to `worker`: urgent alerts to staff first, then staff notices,
     manager replies, and the campaigns; the oldest due first within each."""
-    now = now or utcnow()
+    now = now or clock.now(session)
     due = and_(OutboxItem.status == OutboxStatus.QUEUED, OutboxItem.next_attempt_at <= now)
     order = [_PRIORITY, OutboxItem.next_attempt_at, OutboxItem.id]
     values = {"status": OutboxStatus.SENDING, "lease_until": now + timedelta(seconds=lease_s),
@@ -157,7 +158,7 @@ async def claim(session: AsyncSession, *, worker: str, limit: int, lease_s: floa
 async def claim_chat_notices(session: AsyncSession, *, worker: str, chat_id: int, kinds: Sequence[str],
                              limit: int = 20, lease_s: float = 60.0) -> list[Claimed]:
     """Lease the other due notices for one chat (a burst folded into one message), urgent first."""
-    now = utcnow()
+    now = clock.now(session)
     due = and_(OutboxItem.status == OutboxStatus.QUEUED, OutboxItem.next_attempt_at <= now,
                OutboxItem.chat_id == chat_id, OutboxItem.kind.in_(list(kinds)))
     ids = select(OutboxItem.id).where(due).order_by(_PRIORITY, OutboxItem.id).limit(limit)
@@ -173,7 +174,7 @@ async def claim_chat_notices(session: AsyncSession, *, worker: str, chat_id: int
 
 async def recover_expired(session: AsyncSession, now: datetime | None = None) -> int:
     """Rows whose sender died (lease expired) go back to the queue."""
-    now = now or utcnow()
+    now = now or clock.now(session)
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.lease_until < now)
@@ -185,7 +186,7 @@ async def recover_expired(session: AsyncSession, now: datetime | None = None) ->
 async def _finish(session: AsyncSession, item_id: int, status: str, *, error: str | None = None,
                   message_id: int | None = None, worker: str | None = None) -> bool:
     """Set a final state, only if this worker still holds the lease (or no lease check wanted)."""
-    now = utcnow()
+    now = clock.now(session)
     cond = [OutboxItem.id == item_id, OutboxItem.status == OutboxStatus.SENDING]
     if worker is not None:
         cond.append(OutboxItem.leased_by == worker)
@@ -231,7 +232,8 @@ async def retry_later(session: AsyncSession, item_id: int, *, delay_s: float, er
     if worker is not None:
         cond.append(OutboxItem.leased_by == worker)
     values: dict[str, Any] = {"status": OutboxStatus.QUEUED, "lease_until": None, "leased_by": None,
-                              "last_error": error[:300], "next_attempt_at": utcnow() + timedelta(seconds=delay_s)}
+                              "last_error": error[:300],
+                              "next_attempt_at": clock.now(session) + timedelta(seconds=delay_s)}
     if not count_attempt:
         values["attempts"] = OutboxItem.attempts - 1
     await session.execute(update(OutboxItem).where(*cond).values(**values))
@@ -288,4 +290,4 @@ async def depth(session: AsyncSession) -> tuple[int, float]:
 
     waiting = or_(OutboxItem.status == OutboxStatus.QUEUED, OutboxItem.status == OutboxStatus.SENDING)
     count, oldest = (await session.execute(select(func.count(), func.min(OutboxItem.created_at)).where(waiting))).one()
-    return int(count), (utcnow() - oldest).total_seconds() if oldest else 0.0
+    return int(count), (clock.now(session) - oldest).total_seconds() if oldest else 0.0

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot import clock
 from bot.db.models import ChatMessage, Client, Conversation, Manager, Ticket, TicketStatus
 from bot.i18n import t
 from bot.services import audit
@@ -97,7 +97,7 @@ async def open_ticket(
 ) -> tuple[Ticket, bool]:
     """Open a ticket for the conversation, or return the one still open (summary refreshed).
     Returns (ticket, created)."""
-    now = now or utcnow()
+    now = now or clock.now(session)
     if session.get_bind().dialect.name == "postgresql":  # one open ticket per conversation, even under races
         await session.execute(select(Conversation.id).where(Conversation.id == conversation.id)
                               .with_for_update(key_share=True))  # FOR NO KEY UPDATE: no clash with FK checks
@@ -157,7 +157,7 @@ async def take(session: AsyncSession, ticket_id: int, manager: Manager, *, now: 
         raise TicketError("closed", f"ticket #{ticket_id} is closed")
     if ticket.status == TicketStatus.OPEN:
         ticket.status = TicketStatus.TAKEN
-        ticket.taken_at = now or utcnow()
+        ticket.taken_at = now or clock.now(session)
         audit.record(session, actor=_actor(manager), action="ticket_take", entity="ticket", entity_id=ticket.id,
                      manager_id=ticket.manager_id or manager.id, client_id=ticket.client_id)
         await session.flush()
@@ -177,7 +177,7 @@ async def reply(
     ticket = await get_for_manager(session, ticket_id, manager, admin=admin)
     if ticket.status == TicketStatus.CLOSED:
         raise TicketError("closed", f"ticket #{ticket_id} is closed")
-    now = now or utcnow()
+    now = now or clock.now(session)
     if ticket.status == TicketStatus.OPEN:
         ticket.status = TicketStatus.TAKEN
         ticket.taken_at = now
@@ -213,7 +213,7 @@ async def close(session: AsyncSession, ticket_id: int, manager: Manager, *, now:
     ticket = await get_for_manager(session, ticket_id, manager, admin=admin)
     if ticket.status != TicketStatus.CLOSED:
         ticket.status = TicketStatus.CLOSED
-        ticket.closed_at = now or utcnow()
+        ticket.closed_at = now or clock.now(session)
         audit.record(session, actor=_actor(manager), action="ticket_close", entity="ticket", entity_id=ticket.id,
                      manager_id=ticket.manager_id or manager.id, client_id=ticket.client_id)
         await session.flush()

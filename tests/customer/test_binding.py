@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.base import utcnow
+from bot import clock
 from bot.db.models import AuditLog, Client, InviteToken
 from bot.services.auth import hash_token
 from handlers.keyboards import ConsentCb, SettingsCb
@@ -64,7 +64,7 @@ async def test_start_without_token_is_an_unbound_customer(chat, db, bank, lang, 
 async def test_expired_invite_is_refused(chat, db, bank, lang, expect):
     async with db.sessions() as s:
         row = await s.scalar(select(InviteToken).where(InviteToken.token_hash == hash_token(bank["invite_a"])))
-        row.expires_at = utcnow() - timedelta(seconds=1)
+        row.expires_at = clock.now(s) - timedelta(seconds=1)
         await s.commit()
     texts = await chat.texts(message_update(USER_A, f"/start {bank['invite_a']}", language_code=lang))
     assert expect in texts[0]

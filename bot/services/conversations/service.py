@@ -7,8 +7,8 @@ then:
 - opt-out words anywhere -> marketing off at once, confirmed;
 - an emergency (lost or stolen card, compromised card, a transaction not recognised, a scam, a lost
   phone with the banking app, a card kept by an ATM) -> the playbook for that kind first (what to do
-  now, the hotline as the bank's documents give it), then what the documents say about the case,
-  and the manager (or the admins) alerted at once through the outbox, marked urgent;
+  now, the hotline as the bank's documents give it), then what the documents say about the case, in
+  one message, and the manager (or the admins) alerted at once through the outbox, marked urgent;
 - a request for a person or a complaint -> a ticket for the manager;
 - thanks, greetings, abuse -> a short reply, no ticket; an action the bot cannot do -> how to do it;
 - a question about the customer's own records -> the bound client's holdings only (looked up by the
@@ -29,13 +29,15 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import insert_for, utcnow
+from bot import clock
+from bot.db.base import insert_for
 from bot.db.models import (
     ChatMessage,
     Client,
@@ -160,7 +162,7 @@ class Conversations:
         conv = await session.scalar(_CONVERSATION_BY_CHAT, {"chat_id": chat_id})
         if conv is None:
             # two updates of one chat may arrive at once: insert-if-absent, then read whichever row won
-            now = utcnow()
+            now = clock.now(session)
             await session.execute(
                 insert_for(session.get_bind().dialect.name, Conversation)
                 .values(chat_id=chat_id, client_id=client.id if client else None,
@@ -198,14 +200,14 @@ class Conversations:
         return (await self.recent(session, conversation_id)).history
 
     def _message(
-        self, conv: Conversation, client: Client | None, *, author: str, direction: str, text: str,
+        self, conv: Conversation, client: Client | None, *, at: datetime, author: str, direction: str, text: str,
         outcome: str | None = None, sources: list[SourceDict] | None = None, prompt_id: str | None = None,
         prompt_hash: str | None = None, latency_ms: int | None = None,
     ) -> ChatMessage:
         return ChatMessage(conversation_id=conv.id, client_id=client.id if client else None, direction=direction,
                            author=author, text=text[:rendering.TELEGRAM_TEXT_MAX], outcome=outcome,
                            sources=sources or None, prompt_id=prompt_id,
-                           prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=utcnow())
+                           prompt_hash=prompt_hash, latency_ms=latency_ms, created_at=at)
 
     # -- one turn ----------------------------------------------------------------------------
 
@@ -220,7 +222,7 @@ class Conversations:
             await consent.mark_unblocked(session, client, source="message")
         # The customer's message joins the session only when a step reads the conversation back (a
         # ticket's summary); otherwise both rows of the turn go to the database in one flush at the end.
-        inbound = self._message(conv, client, author="customer", direction="in", text=text)
+        inbound = self._message(conv, client, at=clock.now(session), author="customer", direction="in", text=text)
         active = await tickets.active_ticket(session, conv.id)
         recent = await self.recent(session, conv.id)
         decided = route(await self.classifier(), text, chat_lang, previous_personal=recent.previous_personal)
@@ -232,8 +234,8 @@ class Conversations:
         turn.lang, turn.intent, turn.kind = decided.lang, decided.intent.intent, decided.intent.kind
         inbound.outcome = turn.outcome
         answer = self._message(
-            conv, client, author="bot", direction="out", text="\n".join(turn.parts), outcome=turn.outcome,
-            sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
+            conv, client, at=clock.now(session), author="bot", direction="out", text="\n".join(turn.parts),
+            outcome=turn.outcome, sources=turn.sources, prompt_id=turn.prompt_id, prompt_hash=turn.prompt_hash,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
         session.add_all([inbound, answer])
@@ -322,7 +324,9 @@ class Conversations:
             await notices.relay(ctx.session, ctx.active, ctx.text, self.admin_ids, urgent=True)
         turn = await self.handoff(ctx.session, ctx.conv, ctx.client, lang, reason=ctx.route.reason or "fraud",
                                   prefix=parts, sources=sources, urgent=True)
-        turn.parts = [p for part in turn.parts for p in rendering.split_message(part)]
+        # one message (more only past Telegram's length): read at once, in order, and a burst of three sends
+        # is what Telegram's one-message-a-second limit per chat counts
+        turn.parts = rendering.split_message("\n\n".join(turn.parts))
         return turn
 
     async def _hotline(self, lang: str) -> tuple[list[str], str, list[SourceDict]]:
