@@ -11,6 +11,10 @@
    client's language, else the conversation's chosen one, else Telegram's `language_code` (zh* / en*).
 4. `ThrottlingMiddleware`: at most `limit` messages per `window` seconds per user; the first
    refused one gets a polite answer, the rest are dropped.
+
+And on the dispatcher's `message` observer (before any router):
+
+5. `CommandEndsWaitMiddleware`: a command is never the text a state waits for.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
-from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Chat, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -197,6 +202,34 @@ class RedisThrottlingMiddleware(ThrottlingMiddleware):
         return count <= self.limit, count == self.limit + 1
 
 
+class CommandEndsWaitMiddleware(BaseMiddleware):
+    """Every state of this bot waits for a person's text: a draft's new text, a reason to reject
+    or to approve despite warnings, a template, a reply to a customer. A command is never that
+    text (a compliance officer would not accept "/stop" as an override reason, nor a customer
+    receive "/today" from their manager). /cancel is the routers' (they cancel and say so); any
+    other command ends the wait as in most Telegram bots: the person is told it is cancelled
+    (nothing was saved, approved or sent) and the command then runs as usual, in whichever router
+    handles it; an unknown one gets the usual "I do not know that command"."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Message) and data.get("raw_state") and is_command(event.text) \
+                and not is_command(event.text, "cancel"):
+            state: FSMContext = data["state"]
+            await state.clear()
+            data["raw_state"] = None
+            await event.answer(t("Cancelled.", data.get("lang")))
+        return await handler(event, data)
+
+
+def is_command(text: str | None, name: str | None = None) -> bool:
+    """Whether `text` looks like a command (starts with "/": "/today", "/stop@bank_bot now"), or is
+    the command `name` (as aiogram's `Command(name)` reads it: case-sensitive)."""
+    words = (text or "").split(maxsplit=1)
+    if not words or not words[0].startswith("/"):
+        return False
+    return name is None or words[0][1:].split("@", 1)[0] == name
+
+
 def setup_middlewares(
     dispatcher: Dispatcher,
     *,
@@ -211,3 +244,4 @@ def setup_middlewares(
     dispatcher.update.outer_middleware(IdentityMiddleware(admin_ids))
     dispatcher.update.outer_middleware(LanguageMiddleware(i18n))
     dispatcher.update.outer_middleware(throttling or ThrottlingMiddleware())
+    dispatcher.message.outer_middleware(CommandEndsWaitMiddleware())

@@ -218,7 +218,9 @@ def setup_router() -> Router:
     router.message.register(list_tickets, Command("tickets"), _staff)
     router.message.register(invite, Command("invite"), _staff)
     router.message.register(reply_after_button, StateFilter(TicketReply.text), Magic(F.text))
-    router.message.register(reply_to_notice, Magic(F.text), _reply_target)
-    router.message.register(reply_to_unlinked, Magic(F.text), Magic(F.reply_to_message.from_user.is_bot), _staff)
+    # a command sent as a reply ("/today" under a notice) is a command, never words for the customer
+    words = Magic(F.text & ~F.text.startswith("/"))
+    router.message.register(reply_to_notice, words, _reply_target)
+    router.message.register(reply_to_unlinked, words, Magic(F.reply_to_message.from_user.is_bot), _staff)
     router.callback_query.register(on_ticket_button, TicketCb.filter())
     return router

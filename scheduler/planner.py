@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.db.base import insert_for
 from bot.db.models import Campaign, Client, Draft, DraftKind, DraftStatus, Holding, InviteToken, Manager, Product
+from bot.i18n import normalize_language
 from bot.services import audit, compliance, rules
 from bot.services.formats import fmt_date
 from bot.settings import Settings
@@ -42,7 +43,6 @@ SEND_SLOTS = {
     DraftKind.GREETING.value: "09:30",
     DraftKind.RECOMMENDATION.value: "10:30",
 }
-LANGUAGES = ("zh", "en")
 ALREADY_PLANNED = "already_planned"
 NO_TEMPLATE = "no_template"
 ONE_A_DAY = "one_message_a_day"  # a second greeting or recommendation for the same morning
@@ -175,11 +175,6 @@ if TYPE_CHECKING:
     from bot.services.drafting import Personaliser
 
 
-def _language(value: str | None) -> str:
-    lang = (value or "zh").lower()[:2]
-    return lang if lang in LANGUAGES else "zh"
-
-
 class ClientRow(ClientFacts, rules.Reachable, Protocol):
     """A client as the planner reads it: a row of `CLIENT_COLUMNS` (a `bot.db.models.Client` is one too)."""
 
@@ -203,10 +198,6 @@ def _snapshot(client: ClientRow) -> dict[str, Any]:
         "opted_out": bool(client.opted_out),
         "timezone": client.timezone,
     }
-
-
-def _insert(table: Any, dialect: str) -> Any:
-    return insert_for(dialect, table)
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
@@ -342,7 +333,7 @@ class Planner:
         if found is None:
             zh, en = OCCASION_LABELS.get(occasion, (occasion, occasion))
             tid, thash = self.templates.ident(template)
-            stmt = _insert(Campaign, self.dialect).values(
+            stmt = insert_for(self.dialect, Campaign).values(
                 manager_id=manager_id, plan_date=self.plan_date, kind=kind, occasion=occasion,
                 title=f"{zh} / {en}", template_id=tid, template_hash=thash, status="pending",
             ).on_conflict_do_nothing()
@@ -367,7 +358,7 @@ class Planner:
     def compose(self, client: ClientRow, manager: Manager, parts: list[Candidate]) -> PlannedDraft | None:
         """One message from the day's parts: one salutation, the parts' texts (reminders first),
         the risk notices the parts' products call for, one signature."""
-        lang = _language(client.language)
+        lang = normalize_language(client.language)
         common: dict[str, Any] = {
             "salutation": client.salutation or client.name,
             "signature": self.signature(manager, lang),
@@ -397,7 +388,7 @@ class Planner:
             "risk_notice": notice, "notices": notices, "parts": stored_parts, "day": self.plan_date.isoformat(),
             "names": [n for n in (client.name, client.salutation, manager.name) if n],
         }
-        manager_lang = _language(manager.language or "zh")
+        manager_lang = normalize_language(manager.language)
         reasons = [zh if manager_lang == "zh" else en for cand in parts for zh, en in cand.reasons]
         with_product = next((c for c in parts if c.product is not None), None)
         product = None
@@ -532,7 +523,7 @@ class Planner:
                     "edited": False, "created_at": clock.now(self.session),
                 })
         if rows:
-            stmt = _insert(Draft.__table__, self.dialect).on_conflict_do_nothing(
+            stmt = insert_for(self.dialect, Draft.__table__).on_conflict_do_nothing(
                 index_elements=["client_id", "dedupe_key"])
             await self.session.execute(stmt, rows)
         self.result.drafted += len(drafts)

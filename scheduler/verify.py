@@ -33,9 +33,6 @@ from bot.settings import Settings
 from scheduler.calendar import QINGMING, festivals
 from scheduler.planner import PlannedDraft, plan_day
 
-_WEALTH_MARKERS = ("理财非存款", "not deposits and carry risk")
-_FUND_MARKERS = ("基金有风险", "Funds carry risk")
-
 
 @dataclass
 class VerifyReport:
@@ -78,7 +75,7 @@ def _product_violations(d: PlannedDraft, client: rules.SegmentedClient, product:
 
 def _notice_violations(d: PlannedDraft, product: rules.ProductTerms | None) -> Iterable[str]:
     notices = set(d.context.get("notices") or ())
-    has_wealth = any(m in d.text for m in _WEALTH_MARKERS)
+    has_wealth = compliance.carries_notice(d.text, "wealth")
     wealth_subject = "wealth" in notices
     if product is not None and compliance.notice_for_type(product.type) == "wealth":
         wealth_subject = True
@@ -86,7 +83,7 @@ def _notice_violations(d: PlannedDraft, product: rules.ProductTerms | None) -> I
         yield "wealth_notice_on_deposit"
     if wealth_subject and not has_wealth:
         yield "wealth_notice_missing"
-    if "fund" in notices and not any(m in d.text for m in _FUND_MARKERS):
+    if "fund" in notices and not compliance.carries_notice(d.text, "fund"):
         yield "fund_notice_missing"
 
 

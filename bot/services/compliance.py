@@ -79,9 +79,14 @@ FACT_KEYS = (
 NOTICE_KINDS = ("wealth", "fund")
 # Product type -> the notice its messages carry (deposits, pension savings: none).
 NOTICE_FOR_TYPE = {"wealth": "wealth", "cash_management": "wealth", "fund": "fund"}
-# Every wording of the wealth notice we have seen (the standard uses 、); any of them on a
-# message that does not need it is wrong.
-_WEALTH_MARKERS = ("理财非存款", "not deposits and carry risk")
+# Every wording of each risk notice we have seen (the standard uses 、): the wealth notice on a message that does
+# not need it is wrong (here and in scheduler/verify.py).
+NOTICE_MARKERS = {"wealth": ("理财非存款", "not deposits and carry risk"), "fund": ("基金有风险", "Funds carry risk")}
+
+
+def carries_notice(text: str, kind: str) -> bool:
+    """Whether a text carries the `kind` risk notice in any wording we have seen."""
+    return any(m in text for m in NOTICE_MARKERS[kind])
 
 
 def severity(code: str) -> str:
@@ -151,7 +156,7 @@ def _notice_findings(body: str, language: str, needed: Sequence[str]) -> list[st
         if not any(n in body for n in wanted):
             out.append(RISK_NOTICE_MISSING)
             break
-    if "wealth" not in needed and any(m in body for m in _WEALTH_MARKERS):
+    if "wealth" not in needed and carries_notice(body, "wealth"):
         out.append(RISK_NOTICE_WRONG)
     return out
 

@@ -8,11 +8,13 @@ The compliance gate (bot/services/compliance.py) runs again at every approval, o
 is now and with the rules as they are now (plus whatever was flagged before and not fixed): a
 draft with a blocking finding is never approved, by anyone or anything (console, API, Telegram,
 auto-approval); a draft with only warnings is approved only with an explicit override and a
-reason, audited as an "override" row beside the approval.
+reason, audited as an "override" row beside the approval. A reason must say why
+(`override_reason_problem`): not blank, not a command, not a word or two.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -49,11 +51,40 @@ class Blocked(InvalidInput):
 class NeedsOverride(InvalidInput):
     """The draft has warnings: approving it needs an explicit override with a reason."""
 
-    def __init__(self, draft_id: int | None, findings: Sequence[str]) -> None:
+    def __init__(self, draft_id: int | None, findings: Sequence[str], message: str | None = None) -> None:
         self.draft_id, self.findings = draft_id, list(findings)
         what = f"draft {draft_id}" if draft_id is not None else "these drafts"
-        super().__init__(f"{what} has warnings ({', '.join(self.findings)}): approve with an override and a "
-                         f"reason / 有合规提示，需填写理由后确认批准")
+        super().__init__(message or f"{what} has warnings ({', '.join(self.findings)}): approve with an override "
+                         f"and a reason / 有合规提示，需填写理由后确认批准")
+
+
+class WeakReason(NeedsOverride):
+    """An override reason that does not say why (`override_reason_problem`): nothing is approved."""
+
+    def __init__(self, draft_id: int | None, findings: Sequence[str]) -> None:
+        super().__init__(draft_id, findings, "an override reason must say why the warnings are acceptable, in a "
+                         "few words (not a command) / 覆盖合规提示的理由须写明原因（几个字以上，不能是命令）")
+
+
+# A reason is at least three Chinese characters ("已核实") or six letters ("agreed"), of three
+# different characters: "ok", "好的", "同意", "yes", "..." or "aaaaaa" say nothing an auditor can check.
+MIN_REASON_WEIGHT = 6
+MIN_REASON_DISTINCT = 3
+
+
+def override_reason_problem(reason: str | None) -> str | None:
+    """Why `reason` cannot stand as the reason for overriding warnings (None: it can): "blank",
+    "command" (a Telegram command such as /stop is never a reason), "short"."""
+    text = (reason or "").strip()
+    if not text:
+        return "blank"
+    if text.startswith("/"):
+        return "command"
+    letters = [ch for ch in text if ch.isalnum()]
+    weight = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in letters)
+    if weight < MIN_REASON_WEIGHT or len(set(letters)) < MIN_REASON_DISTINCT:
+        return "short"
+    return None
 
 
 @dataclass(frozen=True)
@@ -235,11 +266,10 @@ async def _decide(session: AsyncSession, reviewer: Reviewer, drafts: Sequence[Dr
     return len(drafts)
 
 
-def _override_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("a reason is required to override warnings / 覆盖合规提示须填写理由")
-    return reason[:200]
+def _override_reason(reason: str | None, draft_id: int | None = None, warnings: Sequence[str] = ()) -> str:
+    if override_reason_problem(reason) is not None:
+        raise WeakReason(draft_id, warnings)
+    return (reason or "").strip()[:200]
 
 
 def _audit_override(session: AsyncSession, reviewer: Reviewer, draft: Draft, warnings: list[str],
@@ -307,7 +337,7 @@ async def approve_one(session: AsyncSession, reviewer: Reviewer, draft_id: int, 
     if warned:
         if not (override_reason or "").strip():
             raise NeedsOverride(draft.id, warned)
-        _audit_override(session, reviewer, draft, warned, _override_reason(override_reason))
+        _audit_override(session, reviewer, draft, warned, _override_reason(override_reason, draft.id, warned))
     await _decide(session, reviewer, [draft], DraftStatus.APPROVED)
     return draft
 

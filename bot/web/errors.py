@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.services import auth
 from bot.services.placeholders import TemplateFieldError
-from bot.services.review import InvalidInput, NotFound
+from bot.services.review import Blocked, InvalidInput, NeedsOverride, NotFound
 from bot.services.tickets import TicketError
 from bot.web.deps import COOKIE, LoginRequired
 from bot.web.i18n import translator
@@ -57,8 +57,8 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
         findings = getattr(exc, "findings", None)
         if findings is not None:  # the compliance gate: which findings block or need an override
-            code = {"Blocked": "blocked", "NeedsOverride": "needs_override"}.get(type(exc).__name__,
-                                                                                 "template_rejected")
+            code = ("blocked" if isinstance(exc, Blocked) else "needs_override" if isinstance(exc, NeedsOverride)
+                    else "template_rejected")  # NeedsOverride: also a reason that says nothing (WeakReason)
             return await respond(request, 400, str(exc), code, findings=findings)
         return await respond(request, 400, str(exc), "stale")
 

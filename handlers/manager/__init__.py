@@ -35,8 +35,9 @@ class IsManager(Filter):
 
 
 def setup_router() -> Router:
-    """The order matters for messages: commands first (they work in any state), then the text a
-    state waits for, then unknown commands and free text."""
+    """The order matters for messages: commands first, then the text a state waits for, then
+    unknown commands and free text. A command never reaches a waiting state's handler but /cancel:
+    any other one ends the wait before routing (`handlers.middlewares.CommandEndsWaitMiddleware`)."""
     router = Router(name="manager")
     # Private chats only: a sign-in link or a client's data must never land in a group.
     router.message.filter(IsManager(), Magic(F.chat.type == "private"))

@@ -120,15 +120,21 @@ async def _ask_override_reason(query: CallbackQuery, callback_data: ReviewCb, st
 async def save_override(message: Message, state: FSMContext, session: AsyncSession, manager: Manager,
                         lang: str) -> None:
     draft_id = (await state.get_data())["draft_id"]
-    await state.clear()
     try:
         await review.approve_one(session, reviewer(manager), draft_id, override_reason=message.text or "")
     except review.Blocked as exc:
+        await state.clear()
         await message.answer(_blocked_text(exc, lang))
         return
+    except review.NeedsOverride:  # the text says nothing (review.override_reason_problem): the state stays
+        await message.answer(t("A reason must say why you approve it despite the warnings, in a few words (for "
+                               "example: the client asked for this comparison). Send the reason, or /cancel.", lang))
+        return
     except (review.NotFound, review.InvalidInput) as exc:
+        await state.clear()
         await message.answer(escape(str(exc)))
         return
+    await state.clear()
     await message.answer(t("Approved with your reason (recorded).", lang))
 
 

@@ -129,6 +129,10 @@ async def test_handoff_notifies_manager_and_reply_reaches_customer(chat, db, ban
         assert ticket.manager_id == bank["ma"] and ticket.reason == "request" and ticket.notify_message_id
         assert await s.scalar(select(AuditLog).where(AuditLog.action == "handoff"))
 
+    # a command sent as a reply to the notice is a command: nothing of it reaches the customer
+    reqs = await chat.feed(message_update(MANAGER_A_TG, "/help", reply_to_message_id=ticket.notify_message_id))
+    assert not [r for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == USER_A]
+    assert [r for r in reqs if r.method_name == "sendMessage" and r["chat_id"] == MANAGER_A_TG]  # /help answered
     # the manager answers with a Telegram reply to the notice
     reqs = await chat.feed(message_update(MANAGER_A_TG, "您好,我是王敏 <经理>",
                                           reply_to_message_id=ticket.notify_message_id))

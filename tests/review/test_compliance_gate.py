@@ -161,6 +161,78 @@ async def test_telegram_refuses_blocked_and_takes_an_override_reason(db, setting
     assert row.details["reason"] == "client asked for the comparison"
 
 
+
+async def test_an_override_reason_must_say_why(db, planned) -> None:  # type: ignore[no-untyped-def]
+    """Blank, a command, or a word or two is not a reason an auditor can read; three Chinese
+    characters or a few English words are."""
+    manager_id, drafts = planned
+    warned = await _edit(db, manager_id, drafts["zh"], drafts["zh"].text.replace("或许适合", "收益稳定，或许适合"))
+    me = Reviewer(manager_id)
+    async with db.sessions() as session:
+        for reason in ("", "   ", "ok", "好的", "同意", "yes", "...", "aaaaaa", "ok ok ok", "/stop",
+                       "/human the client asked"):
+            with pytest.raises(NeedsOverride):
+                await review.approve_one(session, me, warned.id, override_reason=reason)
+            with pytest.raises(NeedsOverride):  # the console's "approve all, flagged too" needs the same
+                await review.approve_all(session, me, warned.campaign_id, include_flagged=True,
+                                         override_reason=reason)
+        assert await session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "override")) == 0
+        assert [review.override_reason_problem(r) for r in ("客户要求", "agreed", "Checked: the wording is compliant",
+                                                            "/stop", " ", "好的")] == [
+            None, None, None, "command", "blank", "short"]
+        await review.approve_one(session, me, warned.id, override_reason="  已核实 ")
+        await session.commit()
+        row = (await session.scalars(select(AuditLog).where(AuditLog.action == "override"))).one()
+    assert row.details["reason"] == "已核实" and await _status(db, warned.id) == "queued"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_telegram_override_reason_is_never_a_command_nor_a_word(db, settings, planned, fake_session,
+                                                                      lang) -> None:  # type: ignore[no-untyped-def]
+    """Asked for the reason to approve a draft with warnings, the manager sends /stop, then /today
+    and words meant for something else, then "ok": nothing is approved and nothing recorded, until
+    a real reason comes; every answer is in the manager's language."""
+    from bot.app import build_dispatcher
+    from handlers.keyboards import ReviewCb
+    from tools.fakes.bot_api import callback_update, make_bot, message_update
+
+    manager_id, drafts = planned
+    async with db.sessions() as session:
+        (await session.get(Manager, manager_id)).language = lang
+        await session.commit()
+    warned = await _edit(db, manager_id, drafts["en"],
+                         drafts["en"].text.replace("may suit", "is a high return, may suit"))
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    other = "zh" if lang == "en" else "en"  # Telegram's language is not the one the manager chose
+    flag = ReviewCb(a="ok", c=warned.campaign_id, d=warned.id).pack()
+
+    async def say(text: str) -> list[str]:
+        before = len(fake_session.sent_texts(9100))
+        await dp.feed_update(bot, message_update(9100, text, language_code=other))
+        return fake_session.sent_texts(9100)[before:]
+
+    await dp.feed_update(bot, callback_update(9100, flag, language_code=other))
+    assert (await say("/stop"))[0] == t("Cancelled.", lang)  # then /stop runs as it would have
+    await dp.feed_update(bot, callback_update(9100, flag, language_code=other))
+    assert (await say("/today"))[0] == t("Cancelled.", lang)
+    await say("client asked for the comparison")  # after /today: not the answer to the question before it
+    assert await _status(db, warned.id) == "pending"
+    await dp.feed_update(bot, callback_update(9100, flag, language_code=other))
+    again = t("A reason must say why you approve it despite the warnings, in a few words (for example: the client "
+              "asked for this comparison). Send the reason, or /cancel.", lang)
+    assert await say("ok") == [again] and await say("好") == [again]  # still waiting for the reason
+    assert await _status(db, warned.id) == "pending"
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "override")) == 0
+    assert await say("客户要求做产品对比") == [t("Approved with your reason (recorded).", lang)]
+    async with db.sessions() as session:
+        row = (await session.scalars(select(AuditLog).where(AuditLog.action == "override"))).one()
+    assert row.details["reason"] == "客户要求做产品对比" and await _status(db, warned.id) == "queued"
+
+
 async def _send(db, settings, fake_session) -> None:  # type: ignore[no-untyped-def]
     from scheduler.ratelimit import LocalLimiter
     from scheduler.sender import Sender

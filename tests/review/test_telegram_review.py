@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_dispatcher
@@ -294,3 +295,56 @@ async def test_every_manager_gets_the_console_in_the_chat_menu(db, settings, fak
     assert menu.params["chat_id"] == MANAGER_TG
     scoped = [r for r in fake_session.requests_of("setMyCommands") if r.params.get("scope")]
     assert scoped and "today" in str(scoped[-1].params["commands"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_command_is_never_the_text_a_manager_is_asked_for(db, settings, fake_session, lang) -> None:  # type: ignore[no-untyped-def]
+    """While the bot waits for a draft's new text, a reject reason, a template or a reply to a
+    customer, a command is not that text: the wait ends (said in the manager's language) and the
+    command runs as usual; the manager's next words are not taken for the text either."""
+    from bot.db.models import Campaign, ChatMessage
+    from bot.i18n import t
+    from handlers.keyboards import TicketCb
+
+    ids = await seed_console(db, drafts_per_manager=2)
+    await _manager(db, ids, language=lang)
+    dp = build_dispatcher(settings, db.sessions, None)
+    bot = make_bot(fake_session)
+    camp, draft = ids["camp_M1"], ids["draft_M1"]
+    cancelled, unknown = t("Cancelled.", lang), t("I do not know that command. /help lists what I can do.", lang)
+
+    async def say(text: str) -> list[str]:
+        before = len(fake_session.sent_texts(MANAGER_TG))
+        await dp.feed_update(bot, message_update(MANAGER_TG, text, language_code="zh" if lang == "en" else "en"))
+        return fake_session.sent_texts(MANAGER_TG)[before:]
+
+    async def press(data: str) -> None:
+        await dp.feed_update(bot, callback_update(MANAGER_TG, data))
+
+    await press(ReviewCb(a="ed", c=camp, d=draft).pack())
+    assert await say("/foo") == [cancelled, unknown]
+    await press(ReviewCb(a="no", c=camp, d=draft).pack())
+    assert (await say("/settings"))[0] == cancelled
+    await press(ReviewCb(a="tpl", c=camp).pack())
+    replies = await say("/today")
+    assert replies[0] == cancelled and ("元旦祝福" in replies[1] or "New Year greeting" in replies[1])
+    await say("{salutation}新年好")  # after /today: the manager's own words, not the template
+    await press(TicketCb(action="reply", ticket_id=ids["ticket_M1"]).pack())
+    assert (await say("/queue"))[0] == cancelled
+    await say("我在处理")  # not a reply to the customer either
+
+    async with db.sessions() as session:
+        d = await session.get(Draft, draft)
+        campaign = await session.get(Campaign, camp)
+        replies_to_customer = await session.scalar(select(func.count()).select_from(ChatMessage).where(
+            ChatMessage.author != "customer"))
+    assert (d.status, d.text, d.edited, d.reject_reason) == ("pending", "客户0您好，新年快乐！", False, None)
+    assert not campaign.template_override and not campaign.template_overrides
+    assert fake_session.sent_texts(90_000 + ids["m1"]) == [] and replies_to_customer == 0
+    # /cancel still cancels, and words are still taken when they are what was asked for
+    await press(ReviewCb(a="ed", c=camp, d=draft).pack())
+    assert await say("/cancel") == [cancelled]
+    await press(ReviewCb(a="ed", c=camp, d=draft).pack())
+    await say("客户0您好，新年好！")
+    async with db.sessions() as session:
+        assert (await session.get(Draft, draft)).text == "客户0您好，新年好！"

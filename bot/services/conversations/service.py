@@ -7,8 +7,8 @@ then:
 - opt-out words anywhere -> marketing off at once, confirmed;
 - an emergency (lost or stolen card, compromised card, a transaction not recognised, a scam, a lost
   phone with the banking app, a card kept by an ATM) -> the playbook for that kind first (what to do
-  now, the hotline as the bank's documents give it), then what the documents say about the case,
-  and the manager (or the admins) alerted at once through the outbox, marked urgent;
+  now, the hotline as the bank's documents give it), then what the documents say about the case, in
+  one message, and the manager (or the admins) alerted at once through the outbox, marked urgent;
 - a request for a person or a complaint -> a ticket for the manager;
 - thanks, greetings, abuse -> a short reply, no ticket; an action the bot cannot do -> how to do it;
 - a question about the customer's own records -> the bound client's holdings only (looked up by the
@@ -324,7 +324,9 @@ class Conversations:
             await notices.relay(ctx.session, ctx.active, ctx.text, self.admin_ids, urgent=True)
         turn = await self.handoff(ctx.session, ctx.conv, ctx.client, lang, reason=ctx.route.reason or "fraud",
                                   prefix=parts, sources=sources, urgent=True)
-        turn.parts = [p for part in turn.parts for p in rendering.split_message(part)]
+        # one message (more only past Telegram's length): read at once, in order, and a burst of three sends
+        # is what Telegram's one-message-a-second limit per chat counts
+        turn.parts = rendering.split_message("\n\n".join(turn.parts))
         return turn
 
     async def _hotline(self, lang: str) -> tuple[list[str], str, list[SourceDict]]:
