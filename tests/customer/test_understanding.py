@@ -98,7 +98,8 @@ async def test_emergency_shows_only_what_the_documents_say_about_the_case(settin
         async def ask(self, question, lang=None, history=None):
             asked.append(question)
             if "hotline" in question or "热线" in question:
-                return Answer("Lost card hotline 400-800-1234", [Source("card.md", "Cards", "Hotline", 0.9)], True, False)
+                hotline = [Source("card.md", "Cards", "Hotline", 0.9)]
+                return Answer("Lost card hotline 400-800-1234", hotline, True, False)
             if "ATM" in question and "ate" not in question:  # the case's topic
                 return Answer("If an ATM keeps your card, collect it at the branch within 5 working days.",
                               [Source("faq.md", "FAQ", "ATM", 0.8)], True, False, retrieved=["faq.md", "fees.md"])
