@@ -257,7 +257,15 @@ class E5Onnx:
             s = s.replace("  ", " ")
         if not s.startswith(" "):
             s = " " + s
-        return list(self._tok.encode(s.replace(" ", META), add_special_tokens=False).ids)
+        enc = self._tok.encode(s.replace(" ", META), add_special_tokens=False)
+        unk = self.file.unk
+        if unk not in enc.ids:
+            return list(enc.ids)
+        # the C engine has one <unk> per unknown character where tokenizers fuses a run of them into one
+        out: list[int] = []
+        for token, (a, b) in zip(enc.ids, enc.offsets, strict=True):
+            out.extend([unk] * max(1, b - a) if token == unk else [token])
+        return out
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         return len(self.content_ids(("query: " if is_query else "passage: ") + text)) + 2

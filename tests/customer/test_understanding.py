@@ -84,6 +84,39 @@ async def test_emergency_keeps_the_specific_answer_from_the_documents(settings, 
     assert len(delivered) == 1 and "紧急" in delivered[0]["text"]
 
 
+async def test_emergency_shows_only_what_the_documents_say_about_the_case(settings, db, bank, fake_bot, fake_session):
+    """"The ATM ate my card": the customer's words find a fee table; the case's own document (what an ATM keeping
+    a card means) is shown instead. A passage that only repeats the hotline is not shown twice."""
+    from bot.app import build_dispatcher
+    from handlers.middlewares import ThrottlingMiddleware
+    from knowledge import Answer, Source
+    from tests.customer.conftest import Chat
+
+    asked: list[str] = []
+
+    class Docs:
+        async def ask(self, question, lang=None, history=None):
+            asked.append(question)
+            if "hotline" in question or "热线" in question:
+                hotline = [Source("card.md", "Cards", "Hotline", 0.9)]
+                return Answer("Lost card hotline 400-800-1234", hotline, True, False)
+            if "ATM" in question and "ate" not in question:  # the case's topic
+                return Answer("If an ATM keeps your card, collect it at the branch within 5 working days.",
+                              [Source("faq.md", "FAQ", "ATM", 0.8)], True, False, retrieved=["faq.md", "fees.md"])
+            if "phone" in question:
+                return Answer("The number is 400-800-1234.", [Source("card.md", "Cards", "Hotline", 0.7)], True, False)
+            return Answer("Gold card annual fee RMB 300.", [Source("fees.md", "Fees", "Gold", 0.6)], True, False)
+
+    chat = Chat(build_dispatcher(settings, db.sessions, Docs(), throttling=ThrottlingMiddleware(limit=100)),
+                fake_bot, fake_session)
+    text = "\n".join(await chat.texts(message_update(STRANGER, "the ATM ate my card", language_code="en"),
+                                      chat_id=STRANGER))
+    assert "400-800-1234" in text and "5 working days" in text and "annual fee" not in text
+    text = "\n".join(await chat.texts(message_update(STRANGER + 1, "I lost my phone with the bank app on it",
+                                                     language_code="en"), chat_id=STRANGER + 1))
+    assert "400-800-1234" in text and "The number is" not in text
+
+
 async def test_a_burst_of_alerts_is_folded_for_one_chat(chat, db, bank):
     await bind(chat, USER_A, bank["invite_a"], "zh")
     await chat.feed(message_update(USER_A, "卡丢了"))

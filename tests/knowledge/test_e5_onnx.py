@@ -21,6 +21,7 @@ TEXTS = [
     "",
     "  空格   很多的   文本  ",
     "大额存单" * 200,  # past 512 tokens: windows, averaged by length
+    "𠀀𠀁𠀂 生僻字 😀",  # characters the vocabulary lacks: one <unk> each
 ]
 
 
