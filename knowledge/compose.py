@@ -29,7 +29,7 @@ MAX_LINE = 160
 # what the question asks -> (question words, the shape of the fact that answers it)
 _DATE = r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}月\d{1,2}日|每月\d{1,2}日|T\s*\+\s*\d"
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "rate": (re.compile(r"利率|利息|收益率|年化|基准|\brates?\b|interest|yield|apr\b|benchmark", re.I),
+    "rate": (re.compile(r"利率|利息|收益率|年化|基准|\brates?\b|interest(?![- ]free)|yield|apr\b|benchmark", re.I),
              re.compile(r"\d+(?:\.\d+)?\s*%")),
     "date": (re.compile(r"哪天|几号|什么时候|何时|日期|到期日|截止|\bwhen\b|\bdates?\b|deadline|matur", re.I),
              re.compile(_DATE)),
@@ -39,13 +39,16 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                          r"quota|\bcap\b|how much|how many|at least|at most", re.I),
               re.compile(r"\d[\d,.]*\s*(?:万|元|美元|份|笔|次|%|rmb|usd|yuan)|rmb\s*\d|usd\s*\d", re.I)),
     "period": (re.compile(r"多久|多长|几天|期限|免息期|宽限期|冷静期|how long|period|how many days", re.I),
-               re.compile(r"\d+\s*(?:天|个月|年|小时|个工作日|分钟|days?|months?|years?|hours?|working days)", re.I)),
+               # '2026年' is a year, not a period
+               re.compile(r"(?<![\d.])\d{1,3}\s*(?:天|个月|年(?!\d{1,2}月)|小时|个工作日|分钟|days?|months?|years?|hours?|"
+                          r"working days)", re.I)),
     "hours": (re.compile(r"几点|营业时间|时间段|开门|关门|\bhours\b|what time|opening", re.I),
               re.compile(r"\d{1,2}[:：]\d{2}")),
     "phone": (re.compile(r"电话|热线|号码|客服|phone|hotline|call|contact", re.I),
               re.compile(r"\d{3,4}-\d{3,4}-\d{3,4}|\+\d{2}")),
     # how to have a fee waived, what it takes: the line that says the condition, not the fee
-    "condition": (re.compile(r"(?<!免)免(?!费)|减免|豁免|条件|waive|waiver|condition|eligib|qualif", re.I),
+    "condition": (re.compile(r"(?:怎么|怎样|如何|能|可以|才)\s*免|免(?:年费|除|掉)|减免|豁免|条件|waive|waiver|"
+                             r"condition|eligib|qualif", re.I),
                   re.compile(r"满\s*\d|达到|符合|只要|免[^收费]{0,4}年费|免除|\bif\b|\bonce\b|provided|as long as|"
                              r"waive|at least", re.I)),
 }
@@ -218,6 +221,8 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
             sc += c.weight * 0.5  # a row of the large-CD table is about large CDs
     if kinds and any(ASKS[k][1].search(unit) for k in kinds):
         sc *= 1.6
+        if "condition" in kinds and ASKS["condition"][1].search(unit):
+            sc *= 1.3  # 'what does it take to waive the fee': the line saying what it takes
     elif kinds and any(k in kinds for k in ("rate", "fee", "limit", "period", "date", "phone")):
         sc *= 0.7  # a number was asked for and this line has none of that kind
     if numbers:

@@ -57,6 +57,9 @@ def test_a_waiver_question_asks_for_the_condition_not_the_fee():
     assert "condition" in asked_kinds("How can I get the gold card annual fee waived?")
     assert "fee" not in asked_kinds("金卡怎么免年费")
     assert "fee" in asked_kinds("金卡年费多少")
+    # an interest-free period is neither a waiver nor a rate
+    assert asked_kinds("免息期最长多少天") == ["limit", "period"]
+    assert "rate" not in asked_kinds("How long is the longest interest-free period?")
 
 
 def _lead(line: str, kinds: list[str]) -> str:
