@@ -153,6 +153,11 @@ def _english_phrase_concepts(q: str, bm25: BM25Index, seen: set[str]) -> tuple[l
         if " " in key and re.search(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", q):
             c = Concept(key, [z.lower() for z in GLOSSARY[key]], 1.0)
             c.weight = max(_idf(bm25, t) for t in [*c.alts, key]) if len(bm25) else 1.0
+            # a term the glossary knows that no document uses in either language ('cooling-off
+            # period'): the passages must contain it, like a Chinese noun no document uses
+            words = [_stem(w) for w in key.split() if w not in EN_STOP]
+            c.strict = bool(len(bm25)) and not any(bm25.df(a) for a in c.alts) and any(
+                not bm25.df(w) for w in words)
             concepts.append(c)
             seen.update(key.split())
             q = re.sub(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", " ", q)
