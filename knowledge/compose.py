@@ -278,7 +278,23 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
     lead = _in_language(scored[0], same_doc, lang)
     chosen = _with_support(lead, scored[0][0], same_doc, concepts)
     lines = [readable_row(u, lang) for _, _, _, u in chosen]
-    return Composed(lines, lead[1], [doc], facts=facts_of(lines[0], kinds), kinds=kinds)
+    return Composed(lines, lead[1], [doc], facts=_facts_asked(lines[0], kinds, concepts), kinds=kinds)
+
+
+def _facts_asked(line: str, kinds: list[str], concepts: list[Concept]) -> list[str]:
+    """The facts of the lead; of several, those in the part of the line naming what the question
+    names ('借记卡 400-…；信用卡 400-…' asked about the credit card: the second)."""
+    facts = facts_of(line, kinds)
+    if len(facts) < 2:
+        return facts
+    parts = [p for p in re.split(r"[;；。，]|,(?!\d{3})", nfkc(line)) if p.strip()]
+    named = [c for c in concepts if c.pattern is None and len(c.word) >= 2]
+    # a word every part names (the product of the whole line) does not tell the parts apart
+    telling = [c for c in named if not all(c.found_in(p.lower(), set()) for p in parts)]
+    keep = [f for p in parts if any(c.found_in(p.lower(), set()) for c in telling)
+            for f in facts if f in re.sub(r"\s+", "", p)]
+    keep = list(dict.fromkeys(keep))
+    return keep if keep and len(keep) < len(facts) else facts
 
 
 def _off_subject(question: str, units: list[str], concepts: list[Concept]) -> set[int]:

@@ -31,6 +31,11 @@ RATES = """# 示例银行定期存款
 | 3年 | 1.70% |
 """
 
+LOST = """示例银行挂失服务
+
+银行卡丢失请立即挂失。客服热线：借记卡 400-111-2222；信用卡 400-333-4444；境外请拨 +86-21-5555-6666。
+"""
+
 LOAN = """示例银行消费贷款
 
 一、额度与利率
@@ -80,6 +85,7 @@ async def _loaded(service, tmp_path: Path):
     (d / "cards.html").write_text(CARDS, encoding="utf-8")
     (d / "rates.md").write_text(RATES, encoding="utf-8")
     (d / "loan.txt").write_text(LOAN, encoding="utf-8")
+    (d / "lost.txt").write_text(LOST, encoding="utf-8")
     await service.ingest([d])
     return service
 
@@ -120,3 +126,9 @@ async def test_a_term_no_document_uses_is_declined(service, tmp_path: Path):
     for q in ("Is there a cooling-off period for this loan?", "贷款有冷静期吗"):
         a = await svc.ask(q)
         assert not a.grounded and a.handoff, q
+
+
+async def test_of_several_numbers_the_one_for_what_is_asked(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    a = await svc.ask("Which number do I call if I lose my credit card?", lang="en")
+    assert a.text.split("\n", 1)[0] == "The number is 400-333-4444."
