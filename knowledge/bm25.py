@@ -7,6 +7,7 @@ Not thread-safe by itself: the service serialises writers and readers with a loc
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -14,9 +15,15 @@ import numpy as np
 
 from knowledge.text import tokenize
 
+_INDEXES = itertools.count(1)
+
 
 class BM25Index:
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        # (this index, its contents): changes on every add and remove, so what was computed from the
+        # statistics (a question's analysis) can be kept until they change
+        self.uid = next(_INDEXES)
+        self.version = 0
         self.k1 = k1
         self.b = b
         self._slot_of: dict[str, int] = {}
@@ -68,6 +75,7 @@ class BM25Index:
         self._alive[slot] = True
         self._total_len += length
         self._n += 1
+        self.version += 1
         for t, tf in toks.items():
             self._postings.setdefault(t, {})[slot] = tf
             self._cache.pop(t, None)
@@ -97,6 +105,7 @@ class BM25Index:
             self._free.append(slot)
             self.meta.pop(cid, None)
             self._n -= 1
+            self.version += 1
             removed += 1
         return removed
 

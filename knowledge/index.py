@@ -9,9 +9,11 @@ Methods here are synchronous (CPU and Chroma I/O); the service calls them in wor
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,7 @@ ADD_BATCH = 1000
 ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
 DENSE_WEIGHT = 2.0  # the dense channel counts twice BM25 in the fusion (measured: paraphrased FAQs)
 ALIAS_SEP = "#q"  # id suffix of an FAQ row's question-only record (dense channel only)
+DENSE_CACHE_MAX = 4096  # dense rankings kept (by query text) until the index changes
 
 
 @dataclass
@@ -164,6 +167,17 @@ class KnowledgeIndex:
         self.alt_weight = ALT_WEIGHT
         self.dense_weight = DENSE_WEIGHT
         self.curated: dict[str, ChunkMeta] = {}  # chunk id -> metadata of curated answers
+        # the dense channel's raw ranking of a query, kept until this index changes (an add, a delete,
+        # a reload): a question asked again costs no Chroma round trip (the store's search and the
+        # client's request are most of the dense channel's CPU), and nothing stale is ever served
+        self._dense_cache: OrderedDict[tuple[str, str], tuple[list[float], list[tuple[str, float]]]] = OrderedDict()
+        self._dense_lock = threading.Lock()
+        self._generation = 0  # counts the changes: a ranking read across a change is not kept
+
+    def _changed(self) -> None:
+        with self._dense_lock:
+            self._generation += 1
+            self._dense_cache.clear()
 
     # -------------------------------------------------------------- lifecycle
 
@@ -196,6 +210,7 @@ class KnowledgeIndex:
             self.bm25 = bm25
             self.texts = texts
             self.curated = curated
+        self._changed()
         return len(bm25)
 
     def keys(self) -> dict[str, int]:
@@ -251,6 +266,7 @@ class KnowledgeIndex:
                 embeddings=_chroma_vectors(vectors[i : i + ADD_BATCH]),
                 metadatas=[_stored(m) for m in metas[i : i + ADD_BATCH]],
             )
+        self._changed()
         if tokens is None:
             tokens = [tokenize(t) for t in texts]
         with self._lock:
@@ -287,6 +303,7 @@ class KnowledgeIndex:
         with self._lock:
             ids = self.bm25.ids_for_key(key)
         self.store._collection.delete(where={"doc_key": key})
+        self._changed()
         with self._lock:
             self.bm25.remove(ids)
             for cid in ids:
@@ -362,21 +379,11 @@ class KnowledgeIndex:
                 self.bm25.search(q, k=fetch, allowed_keys=allowed_keys, where=where) for q in (alt_queries or [])
             ]
         dense: list[tuple[str, float]] = []
-        vec = self.embed_query(query) if self.dense_enabled and (allowed_keys is None or allowed_keys) else None
-        if vec is not None:
-            # the current versions are checked here, not by Chroma: a filter on a thousand document keys
-            # costs Chroma more than the search itself; old versions are few and short-lived
-            res = self.store._collection.query(
-                query_embeddings=_chroma_vectors([vec]),
-                n_results=fetch * 2,
-                where=chroma_where(None, where),
-                include=["distances"],
-            )
-            ids = res["ids"][0] if res["ids"] else []
-            distances = res["distances"]
-            dists = distances[0] if distances else []
+        vec = None
+        if self.dense_enabled and (allowed_keys is None or allowed_keys):
+            vec, ranked = self._dense_ranking(query, where, fetch * 2)
             best: dict[str, float] = {}
-            for cid, d in zip(ids, dists, strict=True):
+            for cid, d in ranked:
                 base = cid.removesuffix(ALIAS_SEP)  # an FAQ question record stands for its row
                 key = self.bm25.meta.get(base, {}).get("doc_key")
                 if allowed_keys is not None and key not in allowed_keys:
@@ -412,6 +419,38 @@ class KnowledgeIndex:
                 h.dense_rank = rank
         hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
         return SearchResult(hits=hits, query_vector=vec, tokens=tokens)
+
+    def _dense_ranking(self, query: str, where: Filters | None, n: int
+                       ) -> tuple[list[float] | None, list[tuple[str, float]]]:
+        """The query's vector and the store's nearest records (id, cosine distance), nearest first."""
+        key = (dense_text(query), json.dumps([where, n], sort_keys=True, default=str))
+        with self._dense_lock:
+            hit = self._dense_cache.get(key)
+            if hit is not None:
+                self._dense_cache.move_to_end(key)
+                return hit
+            generation = self._generation
+        vec = self.embed_query(query)
+        if vec is None:
+            return None, []
+        # the current versions are checked by the caller, not by Chroma: a filter on a thousand document
+        # keys costs Chroma more than the search itself; old versions are few and short-lived
+        res = self.store._collection.query(
+            query_embeddings=_chroma_vectors([vec]),
+            n_results=n,
+            where=chroma_where(None, where),
+            include=["distances"],
+        )
+        ids = res["ids"][0] if res["ids"] else []
+        distances = res["distances"]
+        dists = distances[0] if distances else []
+        found = (vec, [(cid, float(d)) for cid, d in zip(ids, dists, strict=True)])
+        with self._dense_lock:
+            if self._generation == generation:  # the index did not change meanwhile
+                self._dense_cache[key] = found
+                while len(self._dense_cache) > DENSE_CACHE_MAX:
+                    self._dense_cache.popitem(last=False)
+        return found
 
     def as_documents(self, hits: list[Hit]) -> list[Document]:
         return [Document(page_content=h.text, metadata={**h.meta, "score": h.score}, id=h.id) for h in hits]

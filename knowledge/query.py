@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from knowledge.bm25 import BM25Index
@@ -94,7 +96,31 @@ def prepare(question: str) -> str:
     return q + (" " + " ".join(dict.fromkeys(terms)) if terms else "")
 
 
+_ANALYZED_MAX = 2048
+_analyzed: OrderedDict[tuple[str, int, int], tuple[Concept, ...]] = OrderedDict()
+_analyzed_lock = threading.Lock()
+
+
 def analyze(question: str, bm25: BM25Index) -> list[Concept]:
+    """The question's concepts. One answer asks for them several times (the lexical query, the
+    re-ranking, the grounding check, the extractive answer): computed once per question text and
+    index contents (part-of-speech tagging is most of a question's analysis), then shared. The
+    concepts are read, never changed, by every caller."""
+    key = (question, bm25.uid, bm25.version)
+    with _analyzed_lock:
+        hit = _analyzed.get(key)
+        if hit is not None:
+            _analyzed.move_to_end(key)
+            return list(hit)
+    concepts = _analyze(question, bm25)
+    with _analyzed_lock:
+        _analyzed[key] = tuple(concepts)
+        while len(_analyzed) > _ANALYZED_MAX:
+            _analyzed.popitem(last=False)
+    return concepts
+
+
+def _analyze(question: str, bm25: BM25Index) -> list[Concept]:
     q = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", prepare(question).lower())
     seen: set[str] = set()
     concepts = _number_concepts(q, seen)
@@ -127,6 +153,11 @@ def _english_phrase_concepts(q: str, bm25: BM25Index, seen: set[str]) -> tuple[l
         if " " in key and re.search(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", q):
             c = Concept(key, [z.lower() for z in GLOSSARY[key]], 1.0)
             c.weight = max(_idf(bm25, t) for t in [*c.alts, key]) if len(bm25) else 1.0
+            # a term the glossary knows that no document uses in either language ('cooling-off
+            # period'): the passages must contain it, like a Chinese noun no document uses
+            words = [_stem(w) for w in key.split() if w not in EN_STOP]
+            c.strict = bool(len(bm25)) and not any(bm25.df(a) for a in c.alts) and any(
+                not bm25.df(w) for w in words)
             concepts.append(c)
             seen.update(key.split())
             q = re.sub(r"(?<![a-z])" + re.escape(key) + r"(?:e?s)?(?![a-z])", " ", q)

@@ -179,16 +179,33 @@ class KnowledgeService:
     ) -> Answer:
         """`lang`: the language of the QUESTION (the reply's language); detected when not given."""
         await self.start()
+        await self._maybe_refresh()
         question = (question or "").strip()
         lang = lang or detect_language(question)
         lang = "en" if lang.startswith("en") else "zh"
-        hits = await self.retrieve(question, k=10, filters=filters, history=history, lang=lang) if question else []
+        allowed = self.ingestion.current_keys()
+        # Retrieval, re-ranking, grounding and the extractive answer in ONE worker thread: each hand-off
+        # costs the event loop a wake-up and the GIL back (the loop meanwhile takes other customers'
+        # updates), and the steps are CPU and store reads that need nothing from the loop.
+        found = await asyncio.to_thread(self._answer, question, lang, history, filters, allowed)
+        if isinstance(found, Answer):
+            return found
+        top, sources, extractive, retrieved = found
+        assert self.llm is not None  # only then is the extractive answer handed on
+        return await llm_answer(self.llm, self.llm_timeout_s, question, lang, top, sources, extractive, retrieved)
+
+    def _answer(
+        self, question: str, lang: str, history: History | None, filters: Filters | None, allowed: set[str]
+    ) -> Answer | tuple[list[Hit], list[Source], str, list[str]]:
+        """The answer from the documents, or (with an LLM configured) what the LLM is given:
+        (passages, sources, the extractive answer, the ranked documents)."""
+        hits = self.retriever.retrieve(question, 10, filters, history, lang, allowed) if question and allowed else []
         retrieved = ranked_docs(hits)
         early = self._early_reply(question, lang, retrieved)
         if early is not None:
             return early
         asked = grounding_text(question, history)
-        curated = await self._curated_reply(asked, retrieved)
+        curated = self._curated(asked, retrieved, allowed)
         if curated is not None:
             return curated
         kind = compliance_kind(question)
@@ -197,14 +214,14 @@ class KnowledgeService:
             return Answer(text, [], False, True, pid, phash, mode="declined", reason=f"compliance: {kind}",
                           retrieved=retrieved)
         threshold = self.grounding_threshold * (EN_THRESHOLD_FACTOR if lang == "en" else 1.0)
-        g = await asyncio.to_thread(grounding, asked, hits, self.index.bm25, threshold=threshold)
+        g = grounding(asked, hits, self.index.bm25, threshold=threshold)
         if not g.grounded:
             return declined(lang, g.reason, retrieved)
         top = prefer_language(prefer_titled(hits[: self.top_k], asked, self.index.bm25), lang)
         if not subject_covered(asked, top[0]):
             return declined(lang, "subject not in the passages", retrieved)
         pool = top + self.index.hits_of_key(str(top[0].meta.get("doc_key", "")), {h.id for h in top})[:POOL_EXTRA]
-        composed = await asyncio.to_thread(compose, asked, pool, self.index.bm25, lang)
+        composed = compose(asked, pool, self.index.bm25, lang)
         if not composed.lines:
             return declined(lang, "nothing to quote", retrieved)
         lead = pool[composed.lead_hit]
@@ -219,7 +236,7 @@ class KnowledgeService:
         sources = sources_of([lead, *[h for h in top if h is not lead]])[:1]
         if self.llm is None:
             return Answer(extractive, sources, True, False, mode="extractive", reason=g.reason, retrieved=retrieved)
-        return await llm_answer(self.llm, self.llm_timeout_s, question, lang, top, sources, extractive, retrieved)
+        return top, sources, extractive, retrieved
 
     def _early_reply(self, question: str, lang: str, retrieved: list[str]) -> Answer | None:
         """Questions declined before the documents: the customer's own records, other banks."""
@@ -229,11 +246,9 @@ class KnowledgeService:
             return declined(lang, "other bank", retrieved)
         return None
 
-    async def _curated_reply(self, question: str, retrieved: list[str]) -> Answer | None:
+    def _curated(self, question: str, retrieved: list[str], allowed: set[str]) -> Answer | None:
         """The bank's approved wording, verbatim, when the question is a close paraphrase of one."""
-        allowed = self.ingestion.current_keys()
-        found = await asyncio.to_thread(self.index.search_curated, question, allowed)
-        for meta, sim in found:
+        for meta, sim in self.index.search_curated(question, allowed):
             c = curated_from_meta(meta)
             if close_enough(question, c.question, sim):
                 src = Source(str(meta.get("doc", "")), c.source or str(meta.get("title", "")), "", sim)

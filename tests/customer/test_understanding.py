@@ -74,11 +74,47 @@ async def test_emergency_keeps_the_specific_answer_from_the_documents(settings, 
     chat = Chat(build_dispatcher(settings, db.sessions, Docs(), throttling=ThrottlingMiddleware(limit=100)),
                 fake_bot, fake_session)
     texts = await chat.texts(message_update(STRANGER, "我的信用卡被盗刷了三千块"), chat_id=STRANGER)
-    assert "400-800-1234" in texts[0] and "锁卡" in texts[0]  # what to do now comes first
-    assert any("48小时内" in t and "盗刷保障" in t for t in texts[1:])  # then the documents' specific answer
-    assert "服务团队" in texts[-1] or "service team" in texts[-1]  # unbound: the admins are alerted
+    # one message: what to do now first, then the documents' specific answer, then who was alerted
+    assert len(texts) == 1
+    text = texts[0]
+    assert "400-800-1234" in text and "锁卡" in text
+    assert text.index("锁卡") < text.index("48小时内") and "盗刷保障" in text
+    assert text.index("48小时内") < text.index("服务团队")  # unbound: the admins are alerted
     delivered = [r for r in await chat.deliver() if r["chat_id"] == ADMIN_TG]
     assert len(delivered) == 1 and "紧急" in delivered[0]["text"]
+
+
+async def test_emergency_shows_only_what_the_documents_say_about_the_case(settings, db, bank, fake_bot, fake_session):
+    """"The ATM ate my card": the customer's words find a fee table; the case's own document (what an ATM keeping
+    a card means) is shown instead. A passage that only repeats the hotline is not shown twice."""
+    from bot.app import build_dispatcher
+    from handlers.middlewares import ThrottlingMiddleware
+    from knowledge import Answer, Source
+    from tests.customer.conftest import Chat
+
+    asked: list[str] = []
+
+    class Docs:
+        async def ask(self, question, lang=None, history=None):
+            asked.append(question)
+            if "hotline" in question or "热线" in question:
+                hotline = [Source("card.md", "Cards", "Hotline", 0.9)]
+                return Answer("Lost card hotline 400-800-1234", hotline, True, False)
+            if "ATM" in question and "ate" not in question:  # the case's topic
+                return Answer("If an ATM keeps your card, collect it at the branch within 5 working days.",
+                              [Source("faq.md", "FAQ", "ATM", 0.8)], True, False, retrieved=["faq.md", "fees.md"])
+            if "phone" in question:
+                return Answer("The number is 400-800-1234.", [Source("card.md", "Cards", "Hotline", 0.7)], True, False)
+            return Answer("Gold card annual fee RMB 300.", [Source("fees.md", "Fees", "Gold", 0.6)], True, False)
+
+    chat = Chat(build_dispatcher(settings, db.sessions, Docs(), throttling=ThrottlingMiddleware(limit=100)),
+                fake_bot, fake_session)
+    text = "\n".join(await chat.texts(message_update(STRANGER, "the ATM ate my card", language_code="en"),
+                                      chat_id=STRANGER))
+    assert "400-800-1234" in text and "5 working days" in text and "annual fee" not in text
+    text = "\n".join(await chat.texts(message_update(STRANGER + 1, "I lost my phone with the bank app on it",
+                                                     language_code="en"), chat_id=STRANGER + 1))
+    assert "400-800-1234" in text and "The number is" not in text
 
 
 async def test_a_burst_of_alerts_is_folded_for_one_chat(chat, db, bank):

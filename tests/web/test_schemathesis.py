@@ -74,8 +74,12 @@ def _fuzz(operation, client, csrf: str, failures: list[str]) -> None:  # type: i
     @given(case=operation.as_strategy())
     def run(case) -> None:  # type: ignore[no-untyped-def]
         kwargs = case.as_transport_kwargs(base_url="http://testserver", headers={"X-CSRF-Token": csrf})
-        response = client.request(**{k: v for k, v in kwargs.items() if k in (
-            "method", "url", "headers", "params", "json", "content", "files", "data", "cookies")})
+        # the signed-in client's own session cookie is what the API reads; a raw body goes as `content`
+        request = {k: v for k, v in kwargs.items() if k in (
+            "method", "url", "headers", "params", "json", "content", "files", "data")}
+        if isinstance(request.get("data"), str | bytes):
+            request["content"] = request.pop("data")
+        response = client.request(**request)
         if response.status_code >= 500:
             failures.append(f"{operation.method.upper()} {operation.path}: {response.status_code} "
                             f"{response.text[:200]} for {kwargs.get('url')} {kwargs.get('json')}")

@@ -7,8 +7,8 @@ then:
 - opt-out words anywhere -> marketing off at once, confirmed;
 - an emergency (lost or stolen card, compromised card, a transaction not recognised, a scam, a lost
   phone with the banking app, a card kept by an ATM) -> the playbook for that kind first (what to do
-  now, the hotline as the bank's documents give it), then what the documents say about the case,
-  and the manager (or the admins) alerted at once through the outbox, marked urgent;
+  now, the hotline as the bank's documents give it), then what the documents say about the case, in
+  one message, and the manager (or the admins) alerted at once through the outbox, marked urgent;
 - a request for a person or a complaint -> a ticket for the manager;
 - thanks, greetings, abuse -> a short reply, no ticket; an action the bot cannot do -> how to do it;
 - a question about the customer's own records -> the bound client's holdings only (looked up by the
@@ -143,6 +143,7 @@ class Conversations:
         self.understanding = understanding
         self.admin_ids = list(admin_ids)
         self._hotlines: dict[str, tuple[float, list[str], str, list[SourceDict]]] = {}
+        self._topics: dict[tuple[str, str], tuple[float, Answer | None]] = {}
 
     async def classifier(self) -> Classifier:
         if self.understanding is None:
@@ -308,11 +309,12 @@ class Conversations:
     async def _emergency(self, ctx: _Context) -> Turn:
         """What to do now first, then what the documents say about this case; the person alerted at once."""
         kind, lang = ctx.route.intent.kind or "scam", ctx.lang
-        (hotlines, passage, hotline_sources), specific = await asyncio.gather(
-            self._hotline(lang), self._ask(ctx.text, lang, ctx.recent.history))
+        (hotlines, passage, hotline_sources), asked, topic = await asyncio.gather(
+            self._hotline(lang), self._ask(ctx.text, lang, ctx.recent.history), self._topic(kind, lang))
         parts = [rendering.playbook(kind, lang, hotlines=hotlines, hotline_passage=passage if not hotlines else "")]
         sources = list(hotline_sources)
-        if specific is not None and specific.grounded and not _same(specific.text, passage):
+        specific = _on_topic(asked, topic, hotlines, passage)
+        if specific is not None:
             found = rendering.source_dicts(specific.sources)
             parts.append(rendering.customer_text("specific", lang) + "\n" +
                          rendering.answer_with_sources(specific.text, found, lang))
@@ -324,7 +326,9 @@ class Conversations:
             await notices.relay(ctx.session, ctx.active, ctx.text, self.admin_ids, urgent=True)
         turn = await self.handoff(ctx.session, ctx.conv, ctx.client, lang, reason=ctx.route.reason or "fraud",
                                   prefix=parts, sources=sources, urgent=True)
-        turn.parts = [p for part in turn.parts for p in rendering.split_message(part)]
+        # one message (more only past Telegram's length): read at once, in order, and a burst of three sends
+        # is what Telegram's one-message-a-second limit per chat counts
+        turn.parts = rendering.split_message("\n\n".join(turn.parts))
         return turn
 
     async def _hotline(self, lang: str) -> tuple[list[str], str, list[SourceDict]]:
@@ -347,6 +351,17 @@ class Conversations:
         if found[0]:
             self._hotlines[lang] = (now, *found)
         return found
+
+    async def _topic(self, kind: str, lang: str) -> Answer | None:
+        """What the documents say about this kind of emergency in general (cached briefly, like the hotline)."""
+        cached = self._topics.get((kind, lang))
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < HOTLINE_TTL_S:
+            return cached[1]
+        question = _topic_questions(lang).get(kind)
+        answer = await self._ask(question, lang, []) if question else None
+        self._topics[(kind, lang)] = (now, answer)
+        return answer
 
     async def _ask(self, question: str, lang: str, history: list[dict[str, str]]) -> Answer | None:
         if self.knowledge is None:
@@ -480,6 +495,29 @@ def _passed_on(manager: Manager | None, lang: str) -> str:
 
 def _queries(lang: str) -> list[str]:
     return [q.strip() for q in load_prompt(f"customer/hotline_queries_{lang}.txt").text.splitlines() if q.strip()]
+
+
+def _topic_questions(lang: str) -> dict[str, str]:
+    lines = load_prompt(f"customer/emergency/topics_{lang}.txt").text.splitlines()
+    pairs = [line.split(":", 1) for line in lines if ":" in line and not line.startswith("#")]
+    return {kind.strip(): question.strip() for kind, question in pairs}
+
+
+def _on_topic(asked: Answer | None, topic: Answer | None, hotlines: list[str], hotline_passage: str) -> Answer | None:
+    """The documents' specific answer for an emergency: the answer to the customer's own words when it comes from
+    the document that answers the emergency's topic, else the topic's answer; never a repeat of the hotline."""
+    def useful(answer: Answer | None) -> bool:
+        if answer is None or not answer.grounded or _same(answer.text, hotline_passage):
+            return False
+        rest = answer.text
+        for number in hotlines:
+            rest = rest.replace(number, "")
+        return bool(re.search(r"\d", rest)) or len(rest.split()) > 12 or len(rest) > 40  # more than the number
+
+    topic_docs = set((topic.retrieved or [s.doc for s in topic.sources])[:1]) if topic is not None else set()
+    if useful(asked) and asked is not None and (not topic_docs or topic_docs & {s.doc for s in asked.sources}):
+        return asked
+    return topic if useful(topic) else None
 
 
 def _same(a: str, b: str) -> bool:

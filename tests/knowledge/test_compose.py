@@ -1,0 +1,122 @@
+"""Answer composition: the line about what the question names (not a look-alike variant, not
+another term, not the penalty rate), in the question's language where the document has it, rows
+read with their headers, and an English lead only where it reads as one answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from knowledge.compose import Composed, asked_kinds, english_lead, facts_of, readable_row, terms_in
+
+CARDS = """<html><body><h1>示例银行信用卡年费 / Card Fees</h1>
+<table><tr><th>卡种</th><th>主卡年费</th><th>附属卡年费</th></tr>
+<tr><td>金卡</td><td>300元/年</td><td>150元/年</td></tr>
+<tr><td>白金卡</td><td>1800元/年</td><td>免收</td></tr></table>
+<p>金卡：首年免年费；一个年费周期内刷卡消费满8笔，免次年年费。</p>
+<p>白金卡：一个年费周期内累计消费满15万元，免次年年费。</p>
+<h2>In English</h2>
+<p>Gold card: RMB 300 a year, supplementary card RMB 150; the first year is free, and 8 purchases in a fee year \
+waive the next year's fee. Platinum card: RMB 1,800 a year, supplementary cards free; spending RMB 150,000 in a \
+fee year waives the next year's fee.</p>
+</body></html>
+"""
+
+RATES = """# 示例银行定期存款
+
+| 存期 | 年利率 |
+| --- | --- |
+| 3个月 | 0.95% |
+| 6个月 | 1.15% |
+| 1年 | 1.25% |
+| 3年 | 1.70% |
+"""
+
+LOAN = """示例银行消费贷款
+
+一、额度与利率
+贷款额度1万元至30万元，期限6个月至36个月，年化利率3.6%至12%（单利），按日计息。
+
+二、逾期
+逾期按合同利率上浮50%计收罚息。
+"""
+
+
+def test_rows_keep_the_header_of_every_value_but_the_name():
+    row = "卡种:白金卡;主卡年费:1800元/年;附属卡年费:免收"
+    assert readable_row(row, "zh") == "白金卡，主卡年费：1800元/年，附属卡年费：免收"
+    assert readable_row("存款种类:活期;存期:—;年利率:0.10%", "zh") == "活期，年利率：0.10%"
+
+
+def test_terms_compare_across_languages_and_skip_dates():
+    assert terms_in("存期1年") == terms_in("12个月") == terms_in("a 1-year deposit") == {"12m"}
+    assert terms_in("90天") == terms_in("90-day product") == {"90d"}
+    assert terms_in("执行日期：2026年6月1日") == set()
+
+
+def test_a_waiver_question_asks_for_the_condition_not_the_fee():
+    assert "condition" in asked_kinds("How can I get the gold card annual fee waived?")
+    assert "fee" not in asked_kinds("金卡怎么免年费")
+    assert "fee" in asked_kinds("金卡年费多少")
+    # an interest-free period is neither a waiver nor a rate
+    assert asked_kinds("免息期最长多少天") == ["limit", "period"]
+    assert "rate" not in asked_kinds("How long is the longest interest-free period?")
+
+
+def _lead(line: str, kinds: list[str]) -> str:
+    return english_lead(Composed([line], 0, facts=facts_of(line, kinds), kinds=kinds))
+
+
+def test_english_lead_only_where_the_facts_read_as_one_answer():
+    assert _lead("年化利率3.6%至12%", ["rate"]) == "The rate is 3.6% to 12%."
+    assert _lead("主卡年费1800元/年", ["fee"]) == "The fee is 1800 yuan."
+    # facts of several kinds glued together would mislead
+    glued = _lead("快速赎回：T+0到账，每日限额1万元。普通赎回：T+1个工作日到账。", ["period"])
+    assert glued == "Here is what the bank's document says."
+
+
+async def _loaded(service, tmp_path: Path):
+    d = tmp_path / "compose_docs"
+    d.mkdir()
+    (d / "cards.html").write_text(CARDS, encoding="utf-8")
+    (d / "rates.md").write_text(RATES, encoding="utf-8")
+    (d / "loan.txt").write_text(LOAN, encoding="utf-8")
+    await service.ingest([d])
+    return service
+
+
+async def test_the_line_about_the_variant_asked_not_a_look_alike(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    a = await svc.ask("金卡怎么免年费")
+    assert a.grounded and a.text.startswith("金卡") and "8笔" in a.text and "白金卡" not in a.text
+
+
+async def test_an_english_question_gets_the_documents_english_line(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    a = await svc.ask("What is the annual fee of the platinum card?", lang="en")
+    first = a.text.split("\n", 1)[0]
+    assert a.grounded and "1,800" in first and "Platinum" in first and "original" not in a.text
+    b = await svc.ask("How can I get the gold card annual fee waived?", lang="en")
+    assert b.grounded and "8 purchases" in b.text.split("\n", 1)[0] and "1,800" not in b.text
+
+
+async def test_the_term_asked_and_no_other(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    for q in ("一年定期利率多少", "What is the 1-year time deposit rate?"):
+        a = await svc.ask(q)
+        assert "1.25%" in a.text.split("\n", 1)[0], q
+        assert "0.95%" not in a.text and "1.70%" not in a.text, q
+    assert "1.15%" in (await svc.ask("半年定期利率多少")).text.split("\n", 1)[0]
+
+
+async def test_the_products_rate_first_not_the_penalty(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    a = await svc.ask("消费贷利率多少")
+    assert a.grounded and "3.6%" in a.text.split("\n", 1)[0] and "罚息" not in a.text
+    assert "罚息" in (await svc.ask("消费贷逾期罚息怎么算")).text
+
+
+async def test_a_term_no_document_uses_is_declined(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    for q in ("Is there a cooling-off period for this loan?", "贷款有冷静期吗"):
+        a = await svc.ask(q)
+        assert not a.grounded and a.handoff, q
