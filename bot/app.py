@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import uvicorn
 from aiogram import Bot, Dispatcher
@@ -223,12 +225,29 @@ async def build_knowledge(settings: Settings, sessions: async_sessionmaker[Async
         return None
 
 
+# What docker stop, systemd and Kubernetes allow between SIGTERM and SIGKILL by default: the process
+# must have stopped (its leases returned) and exited within it, on a loaded host too.
+STOP_WITHIN_S = 10.0
+
+
+def exit_now(code: int = 0) -> NoReturn:
+    """End the process once `run` has returned: every part stopped, every resource released. Skips the
+    interpreter's teardown, which frees the ~300k objects of the imported libraries (aiogram's models) one
+    by one with full gc passes: a few seconds of CPU, past `STOP_WITHIN_S` on a loaded host, and nothing
+    left for it to do. Logs and standard streams are flushed first."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 class Parts:
     """The running parts of one process: each a task with an optional graceful stop (polling, the console,
     the sender, the webhook inbox). `stop()` asks them all to stop, waits for them together (one bounded wait,
-    so the whole process stops within the 10 s a SIGTERM allows) and cancels what is left."""
+    half of `STOP_WITHIN_S`, so the whole process stops within it) and cancels what is left."""
 
-    GRACE_S = 5.0
+    GRACE_S = STOP_WITHIN_S / 2
 
     def __init__(self) -> None:
         self.tasks: list[asyncio.Task[Any]] = []

@@ -1,5 +1,6 @@
 """SIGTERM ends `rmbot run` gracefully (issue 8): sends in flight finish, leased rows go back to
-the queue, the process exits 0 within 10 s, and a restarted worker sends the rest, none twice.
+the queue, the process exits 0 within the SIGTERM allowance (`bot.app.STOP_WITHIN_S`, on a loaded host
+too), and a restarted worker sends the rest, none twice.
 
 `rmbot run --role worker` runs as a real process against a temporary SQLite workspace and a slow
 fake Bot API (an aiohttp server in a thread, so the test can block on the process meanwhile)."""
@@ -23,6 +24,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import insert, select
 
+from bot.app import STOP_WITHIN_S
 from bot.db.models import Campaign, Client, Draft, Manager, OutboxItem
 from bot.services import outbox
 from bot.settings import Settings
@@ -35,6 +37,9 @@ MESSAGES = 50
 SEND_DELAY_S = 2.0  # every sendMessage takes this long: sends are in flight when SIGTERM comes
 RATE_PER_S = 10  # the sender starts at most this many sends a second: most rows wait their turn
 ROOT = Path(__file__).resolve().parent.parent
+# Only a stuck process takes this long to start or send (never a measure of speed: a loaded host may
+# need a minute just to import the application).
+STUCK_S = 600.0
 
 
 class SlowBotAPI:
@@ -148,15 +153,15 @@ def _start(settings: Settings, api: SlowBotAPI, log: Path) -> subprocess.Popen[b
 
 
 def _terminate(proc: subprocess.Popen[bytes], log: Path) -> float:
-    """SIGTERM; the process must exit 0 within 10 s. Returns how long it took."""
+    """SIGTERM; the process must exit 0 within the allowance it has. Returns how long it took."""
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     try:
-        code = proc.wait(timeout=10)
+        code = proc.wait(timeout=STOP_WITHIN_S)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        pytest.fail(f"still running 10 s after SIGTERM; log:\n{log.read_text(errors='replace')[-3000:]}")
+        pytest.fail(f"still running {STOP_WITHIN_S:g} s after SIGTERM; log:\n{log.read_text(errors='replace')[-3000:]}")
     assert code == 0, log.read_text(errors="replace")[-3000:]
     return time.monotonic() - t0
 
@@ -168,7 +173,7 @@ def test_sigterm_returns_leases_and_a_restart_sends_the_rest(api: SlowBotAPI, tm
     log = tmp_path / "run.log"
     first = _start(settings, api, log)
     try:
-        _wait_for(lambda: len(api.received) >= 3 or first.poll() is not None, 60, "the first sends")
+        _wait_for(lambda: len(api.received) >= 3 or first.poll() is not None, STUCK_S, "the first sends")
         assert first.poll() is None, log.read_text(errors="replace")
         took = _terminate(first, log)
     finally:
@@ -193,9 +198,9 @@ def test_sigterm_returns_leases_and_a_restart_sends_the_rest(api: SlowBotAPI, tm
     # A restarted process sends the rest at once (no lease to wait for), each message once.
     second = _start(settings, api, log)
     try:
-        _wait_for(lambda: api.answered >= MESSAGES or second.poll() is not None, 120, "the rest to be sent")
+        _wait_for(lambda: api.answered >= MESSAGES or second.poll() is not None, STUCK_S, "the rest to be sent")
         assert second.poll() is None, log.read_text(errors="replace")
-        _wait_for(lambda: all(r["status"] == "sent" for r in asyncio.run(_rows(settings))), 30,
+        _wait_for(lambda: all(r["status"] == "sent" for r in asyncio.run(_rows(settings))), STUCK_S,
                   "every row marked sent")
         _terminate(second, log)
     finally:

@@ -18,7 +18,7 @@ from bot.cli.bench import bench_app
 @app.command("worker")
 def worker_cmd() -> None:
     """Send approved messages from the outbox (run several against PostgreSQL to scale out)."""
-    from bot.app import build_bot, notice_markup
+    from bot.app import build_bot, exit_now, notice_markup
     from bot.logs import setup_logging
     from bot.workspace import open_database
     from scheduler.sender import run_sender
@@ -42,6 +42,7 @@ def worker_cmd() -> None:
             await bot.session.close()
 
     run_async(_run())
+    exit_now()  # the messages in hand are finished: no interpreter teardown past the SIGTERM allowance
 
 
 @bench_app.command("delivery")

@@ -23,7 +23,7 @@ def run_cmd(
     role: str = typer.Option("all", "--role", help="all | bot | worker | scheduler | console"),
 ) -> None:
     """Run the bot (polling, or webhook when WEBHOOK_URL is set), scheduler, sender and console."""
-    from bot.app import ROLES, run
+    from bot.app import ROLES, exit_now, run
     from bot.logs import setup_logging
 
     if role not in ROLES:
@@ -41,6 +41,7 @@ def run_cmd(
         exit_if_port_busy(settings.web_host, settings.web_port)
     with contextlib.suppress(KeyboardInterrupt):
         run_async(run(settings, role))
+    exit_now()  # stopped and released: within the SIGTERM allowance, whatever the host's load
 
 
 async def _bot_username(settings: Settings, given: str | None) -> str:

@@ -24,15 +24,26 @@ def emulator():  # type: ignore[no-untyped-def]
     proc = subprocess.Popen([sys.executable, str(server), "--port", str(port), "--fail-rate", "0.05"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 300  # only a stuck emulator takes this long, even on a loaded host
+    while True:
         try:
             if httpx.get(f"{base}/_emu/stats", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait(10)
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("the Bot API emulator did not start")
+        time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.emulator

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import sqlite3
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -91,7 +92,8 @@ async def test_one_scheduler_leader_on_postgresql(pg_db, tmp_path) -> None:
     first = await jobs.start_scheduler(settings, pg_db, leader_retry_s=0.1)
     second = await jobs.start_scheduler(settings, pg_db, leader_retry_s=0.1)
     try:
-        for _ in range(50):
+        deadline = time.monotonic() + 120  # only a stuck election takes this long, even on a loaded host
+        while time.monotonic() < deadline:
             if first.state == STATE_RUNNING or second.state == STATE_RUNNING:
                 break
             await asyncio.sleep(0.05)
@@ -101,7 +103,8 @@ async def test_one_scheduler_leader_on_postgresql(pg_db, tmp_path) -> None:
         leader, follower = (first, second) if first.state == STATE_RUNNING else (second, first)
         assert {j.id for j in leader.get_jobs()} == {jobs.PLAN_JOB_ID, jobs.REMIND_JOB_ID, jobs.SUMMARY_JOB_ID}
         leader.shutdown(wait=False)  # the leader stops: the other takes over
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
             if follower.state == STATE_RUNNING:
                 break
             await asyncio.sleep(0.05)
