@@ -54,8 +54,11 @@ def _faq_blocks(header: list[str], body: list[list[str]], cols: tuple[int, int],
     qi, ai = cols
     ci = next((i for i, c in enumerate(header) if _header_word(c) in _CURATED_HEADERS), None)
     blocks: list[Block] = []
+    overflow = ai == len(header) - 1  # the answer is the last column
     for r in body:
         q, a, approved = _cell(r, qi), _cell(r, ai), _cell(r, ci)
+        if overflow and len(r) > len(header):  # an unquoted comma in the answer: the rest is still the answer
+            a = ", ".join(c for c in r[ai:] if c)
         if approved and q:
             a, kind = approved, "curated"
         else:

@@ -142,3 +142,11 @@ def test_docx_zip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch):
 def test_docx_that_is_not_a_zip():
     with pytest.raises(LoadError, match="corrupt"):
         load_bytes("x.docx", b"PK\x03\x04 definitely not a zip")
+
+
+def test_an_unquoted_comma_in_an_faq_answer_loses_nothing():
+    data = ("问题,答案\nATM吞卡了怎么办？,请在5个工作日内到网点领取。If an ATM keeps your card, collect it within 5 "
+            "working days.\n密码忘了怎么办？,带身份证到柜台重置。\n").encode()
+    blocks = load_bytes("faq.csv", data).blocks
+    assert blocks[0].text.endswith("If an ATM keeps your card, collect it within 5 working days.")
+    assert blocks[1].text.endswith("带身份证到柜台重置。")
