@@ -47,6 +47,7 @@ class Route:
     reason: str | None = None  # ticket reason for a handoff
     topic: str = ""  # personal: holdings | balance | maturity | rate | card | loan | assessment
     products: frozenset[str] = frozenset()  # holding kinds (deposit, card...) or profile items (id, assessment)
+    opt_out: bool = False  # the message also carries an opt-out word (honoured with the emergency's reply)
 
 
 # emergency kind -> the ticket reason the console and reports know
@@ -87,15 +88,19 @@ def route(classifier: Classifier, text: str, chat_lang: str, *, previous_persona
     was from their records: a follow-up naming no product keeps that message's product."""
     intent = classifier.classify(text, default_lang=chat_lang)
     lang = intent.lang
-    if consent.is_opt_out(text):
+    opt_out = consent.is_opt_out(text)
+    if intent.intent == "emergency":
+        # someone in trouble gets the playbook whatever else the message holds: "stop my card, it was stolen"
+        # is an emergency (its opt-out word is honoured too), and so is a long account of a scam
+        return Route(Step.EMERGENCY, intent, lang, reason=EMERGENCY_REASONS.get(intent.kind, "fraud"),
+                     opt_out=opt_out)
+    if opt_out:
         return Route(Step.OPT_OUT, intent, lang)
     if len(text) > MAX_QUESTION_CHARS:
         return Route(Step.TOO_LONG, intent, lang)
     if _HUMAN_COMMAND_RE.match(text):
         return Route(Step.HANDOFF, intent, lang, reason="request")
     step = _STEPS.get(intent.intent, Step.QUESTION)
-    if step is Step.EMERGENCY:
-        return Route(step, intent, lang, reason=EMERGENCY_REASONS.get(intent.kind, "fraud"))
     if step is Step.HANDOFF:
         return Route(step, intent, lang, reason="complaint" if intent.intent == "complaint" else "request")
     if step is Step.PERSONAL:
