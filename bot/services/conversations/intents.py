@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol
@@ -16,6 +16,10 @@ from bot.services import consent
 from knowledge.understanding import DATA_DIR, Intent, normalize
 
 MAX_QUESTION_CHARS = 1500
+# Right after an answer from the customer's own records, a message is that much more likely to be about them
+# too: "那利率呢?" after "我的定期什么时候到期?" asks for that deposit's rate. The personal intent's probability is
+# weighed by this (a prior from the conversation) before a question is sent to the documents instead.
+PERSONAL_FOLLOW_UP_PRIOR = 3.0
 _HUMAN_COMMAND_RE = re.compile(r"^/human(@\w+)?\b", re.I)
 _ASCII_TERM_RE = re.compile(r"^[a-z ]+$")
 
@@ -87,6 +91,12 @@ def route(classifier: Classifier, text: str, chat_lang: str, *, previous_persona
     """Decide the turn. `previous_personal` is the customer's last message when the bot's last answer
     was from their records: a follow-up naming no product keeps that message's product."""
     intent = classifier.classify(text, default_lang=chat_lang)
+    if previous_personal and intent.intent == "question":
+        personal = intent.scores.get("personal", 0.0) * PERSONAL_FOLLOW_UP_PRIOR
+        if personal > intent.confidence:
+            kind = intent.kinds.get("personal", "")
+            intent = replace(intent, intent="personal", kind=kind, label=f"personal.{kind}" if kind else "personal",
+                             confidence=round(min(personal, 1.0), 4))
     lang = intent.lang
     opt_out = consent.is_opt_out(text)
     if intent.intent == "emergency":
