@@ -25,7 +25,7 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.bm25 import BM25Index
 from knowledge.chunking import Chunk, ChunkMeta, meta_float, meta_int
-from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
+from knowledge.embeddings import StoreOnlyEmbeddings, embed_questions, embedding_name
 from knowledge.text import nfkc, to_simplified, tokenize
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ ADD_BATCH = 1000
 ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
 DENSE_WEIGHT = 2.0  # the dense channel counts twice BM25 in the fusion (measured: paraphrased FAQs)
 ALIAS_SEP = "#q"  # id suffix of an FAQ row's question-only record (dense channel only)
+QUERY_MARK = "query: "  # an FAQ question's vector is embedded as a query: hashed with this mark (its own cache key)
 DENSE_CACHE_MAX = 4096  # dense rankings kept (by query text) until the index changes
 
 
@@ -143,6 +144,21 @@ def chroma_where(allowed_keys: set[str] | None, where: Filters | None) -> Where 
     if not conds:
         return None
     return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def _dense_rankings(
+    ranked: list[tuple[str, float]], meta: Mapping[str, ChunkMeta], allowed_keys: set[str] | None
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The store's nearest records (id, cosine distance) -> (chunks by their text, FAQ rows by their
+    question record), each as (chunk id, cosine similarity), best first, current versions only."""
+    by_text: list[tuple[str, float]] = []
+    by_question: list[tuple[str, float]] = []
+    for cid, d in ranked:
+        base = cid.removesuffix(ALIAS_SEP)
+        if allowed_keys is not None and meta.get(base, {}).get("doc_key") not in allowed_keys:
+            continue
+        (by_question if cid.endswith(ALIAS_SEP) else by_text).append((base, 1.0 - float(d)))
+    return by_text, by_question
 
 
 class KnowledgeIndex:
@@ -278,11 +294,16 @@ class KnowledgeIndex:
 
     def _vectors(self, docs: list[str], metas: list[ChunkMeta]) -> list[list[float]]:
         """Vectors for the records; a text already stored (a re-ingest, a new version sharing most of
-        its chunks with the old one) reuses its stored vector instead of being embedded again."""
+        its chunks with the old one) reuses its stored vector instead of being embedded again.
+
+        An FAQ row's question record is embedded as the customer's question is (e5: 'query: ' on both
+        sides, the model's way for paraphrases): question to question. A curated answer's question keeps
+        the passage vector its matching thresholds were measured with (`knowledge.curated`)."""
         if not self.dense_enabled:
             return self._store_emb.embed_documents(docs)
         norm = [dense_text(d) for d in docs]
-        hashes = [text_hash(n) for n in norm]
+        asked = [bool(m.get("alias_of")) and m.get("kind") == "faq" for m in metas]
+        hashes = [text_hash(QUERY_MARK + n if a else n) for n, a in zip(norm, asked, strict=True)]
         for m, h in zip(metas, hashes, strict=True):
             m["vec_hash"] = h
         known: dict[str, list[float]] = {}
@@ -293,10 +314,14 @@ class KnowledgeIndex:
             for emb, meta in zip(got["embeddings"] if got["embeddings"] is not None else [], got["metadatas"] or [],
                                  strict=False):
                 known[str((meta or {}).get("vec_hash"))] = [float(x) for x in emb]
-        todo = list(dict.fromkeys(h for h in hashes if h not in known))
-        if todo:
-            text_of = dict(zip(hashes, norm, strict=True))
-            known.update(zip(todo, self._store_emb.embed_documents([text_of[h] for h in todo]), strict=True))
+        text_of = dict(zip(hashes, norm, strict=True))
+        kind_of = dict(zip(hashes, asked, strict=True))
+        for as_query in (False, True):
+            todo = [h for h in dict.fromkeys(hashes) if kind_of[h] is as_query and h not in known]
+            if todo:
+                texts = [text_of[h] for h in todo]
+                vecs = embed_questions(self._store_emb, texts) if as_query else self._store_emb.embed_documents(texts)
+                known.update(zip(todo, vecs, strict=True))
         return [known[h] for h in hashes]
 
     def delete_key(self, key: str) -> int:
@@ -379,17 +404,11 @@ class KnowledgeIndex:
                 self.bm25.search(q, k=fetch, allowed_keys=allowed_keys, where=where) for q in (alt_queries or [])
             ]
         dense: list[tuple[str, float]] = []
+        asked: list[tuple[str, float]] = []
         vec = None
         if self.dense_enabled and (allowed_keys is None or allowed_keys):
             vec, ranked = self._dense_ranking(query, where, fetch * 2)
-            best: dict[str, float] = {}
-            for cid, d in ranked:
-                base = cid.removesuffix(ALIAS_SEP)  # an FAQ question record stands for its row
-                key = self.bm25.meta.get(base, {}).get("doc_key")
-                if allowed_keys is not None and key not in allowed_keys:
-                    continue
-                best[base] = max(best.get(base, -1.0), 1.0 - float(d))
-            dense = sorted(best.items(), key=lambda x: -x[1])
+            dense, asked = _dense_rankings(ranked, self.bm25.meta, allowed_keys)
         w_lex, w_dense = weights[0], weights[1] * self.dense_weight
         fused: dict[str, Hit] = {}
         with self._lock:
@@ -407,13 +426,19 @@ class KnowledgeIndex:
                     if h is None:
                         h = fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, 0.0)
                     h.score += self.alt_weight * w_lex / (RRF_K + rank)
-            for rank, (cid, sim) in enumerate(dense, start=1):
+            # an FAQ row ranks in the dense channel by its text or by its question alone, whichever ranks
+            # it higher (ranks, not similarities: question-to-question and question-to-passage similarities
+            # are on different scales); a row does not count twice, so FAQ rows gain nothing over documents
+            by_text = {cid: (rank, sim) for rank, (cid, sim) in enumerate(dense, start=1)}
+            by_question = {cid: (rank, sim) for rank, (cid, sim) in enumerate(asked, start=1)}
+            for cid in [*by_text, *(c for c in by_question if c not in by_text)]:
                 meta = self.bm25.meta.get(cid)
                 if meta is None:  # deleted between the two reads
                     continue
                 h = fused.get(cid)
                 if h is None:
                     h = fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, 0.0)
+                rank, sim = min(r for r in (by_text.get(cid), by_question.get(cid)) if r is not None)
                 h.score += w_dense / (RRF_K + rank)
                 h.dense = sim
                 h.dense_rank = rank
