@@ -176,8 +176,7 @@ async def on_handoff(query: CallbackQuery, session: AsyncSession, bot: Bot, conv
     if query.message is None:
         return
     chat_id = query.message.chat.id
-    conv = await conversations.conversation(session, chat_id, client=client, create_lang=lang)
-    turn = await conversations.handoff(session, conv, client, lang, reason="request")
+    turn = await conversations.request_person(session, chat_id=chat_id, client=client, lang=lang)
     for part in turn.parts:
         await bot.send_message(chat_id, part)
 

@@ -124,6 +124,12 @@ _ASK_TRANSFER_RE = re.compile(
 )
 _NEGATION_RE = re.compile(
     r"(勿|不要|不会|别|切勿|绝不|从不|不得|不可|never|not|n't|no one|nobody)[^。.!！?？;；]{0,20}$", re.I)
+# A warning describes a request, it does not make one: "no need to give anyone the code", "scammers
+# lure you into giving your code" (the one asking is the fraudster warned of). Only in the same clause,
+# close before the verb: "无需到网点，直接回复验证码" still asks.
+_WARNING_RE = re.compile(
+    r"(?:(无需|无须|不需要|不必|不用|诱导|诱骗|骗取|套取|骗子|冒充)[^。.!！?？;；,，:：]{0,10}|"
+    r"\b(no need|scam\w*|fraudsters?|criminals?|tricks?|lures?)\b[^.!?;,:]{0,30})$", re.I)
 # Where an answer may send a customer: only to links, addresses and handles the passages contain.
 _LINK_RE = re.compile(
     r"https?://[^\s<>\"'，。）)]+|www\.[^\s<>\"'，。）)]+|"
@@ -140,7 +146,11 @@ _HANDLE_RE = re.compile(
 
 
 def _asks(pattern: re.Pattern[str], text: str) -> bool:
-    return any(not _NEGATION_RE.search(text[max(0, m.start() - 24):m.start()]) for m in pattern.finditer(text))
+    def warned(start: int) -> bool:
+        return bool(_NEGATION_RE.search(text[max(0, start - 24):start])
+                    or _WARNING_RE.search(text[max(0, start - 48):start]))
+
+    return any(not warned(m.start()) for m in pattern.finditer(text))
 
 
 def asks_for_secrets(text: str) -> str | None:

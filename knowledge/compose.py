@@ -24,6 +24,7 @@ from knowledge.query import Concept, analyze, prepare
 from knowledge.text import detect_language, led_lines, nfkc, numbers_in, split_sentences, tokenize
 
 MAX_SUPPORT = 2
+_STEM_LEN = 5  # 'devices' / 'device' / 'devicing': an English noun by its first letters
 MAX_LINE = 160
 
 # what the question asks -> (question words, the shape of the fact that answers it)
@@ -88,6 +89,7 @@ class Composed:
     effective: str = ""
     facts: list[str] = field(default_factory=list)  # numbers, dates, amounts of the lead
     kinds: list[str] = field(default_factory=list)  # what the question asks
+    count: str = ""  # the count the lead gives, when the question asks 'how many' ('3台', '3 devices')
 
 
 def asked_kinds(question: str) -> list[str]:
@@ -95,6 +97,35 @@ def asked_kinds(question: str) -> list[str]:
     if "condition" in kinds and "fee" in kinds:
         kinds.remove("fee")  # 'how do I get the annual fee waived' asks what it takes, not the fee
     return kinds
+
+
+# 'how many devices' / '几台' asks for a count of things: a number with a measure word ('3台', '6笔') or
+# the thing counted ('3 devices'), not an amount of money or a period
+_MEASURE = r"(?:个(?!月|工作日|小时|人所得)|[台张次笔份只名位家户种项部条])"
+_COUNT_ZH_RE = re.compile(r"(?:几|多少)\s*(个(?!月|工作日|小时)|[台张次笔份只名位家户种项部条])")
+# English counts are plural: the first plural word after 'how many' is what is counted
+_COUNT_EN_RE = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]+?)e?s\b", re.I)
+_PERIOD_NOUN_RE = re.compile(r"(?:working |business )?(?:day|month|year|hour|minute|week|second)$", re.I)
+
+
+def count_asked(question: str) -> re.Pattern[str] | None:
+    """The shape of the count a question asks for ('最多绑几台设备' -> '3台'; 'how many devices' ->
+    '3台' or '3 devices'), or None when it asks for no count."""
+    q = nfkc(question)
+    m = _COUNT_ZH_RE.search(q)
+    if m:
+        unit = _MEASURE if m.group(1) == "个" else re.escape(m.group(1))
+        return re.compile(r"(?<![\d.])\d+\s*" + unit)
+    m = _COUNT_EN_RE.search(q)
+    if not m or _PERIOD_NOUN_RE.search(m.group(1)):
+        return None
+    noun = re.escape(m.group(1)[:_STEM_LEN])
+    return re.compile(r"(?<![\d.])\d+\s*" + _MEASURE + r"|(?<![\d.,])\d+\s+(?:[a-z-]+\s+)?" + noun, re.I)
+
+
+def asks_word(word: str) -> bool:
+    """A word that says what kind of fact is asked ('利率', '年费', 'fee'), not what it is about."""
+    return any(q_re.fullmatch(word) or (len(word) <= 3 and q_re.search(word)) for q_re, _f in ASKS.values())
 
 
 def terms_in(text: str) -> set[str]:
@@ -210,7 +241,7 @@ def _number_concepts(concepts: list[Concept], title: str) -> list[Concept]:
 
 
 def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numbers: list[Concept],
-           title: str = "", secondary_rate: bool = False) -> float:
+           title: str = "", secondary_rate: bool = False, count: re.Pattern[str] | None = None) -> float:
     low = nfkc(unit).lower()
     toks = set(tokenize(unit))
     sc = 0.0
@@ -225,6 +256,8 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
             sc *= 1.3  # 'what does it take to waive the fee': the line saying what it takes
     elif kinds and any(k in kinds for k in ("rate", "fee", "limit", "period", "date", "phone")):
         sc *= 0.7  # a number was asked for and this line has none of that kind
+    if count is not None:
+        sc *= 1.8 if count.search(nfkc(unit)) else 0.6  # '几台设备': the line with '3台', not '5,000元'
     if numbers:
         matched = sum(1 for c in numbers if c.found_in(low, set()))
         sc *= 1.0 + matched if matched else 0.35  # '1年' wants the 1-year row, not the 2-year one
@@ -252,6 +285,7 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
     concepts = analyze(question, bm25)
     kinds = asked_kinds(question)
     secondary_rate = "rate" in kinds and not _SECONDARY_RATE_RE.search(question)
+    count = count_asked(question)
     units = [(hi, ui, unit) for hi, h in enumerate(pool) for ui, unit in enumerate(_units(h))]
     if not units:
         return Composed([], 0)
@@ -267,7 +301,7 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
         rank_w = 1.0 if h.doc == pool[0].doc else 0.6
         # a bilingual document answers in the question's language where it can
         same = 1.3 if detect_language(unit) == lang else 1.0
-        sc = _score(unit, head, concepts, kinds, numbers, title, secondary_rate) * rank_w * same
+        sc = _score(unit, head, concepts, kinds, numbers, title, secondary_rate, count) * rank_w * same
         if i in others:
             sc *= 0.3
             excluded.add((hi, ui))
@@ -278,7 +312,9 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
     lead = _in_language(scored[0], same_doc, lang)
     chosen = _with_support(lead, scored[0][0], same_doc, concepts)
     lines = [readable_row(u, lang) for _, _, _, u in chosen]
-    return Composed(lines, lead[1], [doc], facts=_facts_asked(lines[0], kinds, concepts), kinds=kinds)
+    counted = count.search(nfkc(lines[0])) if count is not None else None
+    return Composed(lines, lead[1], [doc], facts=_facts_asked(lines[0], kinds, concepts), kinds=kinds,
+                    count=re.sub(r"\s+", "", counted.group(0)) if counted else "")
 
 
 def _facts_asked(line: str, kinds: list[str], concepts: list[Concept]) -> list[str]:
@@ -396,6 +432,12 @@ def english_lead(composed: Composed, effective: str = "") -> str:
     Only what reads as one answer makes a sentence (one fact of the kind asked, or a range); facts of
     several kinds glued together ('T+0, 10,000 yuan, T+1') would mislead: a plain lead instead."""
     plain = "Here is what the bank's document says."
+    if composed.count:
+        number = re.match(r"\d+", composed.count)
+        unit = composed.count[number.end():] if number else ""
+        said = fact_in_english(composed.count) if any(unit == zh for zh, _en in _UNITS_EN) else composed.count[
+            : number.end()] if number and not unit.isascii() else composed.count
+        return f"The number is {said}."
     raw = composed.facts
     if not raw:
         return plain

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeAlias
 
 from knowledge.bm25 import BM25Index
+from knowledge.compose import asks_word
 from knowledge.glossary import expand_english
 from knowledge.index import Filters, Hit, KnowledgeIndex
 from knowledge.query import analyze, expansion_terms, prepare
@@ -18,6 +19,7 @@ from knowledge.text import detect_language, nfkc, normalize_query
 
 TITLE_BOOST = 0.012
 LANG_BOOST = 0.004
+ASKED_TITLE_WEIGHT = 0.5  # share of a what-is-asked word's weight when a title names it
 
 
 class ChatMessage(Protocol):
@@ -123,7 +125,10 @@ def prefer_titled(hits: list[Hit], question: str, bm25: BM25Index) -> list[Hit]:
 
     def named(h: Hit) -> float:
         title = nfkc(str(h.meta.get("title", ""))).lower()
-        return sum(c.weight for c in concepts if c.found_in(title, set()))
+        # what is asked ('利率', 'fee') names a document less than what it is about: the rate sheet
+        # does not take the place of the product's own document ('大额存单3年期利率')
+        return sum(c.weight * (ASKED_TITLE_WEIGHT if asks_word(c.word) else 1.0)
+                   for c in concepts if c.found_in(title, set()))
 
     best = max(range(len(hits)), key=lambda i: (named(hits[i]), -i))
     if best and named(hits[best]) > named(hits[0]) + 1.0:

@@ -68,6 +68,7 @@ class Intent:
     lang: str
     label: str = ""
     scores: dict[str, float] = field(default_factory=dict)  # intent -> probability
+    kinds: dict[str, str] = field(default_factory=dict)  # intent -> its most probable kind ('' for none)
 
     @property
     def urgent(self) -> bool:
@@ -326,17 +327,20 @@ class Understanding:
         lang = question_language(text, default_lang)
         probs = self.model.probabilities(text)
         scores: dict[str, float] = {}
-        for p, intent in zip(probs, self._intent_of, strict=True):
+        top: dict[str, int] = {}  # intent -> its most probable label
+        for i, (p, intent) in enumerate(zip(probs, self._intent_of, strict=True)):
             scores[intent] = scores.get(intent, 0.0) + float(p)
+            if intent not in top or p > probs[top[intent]]:
+                top[intent] = i
         if scores.get(EMERGENCY, 0.0) >= self.emergency_threshold:
             intent = EMERGENCY
         else:
             intent = max(scores, key=scores.__getitem__)
             if scores[intent] < MIN_CONFIDENCE and "question" in scores:
                 intent = "question"
-        best = max((i for i, name in enumerate(self._intent_of) if name == intent), key=lambda i: probs[i])
+        best = top[intent]
         return Intent(intent, self._kind_of[best], round(scores[intent], 4), lang, self.model.labels[best],
-                      {k: round(v, 4) for k, v in scores.items()})
+                      {k: round(v, 4) for k, v in scores.items()}, {k: self._kind_of[i] for k, i in top.items()})
 
     def classify_many(self, texts: Iterable[str], default_lang: str = "zh") -> list[Intent]:
         return [self.classify(t, default_lang) for t in texts]

@@ -137,6 +137,6 @@ def _serve(settings: Settings, sample_client: str = "") -> None:
             "set BOT_TOKEN (and TELEGRAM_API_BASE for a local Bot API server) in .env."
         )
     try:
-        run_async(bot_app.run(settings))
+        run_async(bot_app.run(settings, settle=True))
     except KeyboardInterrupt:
         console.print("Stopped.")

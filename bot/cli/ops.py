@@ -128,6 +128,7 @@ def bench_load(
         f"lost {result.lost}, errors {result.errors}; latency p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, "
         f"p99 {lat.get('p99')} ms; scheduler leaders {result.scheduler_leaders}"
     )
+    console.print(f"p95 by 10 s of the run (ms): {result.p95_by_10s}")
     if result.chaos:
         console.print(f"chaos: {result.chaos}")
     console.print(f"emulator: {result.emulator}")

@@ -40,7 +40,7 @@ def run_cmd(
     if role in ("all", "console") or (role == "bot" and settings.webhook_url):
         exit_if_port_busy(settings.web_host, settings.web_port)
     with contextlib.suppress(KeyboardInterrupt):
-        run_async(run(settings, role))
+        run_async(run(settings, role, settle=True))
     exit_now()  # stopped and released: within the SIGTERM allowance, whatever the host's load
 
 

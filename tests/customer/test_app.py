@@ -152,3 +152,29 @@ def test_no_filter_or_handler_of_the_dispatcher_runs_in_a_thread(settings, db):
 
     walk(dp)
     assert in_thread == []
+
+
+@pytest.mark.parametrize("settle", [False, True])
+async def test_run_settles_the_loaded_heap_only_when_asked(settings, db, settle):
+    """`rmbot run` (settle=True) puts what it loaded out of the collector's reach before serving, so no full
+    collection walks the libraries and the index under traffic; in-process callers (tests) keep their heap."""
+    import gc
+
+    gc.unfreeze()
+    frozen = {}
+
+    async def ready(parts):
+        frozen["count"] = gc.get_freeze_count()
+
+    task = asyncio.create_task(run(settings, "scheduler", ready=ready, settle=settle))
+    try:
+        for _ in range(600):
+            if frozen:
+                break
+            await asyncio.sleep(0.1)
+        assert (frozen["count"] > 0) is settle
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gc.unfreeze()

@@ -46,6 +46,30 @@ def test_route_by_meaning(understanding, text, step, reason):
     assert (decided.step.value, decided.reason) == (step, reason), decided.intent
 
 
+@pytest.mark.parametrize("text", [
+    # "do you have / sell / do X?" in a few words, and a follow-up after thanks: product questions for the documents,
+    # not small talk (no answer), abuse or a ticket (none of these is in the examples the step is fitted on)
+    "有金条卖吗", "你们有大额存单吗", "有保险卖吗", "有没有贵金属业务", "能办信用卡吗", "谢谢，那一年期的呢",
+    "好的，那提前支取怎么算", "Do you sell gold?", "Hi, do you have savings accounts for kids?",
+    "Thanks, and what about the 1-year rate?",
+])
+def test_short_product_questions_go_to_the_documents(understanding, text):
+    from bot.services.conversations import route
+    from knowledge.understanding import load_examples
+
+    assert text.lower() not in {e.text.strip().lower() for e in load_examples()}
+    decided = route(understanding, text, "zh")
+    assert decided.step.value == "question", decided.intent
+
+
+@pytest.mark.parametrize("text", ["我的卡被偷了，stop", "Stop my card, it was stolen!"])
+def test_an_emergency_with_an_opt_out_word_is_an_emergency_that_also_opts_out(understanding, text):
+    from bot.services.conversations import route
+
+    decided = route(understanding, text, "zh")
+    assert decided.step.value == "emergency" and decided.opt_out
+
+
 @pytest.mark.parametrize(("text", "topic", "products"), [
     ("我的定期什么时候到期?", "maturity", {"deposit"}),
     ("下个月要还多少?", "loan", set()),

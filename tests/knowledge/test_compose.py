@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from knowledge.compose import Composed, asked_kinds, english_lead, facts_of, readable_row, terms_in
+from knowledge.compose import Composed, asked_kinds, count_asked, english_lead, facts_of, readable_row, terms_in
+from knowledge.retrieval import prefer_titled
 
 CARDS = """<html><body><h1>示例银行信用卡年费 / Card Fees</h1>
 <table><tr><th>卡种</th><th>主卡年费</th><th>附属卡年费</th></tr>
@@ -77,6 +78,79 @@ def test_english_lead_only_where_the_facts_read_as_one_answer():
     # facts of several kinds glued together would mislead
     glued = _lead("快速赎回：T+0到账，每日限额1万元。普通赎回：T+1个工作日到账。", ["period"])
     assert glued == "Here is what the bank's document says."
+
+
+APP = """# 示例银行手机银行指南
+
+## 设备绑定
+
+- 新设备绑定后24小时内，该设备的转账日累计限额临时下调为5,000元。
+- 为保障安全，同一用户最多可同时绑定3台设备。
+"""
+
+SHEET = """# 示例银行存款利率表
+
+| 存款品种 | 存期 | 年利率 |
+| --- | --- | --- |
+| 整存整取 | 1年 | 1.25% |
+| 整存整取 | 3年 | 1.70% |
+"""
+
+# a product's name is in every passage of its own document (the title heads each one): common,
+# it weighs little, less than the 'rate' a rate sheet's title names
+CD = "# 示例银行大额存单产品说明书\n\n" + "".join(
+    f"## {i}、{topic}\n\n大额存单{topic}以本说明书为准，详见第{i}条。\n\n"
+    for i, topic in enumerate(["产品概述", "购买渠道", "转让", "质押", "提前支取", "到期处理", "风险提示",
+                               "信息披露"], start=1)
+) + """## 各期限年利率
+
+| 期限 | 年利率 |
+| --- | --- |
+| 1年 | 1.45% |
+| 3年 | 1.95% |
+"""
+OTHER = "".join(f"# 示例银行服务指南{i}\n\n## 办理渠道\n\n本业务可在网点柜台办理，需携带身份证件。\n\n"
+                f"## 所需材料\n\n身份证件及银行卡。\n\n## 办理时间\n\n工作日9:00至17:00。\n\n" for i in range(1))
+
+
+def test_a_count_question_asks_for_a_count_not_an_amount():
+    zh = count_asked("手机银行最多绑几台设备")
+    assert zh is not None and zh.search("最多可同时绑定3台设备") and not zh.search("限额下调为5,000元")
+    en = count_asked("How many devices can I bind?")
+    assert en is not None and en.search("up to 3 devices") and en.search("绑定3台设备") and not en.search("5,000元")
+    # a period or an amount is not a count
+    assert count_asked("How many days until it arrives?") is None
+    assert count_asked("几个月能到期") is None and count_asked("最少存多少钱") is None
+
+
+async def test_a_count_question_leads_with_the_count(service, tmp_path: Path):
+    d = tmp_path / "app_docs"
+    d.mkdir()
+    (d / "app.md").write_text(APP, encoding="utf-8")
+    await service.ingest([d])
+    a = await service.ask("手机银行最多绑几台设备")
+    assert a.grounded and "3台" in a.text.split("\n", 1)[0]
+    b = await service.ask("How many devices can I bind to mobile banking?", lang="en")
+    assert b.grounded and b.text.split("\n", 1)[0] == "The number is 3.", b.text
+
+
+async def test_the_products_own_document_not_the_sheet_titled_after_what_is_asked(service, tmp_path: Path):
+    d = tmp_path / "cd_docs"
+    d.mkdir()
+    (d / "sheet.md").write_text(SHEET, encoding="utf-8")
+    (d / "cd.md").write_text(CD, encoding="utf-8")
+    for i in range(6):
+        (d / f"guide{i}.md").write_text(OTHER.replace("指南0", f"指南{i}"), encoding="utf-8")
+    await service.ingest([d])
+    q = "大额存单3年期利率是多少"
+    hits = await service.retrieve(q, k=10)
+    cd = next(h for h in hits if h.doc == "cd.md")
+    sheet = next(h for h in hits if h.doc == "sheet.md")
+    # the product's document ranked first keeps its place against the sheet whose title names only the rate
+    assert prefer_titled([cd, sheet], q, service.index.bm25)[0] is cd
+    # over a document whose title names nothing asked, a title naming the rate still goes first
+    guide = next(h for h in await service.retrieve("办理渠道", k=10) if h.doc.startswith("guide"))
+    assert prefer_titled([guide, sheet], q, service.index.bm25)[0] is sheet
 
 
 async def _loaded(service, tmp_path: Path):

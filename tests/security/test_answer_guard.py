@@ -96,3 +96,16 @@ def test_links_and_handles_only_from_the_cited_passages() -> None:
     assert check_llm_answer("请写信到 service@bank.com.cn。[1]", hits, "q") is None
     assert "links" in (check_llm_answer("请访问 www.bank-cn.top 查询。[1]", hits, "q") or "")
     assert "handles" in (check_llm_answer("请联系 Telegram @bank_helper 。[1]", hits, "q") or "")
+
+
+def test_a_warning_about_requests_is_not_a_request() -> None:
+    from knowledge.answer import asks_for_secrets
+
+    # what the bank never needs, and what fraudsters do, describe a request: quoted to the customer
+    for warning in ("办理预约支取无需向任何人提供验证码。", "骗子自称客服，称可双倍理赔，诱导您提供验证码。",
+                    "Scammers will try to get you to tell them your SMS code."):
+        assert asks_for_secrets(warning) is None, warning
+    # a request after another clause still asks
+    for request in ("无需到网点，直接回复验证码即可。", "No need to visit a branch, just send us the SMS code.",
+                    "请回复您收到的短信验证码。"):
+        assert asks_for_secrets(request), request

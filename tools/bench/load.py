@@ -75,6 +75,8 @@ class LoadResult:
     chaos: dict[str, Any] = field(default_factory=dict)
     scheduler_leaders: int = 0
     emulator: dict[str, Any] = field(default_factory=dict)
+    # p95 (ms) of the answers to questions asked in each 10-second window of the run: a slow start shows here
+    p95_by_10s: list[float] = field(default_factory=list)
 
 
 class Proxy:
@@ -336,6 +338,7 @@ class Customers:
         rng.shuffle(self.idle)
         self.waiting: dict[int, float] = {}  # chat -> when the question was asked
         self.latencies: list[float] = []
+        self.asked_at: list[float] = []  # when each answered question was asked, in the order of `latencies`
         self.none_waiting = asyncio.Event()
 
     def next_chat(self) -> int | None:
@@ -350,6 +353,7 @@ class Customers:
         if asked_at is None:  # a later part of a long answer, or not a customer of this run
             return
         self.latencies.append(time.monotonic() - asked_at)
+        self.asked_at.append(asked_at)
         self.idle.append(chat - CHAT_BASE)
         if not self.waiting:
             self.none_waiting.set()
@@ -404,6 +408,11 @@ async def _drive(api_base: str, customers: Customers, rate: float, seconds: floa
     result.errors = errors
     result.throughput = round(result.answered / elapsed, 2)
     result.latency_ms = {f"p{int(q * 100)}": round(_percentile(latencies, q) * 1000, 1) for q in (0.5, 0.95, 0.99)}
+    windows: dict[int, list[float]] = {}
+    for asked_at, latency in zip(customers.asked_at, latencies, strict=True):
+        windows.setdefault(int((asked_at - t0) // 10), []).append(latency)
+    result.p95_by_10s = [round(_percentile(windows.get(w, []), 0.95) * 1000, 1)
+                         for w in range(max(windows, default=-1) + 1)]
     result.latency_ms["mean"] = round(statistics.fmean(latencies) * 1000, 1) if latencies else 0.0
     return result
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol
@@ -16,6 +16,10 @@ from bot.services import consent
 from knowledge.understanding import DATA_DIR, Intent, normalize
 
 MAX_QUESTION_CHARS = 1500
+# Right after an answer from the customer's own records, a message is that much more likely to be about them
+# too: "那利率呢?" after "我的定期什么时候到期?" asks for that deposit's rate. The personal intent's probability is
+# weighed by this (a prior from the conversation) before a question is sent to the documents instead.
+PERSONAL_FOLLOW_UP_PRIOR = 3.0
 _HUMAN_COMMAND_RE = re.compile(r"^/human(@\w+)?\b", re.I)
 _ASCII_TERM_RE = re.compile(r"^[a-z ]+$")
 
@@ -47,6 +51,7 @@ class Route:
     reason: str | None = None  # ticket reason for a handoff
     topic: str = ""  # personal: holdings | balance | maturity | rate | card | loan | assessment
     products: frozenset[str] = frozenset()  # holding kinds (deposit, card...) or profile items (id, assessment)
+    opt_out: bool = False  # the message also carries an opt-out word (honoured with the emergency's reply)
 
 
 # emergency kind -> the ticket reason the console and reports know
@@ -86,16 +91,26 @@ def route(classifier: Classifier, text: str, chat_lang: str, *, previous_persona
     """Decide the turn. `previous_personal` is the customer's last message when the bot's last answer
     was from their records: a follow-up naming no product keeps that message's product."""
     intent = classifier.classify(text, default_lang=chat_lang)
+    if previous_personal and intent.intent == "question":
+        personal = intent.scores.get("personal", 0.0) * PERSONAL_FOLLOW_UP_PRIOR
+        if personal > intent.confidence:
+            kind = intent.kinds.get("personal", "")
+            intent = replace(intent, intent="personal", kind=kind, label=f"personal.{kind}" if kind else "personal",
+                             confidence=round(min(personal, 1.0), 4))
     lang = intent.lang
-    if consent.is_opt_out(text):
+    opt_out = consent.is_opt_out(text)
+    if intent.intent == "emergency":
+        # someone in trouble gets the playbook whatever else the message holds: "stop my card, it was stolen"
+        # is an emergency (its opt-out word is honoured too), and so is a long account of a scam
+        return Route(Step.EMERGENCY, intent, lang, reason=EMERGENCY_REASONS.get(intent.kind, "fraud"),
+                     opt_out=opt_out)
+    if opt_out:
         return Route(Step.OPT_OUT, intent, lang)
     if len(text) > MAX_QUESTION_CHARS:
         return Route(Step.TOO_LONG, intent, lang)
     if _HUMAN_COMMAND_RE.match(text):
         return Route(Step.HANDOFF, intent, lang, reason="request")
     step = _STEPS.get(intent.intent, Step.QUESTION)
-    if step is Step.EMERGENCY:
-        return Route(step, intent, lang, reason=EMERGENCY_REASONS.get(intent.kind, "fraud"))
     if step is Step.HANDOFF:
         return Route(step, intent, lang, reason="complaint" if intent.intent == "complaint" else "request")
     if step is Step.PERSONAL:

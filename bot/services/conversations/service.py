@@ -16,8 +16,14 @@ then:
 - anything else -> the knowledge service, in the message's language, with the last turns; a second
   ungrounded answer in a row -> ticket (low confidence).
 
-While a ticket waits, a follow-up is answered once: by the bot when it can, otherwise passed on to
-the person. Every turn is stored as two `ChatMessage` rows. The caller commits.
+While a ticket waits for the manager, a follow-up is answered once: what the documents answer, or
+the compliance rules (a "best-earning product" question gets the compliance reply), the bot answers
+and does not pass on; what they cannot answer is passed on to the person, and the customer is told
+so plainly. An emergency always gets its playbook at once, and the person hears of it urgently;
+opt-out words are honoured; thanks get a short reply that the manager will answer; another request
+for a person (or a complaint) is passed on. Once a person has taken the ticket, the conversation is
+theirs: everything but an emergency or an opt-out is passed on. Every turn is stored as two
+`ChatMessage` rows. The caller commits.
 """
 
 from __future__ import annotations
@@ -72,6 +78,11 @@ _RECENT = (select(ChatMessage.author, ChatMessage.outcome, ChatMessage.text)
            .where(ChatMessage.conversation_id == bindparam("conversation_id"),
                   ChatMessage.author.in_(("customer", "bot")))
            .order_by(ChatMessage.id.desc()).limit(HISTORY_TURNS))
+_LAST_CUSTOMER = (select(ChatMessage.text)
+                  .where(ChatMessage.conversation_id == bindparam("conversation_id"), ChatMessage.author == "customer")
+                  .order_by(ChatMessage.id.desc()).limit(1))
+# how the knowledge service marks its compliance replies (`Answer.reason`, knowledge/service.py)
+COMPLIANCE_REASON = "compliance:"
 
 
 class KnowledgeLike(Protocol):
@@ -250,17 +261,20 @@ class Conversations:
 
     async def _decide(self, ctx: _Context) -> Turn:
         step, lang = ctx.route.step, ctx.lang
+        if step is Step.EMERGENCY:  # first, whatever else the message holds or waits
+            return await self._emergency(ctx)
         if step is Step.OPT_OUT:
             return await self._opt_out(ctx.session, ctx.client, lang)
         if step is Step.TOO_LONG:
             return Turn("too_long", [t("Your message is too long for me. Please ask in a shorter message "
                                        "(up to {limit} characters).", lang, limit=MAX_QUESTION_CHARS)])
-        if step is Step.EMERGENCY:
-            return await self._emergency(ctx)
         taken = ctx.active is not None and ctx.active.status == TicketStatus.TAKEN
         if taken or (step is Step.HANDOFF and ctx.active is not None):
             # a person looks after this conversation (or is already asked to): passed on, not answered twice
             return await self._relay(ctx)
+        if step is Step.THANKS and ctx.active is not None:  # the manager is still to reply: say so, pass nothing on
+            return Turn("smalltalk", [rendering.customer_text("thanks_waiting", lang,
+                                                              manager=await self._looking_after(ctx))])
         if step in (Step.THANKS, Step.GREETING, Step.ABUSE):
             return Turn("smalltalk", [rendering.customer_text(step.value, lang)])
         if step is Step.HANDOFF:
@@ -275,9 +289,7 @@ class Conversations:
     async def _opt_out(self, session: AsyncSession, client: Client | None, lang: str) -> Turn:
         if client is not None:
             await consent.opt_out(session, client, source="message")
-        return Turn("optout", [t("Done: you will receive no more greetings or product news from us. Service "
-                                 "reminders (maturities, repayments) continue; you can change both in /settings.",
-                                 lang)])
+        return Turn("optout", [_opted_out(lang)])
 
     # -- handoff -----------------------------------------------------------------------------
 
@@ -294,23 +306,53 @@ class Conversations:
         parts.append(_passed_on(manager, lang))
         return Turn("handoff", parts, sources=list(sources or []), ticket=ticket, ticket_created=created)
 
-    async def _relay(self, ctx: _Context) -> Turn:
-        """A follow-up on a ticket a person looks after (or a second request): passed on, not answered twice."""
-        assert ctx.active is not None
-        await notices.relay(ctx.session, ctx.active, ctx.text, self.admin_ids)
-        manager = await ctx.session.get(Manager, ctx.active.manager_id) if ctx.active.manager_id else None
-        name = manager.name if manager else t("our service team", ctx.lang)
-        if ctx.active.status == TicketStatus.TAKEN:
+    async def _relay(self, ctx: _Context, *, unanswered: bool = False) -> Turn:
+        """A follow-up on a ticket a person looks after (or a second request): passed on, not answered twice.
+        `unanswered`: a question the documents could not answer, passed on while the ticket waits; the customer
+        is told that it was not answered here and who will answer it."""
+        active = ctx.active
+        assert active is not None
+        if ctx.route.reason and ctx.route.reason != "request" and active.reason in ("request", "low_confidence"):
+            active.reason = ctx.route.reason  # a complaint on a waiting request: the more specific reason wins
+        await notices.relay(ctx.session, active, ctx.text, self.admin_ids)
+        name = await self._looking_after(ctx)
+        if active.status == TicketStatus.TAKEN:
             text = t("Passed on to {manager}, who is looking after your conversation.", ctx.lang, manager=name)
+        elif unanswered:
+            text = rendering.customer_text("relayed_unanswered", ctx.lang, manager=name)
         else:
             text = rendering.customer_text("relayed_waiting", ctx.lang, manager=name)
-        return Turn("relayed", [text], ticket=ctx.active, relayed=True)
+        return Turn("relayed", [text], ticket=active, relayed=True)
+
+    async def _looking_after(self, ctx: _Context) -> str:
+        """Who answers the waiting ticket, by name (the manager, or the service team)."""
+        manager_id = ctx.active.manager_id if ctx.active is not None else None
+        manager = await ctx.session.get(Manager, manager_id) if manager_id else None
+        return manager.name if manager else t("our service team", ctx.lang)
+
+    async def request_person(self, session: AsyncSession, *, chat_id: int, client: Client | None,
+                             lang: str) -> Turn:
+        """The customer pressed "talk to my manager": a ticket for the manager; with one already waiting, the
+        customer's last message is passed on to the person (the bot's reply to it was not enough for them)."""
+        lang = normalize_language(lang)
+        conv = await self.conversation(session, chat_id, client=client, create_lang=lang)
+        active = await tickets.active_ticket(session, conv.id)
+        if active is None:
+            return await self.handoff(session, conv, client, lang, reason="request")
+        last = await session.scalar(_LAST_CUSTOMER, {"conversation_id": conv.id})
+        if last:
+            await notices.relay(session, active, last, self.admin_ids)
+        manager = await session.get(Manager, active.manager_id) if active.manager_id else None
+        name = manager.name if manager else t("our service team", lang)
+        return Turn("relayed", [rendering.customer_text("relayed_waiting", lang, manager=name)], ticket=active,
+                    relayed=True)
 
     async def _emergency(self, ctx: _Context) -> Turn:
         """What to do now first, then what the documents say about this case; the person alerted at once."""
         kind, lang = ctx.route.intent.kind or "scam", ctx.lang
+        question = ctx.text[:MAX_QUESTION_CHARS]  # a long account of a scam still gets its playbook
         (hotlines, passage, hotline_sources), asked, topic = await asyncio.gather(
-            self._hotline(lang), self._ask(ctx.text, lang, ctx.recent.history), self._topic(kind, lang))
+            self._hotline(lang), self._ask(question, lang, ctx.recent.history), self._topic(kind, lang))
         parts = [rendering.playbook(kind, lang, hotlines=hotlines, hotline_passage=passage if not hotlines else "")]
         sources = list(hotline_sources)
         specific = _on_topic(asked, topic, hotlines, passage)
@@ -326,6 +368,10 @@ class Conversations:
             await notices.relay(ctx.session, ctx.active, ctx.text, self.admin_ids, urgent=True)
         turn = await self.handoff(ctx.session, ctx.conv, ctx.client, lang, reason=ctx.route.reason or "fraud",
                                   prefix=parts, sources=sources, urgent=True)
+        if ctx.route.opt_out:  # "stop my card, it was stolen": the opt-out word is honoured too, after the help
+            if ctx.client is not None:
+                await consent.opt_out(ctx.session, ctx.client, source="message")
+            turn.parts.append(_opted_out(lang))
         # one message (more only past Telegram's length): read at once, in order, and a burst of three sends
         # is what Telegram's one-message-a-second limit per chat counts
         turn.parts = rendering.split_message("\n\n".join(turn.parts))
@@ -438,14 +484,18 @@ class Conversations:
             answer = await self.knowledge.ask(ctx.text, lang=lang, history=ctx.recent.history)
         except Exception:  # noqa: BLE001 - one failed answer never loses the conversation
             log.exception("knowledge answer failed")
+            if ctx.active is not None:  # a person will answer it
+                return await self._relay(ctx, unanswered=True)
             return Turn("error", [t("Sorry, something went wrong while I looked this up. Please try again in a "
                                     "moment, or send /human to reach a person.", lang)])
         if answer.grounded:
             sources = rendering.source_dicts(answer.sources)
             return Turn("grounded", rendering.split_message(rendering.answer_with_sources(answer.text, sources, lang)),
                         sources=sources, prompt_id=answer.prompt_id, prompt_hash=answer.prompt_hash)
-        if ctx.active is not None:  # a person will answer: pass it on instead of a second "sorry"
-            return await self._relay(ctx)
+        if ctx.active is not None and not is_compliance_reply(answer):
+            # a person will answer: passed on (with a plain word that it was not answered here), not a "sorry"
+            # the manager then answers again; the compliance reply is the bank's answer and is given here
+            return await self._relay(ctx, unanswered=True)
         decline = escape(answer.text) if answer.text else t("Sorry, I could not find this in the bank's documents.",
                                                               lang)
         if ctx.recent.last_bot_outcome == "declined":
@@ -483,6 +533,17 @@ class Conversations:
         await self.conversation(session, chat_id, client=client, lang=lang)
         manager = await session.get(Manager, client.manager_id)
         return BoundResult(client, manager, lang)
+
+
+def is_compliance_reply(answer: Answer) -> bool:
+    """The bank's fixed reply to a returns or stock-tip question (no promises, suitability, the risk notice):
+    an answer the customer must get, though it quotes no document."""
+    return answer.reason.startswith(COMPLIANCE_REASON)
+
+
+def _opted_out(lang: str) -> str:
+    return t("Done: you will receive no more greetings or product news from us. Service reminders (maturities, "
+             "repayments) continue; you can change both in /settings.", lang)
 
 
 def _passed_on(manager: Manager | None, lang: str) -> str:
