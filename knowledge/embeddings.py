@@ -95,6 +95,7 @@ class E5Embeddings(Embeddings):
     (`e5-small-q4`): vectors stored by one are searched with the other's queries."""
 
     name = "e5-small-q4"
+    queries_differ = True  # 'query: ' and 'passage: ' prefixes
 
     def __init__(
         self,
@@ -180,6 +181,7 @@ class CachedEmbeddings(Embeddings):
     def __init__(self, inner: Embeddings, max_items: int = 200_000, max_queries: int = 4096) -> None:
         self.inner = inner
         self.name = embedding_name(inner)
+        self.queries_differ = queries_differ(inner)
         self.max_items = max_items
         self.max_queries = max_queries
         self._docs: OrderedDict[bytes, list[float]] = OrderedDict()
@@ -315,6 +317,11 @@ def embed_questions(emb: Embeddings, texts: list[str]) -> list[list[float]]:
     batch = getattr(emb, "embed_questions", None)
     vectors: list[list[float]] = batch(list(texts)) if callable(batch) else emb.embed_documents(list(texts))
     return vectors
+
+
+def queries_differ(emb: Embeddings | None) -> bool:
+    """Whether the model embeds a question asked unlike the same text as a passage (e5's prefixes)."""
+    return bool(getattr(emb, "queries_differ", False))
 
 
 def embedding_name(emb: Embeddings | None) -> str:
