@@ -32,14 +32,15 @@ _DATE = r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}|\d{1
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "rate": (re.compile(r"利率|利息|收益率|年化|基准|\brates?\b|interest(?![- ]free)|yield|apr\b|benchmark", re.I),
              re.compile(r"\d+(?:\.\d+)?\s*%")),
-    "date": (re.compile(r"哪天|几号|什么时候|何时|日期|到期日|截止|\bwhen\b|\bdates?\b|deadline|matur", re.I),
+    "date": (re.compile(r"哪天|哪几天|哪些天|哪(?:一|几)?日|几号|什么时候|何时|日期|到期日|截止|\bwhen\b|\bdates?\b|"
+                        r"deadline|matur|which days?\b", re.I),
              re.compile(_DATE)),
-    "fee": (re.compile(r"费|收费|违约金|\bfees?\b|charge|cost|penalt", re.I),
+    "fee": (re.compile(r"费|收费|违约金|要钱|花钱|收钱|多少钱|\bfees?\b|charge|cost|penalt", re.I),
             re.compile(r"\d[\d,.]*\s*(?:元|%|美元|yuan|rmb)|免|waive|free", re.I)),
     "limit": (re.compile(r"多少|最多|最少|最低|最高|上限|限额|额度|起存|起购|起投|几次|几个|minimum|maximum|limit|"
                          r"quota|\bcap\b|how much|how many|at least|at most", re.I),
               re.compile(r"\d[\d,.]*\s*(?:万|元|美元|份|笔|次|%|rmb|usd|yuan)|rmb\s*\d|usd\s*\d", re.I)),
-    "period": (re.compile(r"多久|多长|几天|期限|免息期|宽限期|冷静期|how long|period|how many days", re.I),
+    "period": (re.compile(r"多久|多长|(?<!哪)几天|期限|免息期|宽限期|冷静期|how long|period|how many days", re.I),
                # '2026年' is a year, not a period
                re.compile(r"(?<![\d.])\d{1,3}\s*(?:天|个月|年(?!\d{1,2}月)|小时|个工作日|分钟|days?|months?|years?|hours?|"
                           r"working days)", re.I)),
@@ -197,9 +198,18 @@ def _amounts(text: str) -> set[str]:
     return numbers_in(t)
 
 
+# a row's cells: split where the next cell's header starts ('项目:扣款日;规则:每月1日至28日;周一至周五'
+# is two cells, the second value holding a semicolon of its own)
+_CELL_SPLIT_RE = re.compile(r"[;；](?=[^;；:：]{1,24}[:：])")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in _CELL_SPLIT_RE.split(line) if c.strip()]
+
+
 def readable_row(line: str, lang: str) -> str:
     """'存款品种:整存整取;存期:1年;年利率:1.30%' -> '整存整取，存期：1年，年利率：1.30%'."""
-    cells = [c.strip() for c in re.split(r"[;；]", line) if c.strip()]
+    cells = _cells(line)
     if len(cells) < 2 or not all(_ROW_CELL_RE.match(c) for c in cells):
         return line
     out = []
@@ -217,8 +227,8 @@ def readable_row(line: str, lang: str) -> str:
 
 
 def _is_row(line: str) -> bool:
-    cells = [c for c in re.split(r"[;；]", line) if c.strip()]
-    return len(cells) >= 2 and all(_ROW_CELL_RE.match(c.strip()) for c in cells)
+    cells = _cells(line)
+    return len(cells) >= 2 and all(_ROW_CELL_RE.match(c) for c in cells)
 
 
 def _units(h: Hit) -> list[str]:
@@ -271,7 +281,7 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
 
 
 def _labels_name(row: str, concepts: list[Concept]) -> bool:
-    cells = [c for c in re.split(r"[;；]", row) if c.strip()]
+    cells = _cells(row)
     label = nfkc(" ".join(cells[:-1]) if len(cells) > 1 else row).lower()
     # a one-character word ('卡') names nothing in particular
     return any(c.found_in(label, set()) for c in concepts if c.pattern is None and len(c.word) >= 2)
@@ -400,7 +410,7 @@ def effective_date(texts: list[str]) -> str:
 
 _FACT_RE = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}月\d{1,2}日|\+?[\d]{2,4}(?:-\d{2,4}){2,3}|"
-    r"\b[A-Z]{1,3}\d{1,2}\b|T\s*\+\s*\d+|"
+    r"\b[A-Z]{1,3}\d{1,2}\b|T\s*\+\s*\d+|(?<![\d:])\d{1,2}:\d{2}(?![\d:])|"
     r"\d[\d,]*(?:\.\d+)?\s*(?:%|万元|万|元/笔|元|美元|个工作日|个月|天|年|小时|分钟|笔|次|周岁|岁)|\d{1,3}(?:,\d{3})+|\d{4,}"
 )
 _UNITS_EN = [

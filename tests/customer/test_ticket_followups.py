@@ -101,7 +101,8 @@ async def test_what_the_documents_answer_is_answered_once(real_chat, db, bank, l
 
 
 @pytest.mark.parametrize(("lang", "text", "welcome"), [("zh", "收到，谢谢", "不客气"),
-                                                       ("en", "OK thanks, I will wait for her", "welcome")])
+                                                       ("en", "OK thanks, I will wait for her", "welcome"),
+                                                       ("zh", "在吗", "您好"), ("en", "hello there", "Hello")])
 async def test_thanks_while_waiting_says_who_will_reply_and_passes_nothing_on(real_chat, db, bank, lang, text,
                                                                               welcome):
     user, manager_tg, name = await waiting(real_chat, bank, lang)
@@ -185,3 +186,20 @@ async def test_asking_for_a_person_again_is_passed_on_once(real_chat, db, bank, 
                                     .order_by(ChatMessage.id.desc()).limit(1))).all()
         assert outcomes == ["relayed"]
         assert await s.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_when_the_documents_cannot_be_asked_a_waiting_ticket_takes_the_question(settings, db, bank, fake_bot,
+                                                                                      fake_session, lang):
+    class Broken:
+        async def ask(self, question, lang=None, history=None):
+            raise RuntimeError("index unavailable")
+
+    chat = Chat(build_dispatcher(settings, db.sessions, Broken(), throttling=ThrottlingMiddleware(limit=1000)),
+                fake_bot, fake_session)
+    user, manager_tg, name = await waiting(chat, bank, lang)
+    question = {"zh": "三年期定期利率是多少?", "en": "What is the 3-year deposit rate?"}[lang]
+    reqs = await chat.feed_and_deliver(message_update(user, question, language_code=lang))
+    to_customer = sent(reqs, user)
+    assert len(to_customer) == 1 and name in to_customer[0]["text"]
+    assert len(sent(reqs, manager_tg)) == 1 and question.rstrip("?") in sent(reqs, manager_tg)[0]["text"]

@@ -53,6 +53,21 @@ def test_rows_keep_the_header_of_every_value_but_the_name():
     assert readable_row("存款种类:活期;存期:—;年利率:0.10%", "zh") == "活期，年利率：0.10%"
 
 
+def test_a_value_holding_a_semicolon_stays_in_its_cell():
+    row = "项目:扣款日;规则:按月可选每月1日至28日;按周可选周一至周五"
+    assert readable_row(row, "zh") == "扣款日，按月可选每月1日至28日;按周可选周一至周五"
+
+
+def test_which_days_asks_for_dates_and_costing_money_for_a_fee():
+    assert asked_kinds("扣款日可以选哪几天") == ["date"]  # which days, not how long
+    assert "period" in asked_kinds("到账要几天")
+    assert "fee" in asked_kinds("补办要钱吗") and "fee" in asked_kinds("开存款证明多少钱")
+
+
+def test_an_english_lead_gives_the_hours_asked():
+    assert _lead("手机银行:周一至周五7:00至22:00,实时成交。", ["hours"]) == "The hours are 7:00 to 22:00."
+
+
 def test_terms_compare_across_languages_and_skip_dates():
     assert terms_in("存期1年") == terms_in("12个月") == terms_in("a 1-year deposit") == {"12m"}
     assert terms_in("90天") == terms_in("90-day product") == {"90d"}

@@ -20,7 +20,7 @@ While a ticket waits for the manager, a follow-up is answered once: what the doc
 the compliance rules (a "best-earning product" question gets the compliance reply), the bot answers
 and does not pass on; what they cannot answer is passed on to the person, and the customer is told
 so plainly. An emergency always gets its playbook at once, and the person hears of it urgently;
-opt-out words are honoured; thanks get a short reply that the manager will answer; another request
+opt-out words are honoured; thanks or a greeting get a short reply naming who will answer; another request
 for a person (or a complaint) is passed on. Once a person has taken the ticket, the conversation is
 theirs: everything but an emergency or an opt-out is passed on. Every turn is stored as two
 `ChatMessage` rows. The caller commits.
@@ -272,8 +272,9 @@ class Conversations:
         if taken or (step is Step.HANDOFF and ctx.active is not None):
             # a person looks after this conversation (or is already asked to): passed on, not answered twice
             return await self._relay(ctx)
-        if step is Step.THANKS and ctx.active is not None:  # the manager is still to reply: say so, pass nothing on
-            return Turn("smalltalk", [rendering.customer_text("thanks_waiting", lang,
+        if step in (Step.THANKS, Step.GREETING) and ctx.active is not None:
+            # "thanks" / "在吗?" while the manager is still to reply: say who will answer, pass nothing on
+            return Turn("smalltalk", [rendering.customer_text(f"{step.value}_waiting", lang,
                                                               manager=await self._looking_after(ctx))])
         if step in (Step.THANKS, Step.GREETING, Step.ABUSE):
             return Turn("smalltalk", [rendering.customer_text(step.value, lang)])
@@ -477,6 +478,8 @@ class Conversations:
 
     async def _knowledge(self, ctx: _Context) -> Turn:
         lang = ctx.lang
+        if self.knowledge is None and ctx.active is not None:
+            return await self._relay(ctx, unanswered=True)
         if self.knowledge is None:
             return Turn("error", [t("Sorry, I cannot answer questions right now. Please try again later, or send "
                                     "/human to reach a person.", lang)])
