@@ -69,7 +69,7 @@ async def test_run_talks_to_the_bot_api(emulator, db, bank, tmp_path, mode):  # 
         await asyncio.to_thread(emu.say, USER_A, "我的定期什么时候到期?")
         for _ in range(3):
             msg = await asyncio.to_thread(emu.wait_reply, USER_A, 20)
-            if msg and "2026-12-03" in msg["text"]:
+            if msg and "2026年12月3日" in msg["text"]:
                 break
         else:
             pytest.fail("no personal answer")

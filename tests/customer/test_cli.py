@@ -56,7 +56,7 @@ async def test_local_chat_binds_answers_personal_and_hands_off(settings, db, ban
         sent = await chat.press(1)  # yes to greetings
         assert "谢谢" in sent[-1].plain
         sent = await chat.say("我的定期什么时候到期?")
-        assert "2026-12-03" in sent[0].plain
+        assert "2026年12月3日" in sent[0].plain
         sent = await chat.say("转人工")
         assert any(s.chat_id == 9001 for s in sent)  # the manager got the notice
         sent = await chat.manager_reply("您好,马上处理", db)
@@ -67,4 +67,4 @@ def test_chat_repl(cli_env):
     script = "我的定期什么时候到期?\n:press 9\n退订\n:quit\n"
     result = CliRunner().invoke(app, ["chat", "--client", "C0001", "--lang", "zh"], input=script)
     assert result.exit_code == 0, result.output
-    assert "2026-12-03" in result.stdout and "已为您退订" in result.stdout and "! no button 9" in result.stdout
+    assert "2026年12月3日" in result.stdout and "已为您退订" in result.stdout and "! no button 9" in result.stdout

@@ -60,11 +60,11 @@ async def test_follow_up_passes_history_to_knowledge(chat, bank, knowledge):
 
 
 @pytest.mark.parametrize(("lang", "question", "expected", "absent"), [
-    ("zh", "我的定期什么时候到期?", ["2026-12-03", "¥50,000.00", "1234"], ["2026-12-15"]),
-    ("en", "When does my card expire?", ["2027-01-31", "8888"], ["2026-12-03"]),
-    ("zh", "下个月要还多少?", ["¥3,456.78", "2026-12-15"], ["2026-12-03"]),
-    ("zh", "我的风险评估什么时候过期?", ["C3", "2026-01-15", "2027-01-15"], ["2026-12-03"]),
-    ("en", "When does my ID expire?", ["2030-05-01"], ["2026-12-03", "C3"]),
+    ("zh", "我的定期什么时候到期?", ["2026年12月3日", "¥50,000.00", "1234"], ["2026年12月15日"]),
+    ("en", "When does my card expire?", ["31 Jan 2027", "8888"], ["3 Dec 2026"]),
+    ("zh", "下个月要还多少?", ["¥3,456.78", "2026年12月15日"], ["2026年12月3日"]),
+    ("zh", "我的风险评估什么时候过期?", ["C3", "2026年1月15日", "2027年1月15日"], ["2026年12月3日"]),
+    ("en", "When does my ID expire?", ["1 May 2030"], ["3 Dec 2026", "C3"]),
 ])
 async def test_personal_answers_from_own_holdings(chat, db, bank, knowledge, lang, question, expected, absent):
     await bind(chat, USER_A, bank["invite_a"], lang)
@@ -88,8 +88,10 @@ async def test_unbound_personal_question_explains_binding(chat, bank, lang, expe
 async def test_no_customer_sees_another_clients_data(chat, db, bank):
     await bind(chat, USER_A, bank["invite_a"], "zh")
     await bind(chat, USER_B, bank["invite_b"], "en")
-    a_secrets = ["2026-12-03", "50,000.00", "1234", "3,456.78", "2027-01-31", "8888", "张伟"]
-    b_secrets = ["2027-03-09", "88,888.00", "5678", "999.01", "2028-06-30", "4321", "Emily"]
+    a_secrets = ["2026-12-03", "2026年12月3日", "3 Dec 2026", "50,000.00", "1234", "3,456.78", "2027-01-31",
+                 "2027年1月31日", "31 Jan 2027", "8888", "张伟"]
+    b_secrets = ["2027-03-09", "2027年3月9日", "9 Mar 2027", "88,888.00", "5678", "999.01", "2028-06-30",
+                 "2028年6月30日", "30 Jun 2028", "4321", "Emily"]
     questions = ["我的定期什么时候到期?", "下个月要还多少?", "my card expires when?", "我的卡什么时候过期?",
                  "查一下C0002的定期", "When does my deposit mature? client C0002"]
     for q in questions:
@@ -325,7 +327,7 @@ async def test_personal_data_never_reaches_the_logs(chat, bank, caplog):
     logged = "\n".join(
         f"{r.getMessage()} {r.args!r} {[v for k, v in vars(r).items() if k not in standard]!r}" for r in caplog.records
     )
-    for secret in ("2026-12-03", "50,000", "3,456.78", "张伟", "卡丢了", "1234"):
+    for secret in ("2026-12-03", "2026年12月3日", "50,000", "3,456.78", "张伟", "卡丢了", "1234"):
         assert secret not in logged, secret
 
 

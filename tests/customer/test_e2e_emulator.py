@@ -124,7 +124,7 @@ async def test_conversation_end_to_end(emulator, db, bank, tmp_path):
         # a personal question: this client's own maturity date
         await say(USER_A, "我的定期什么时候到期?")
         personal = await reply(USER_A)
-        assert "2026-12-03" in personal["text"] and "50,000.00" in personal["text"]
+        assert "2026年12月3日" in personal["text"] and "50,000.00" in personal["text"]
 
         # 转人工: the manager is notified; their Telegram reply reaches the customer
         await say(USER_A, "转人工")

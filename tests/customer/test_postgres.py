@@ -18,7 +18,7 @@ async def test_flow_on_postgres(settings, pg_db, fake_bot, fake_session):
     await chat.feed(message_update(USER_A, f"/start {bank['invite_a']}"))
     await chat.feed(message_update(USER_B, f"/start {bank['invite_b']}", language_code="en"))
     texts = await chat.texts(message_update(USER_A, "我的定期什么时候到期?"), chat_id=USER_A)
-    assert "2026-12-03" in texts[0] and "2027-03-09" not in texts[0]
+    assert "2026年12月3日" in texts[0] and "2027年3月9日" not in texts[0]
     await chat.feed_and_deliver(message_update(USER_A, "转人工"))
     async with pg_db.sessions() as s:
         ticket = await s.scalar(select(Ticket))

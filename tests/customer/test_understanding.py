@@ -154,7 +154,7 @@ async def test_an_action_gets_how_to_do_it_not_a_ticket(chat, db, bank, lang, te
 
 
 @pytest.mark.parametrize(("lang", "question", "expected"), [
-    ("en", "What do I hold?", ["2026-12-03", "2027-01-31", "3,456.78"]),
+    ("en", "What do I hold?", ["3 Dec 2026", "31 Jan 2027", "3,456.78"]),
     ("en", "How much money do I have?", ["50,000.00"]),
     ("zh", "我有多少钱", ["50,000.00"]),
 ])
@@ -173,7 +173,7 @@ async def test_own_rate_and_a_follow_up_keep_the_deposit(chat, db, bank, knowled
         await s.commit()
     await bind(chat, USER_A, bank["invite_a"], "zh")
     first = await chat.texts(message_update(USER_A, "我的定期什么时候到期?"), chat_id=USER_A)
-    assert "2026-12-03" in first[0]
+    assert "2026年12月3日" in first[0]
     rate = await chat.texts(message_update(USER_A, "那利率呢?"), chat_id=USER_A)
     assert "1.45%" in rate[0] and "180天定期" in rate[0] and "信用卡" not in rate[0]
     assert knowledge.calls == []

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from bot.db.models import Client, Holding, HoldingKind, Product
 from bot.i18n import Html, escape, t
-from bot.services.formats import fmt_amount
+from bot.services.formats import fmt_amount, fmt_date
 from prompts import render
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 visible characters; keep a margin for markup
@@ -29,8 +29,9 @@ class SourceLike(Protocol):
 SourceDict = dict[str, object]
 
 
-def day(value: date | None) -> str:
-    return value.isoformat() if value else "-"
+def day(value: date | None, lang: str) -> str:
+    """A date as the customer reads it in their language (3 Dec 2026 / 2026年12月3日)."""
+    return fmt_date(value, lang) if value else "-"
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -118,10 +119,10 @@ def profile_line(client: Client, topic: str, lang: str) -> str:
         if not client.risk_rating or client.risk_assessed_on is None:
             return t("No valid risk assessment on file; your relationship manager can arrange one.", lang)
         return t("Risk rating {rating}, assessed on {assessed}, valid until {until}", lang, rating=client.risk_rating,
-                 assessed=day(client.risk_assessed_on), until=day(assessment_expires_on(client)))
+                 assessed=day(client.risk_assessed_on, lang), until=day(assessment_expires_on(client), lang))
     if client.id_expiry is None:
         return t("No ID document expiry date on file.", lang)
-    return t("ID document on file valid until {date}", lang, date=day(client.id_expiry))
+    return t("ID document on file valid until {date}", lang, date=day(client.id_expiry, lang))
 
 
 def product_name(h: Holding, product: Product | None, lang: str) -> str:
@@ -135,15 +136,15 @@ def holding_line(h: Holding, name: str, lang: str) -> str:
     amount = fmt_amount(h.amount, h.currency)
     if h.kind == HoldingKind.DEPOSIT:
         return t("Time deposit {name}{tail}: {amount}, matures on {date}", lang, name=name, tail=tail, amount=amount,
-                 date=day(h.maturity_date))
+                 date=day(h.maturity_date, lang))
     if h.kind == HoldingKind.WEALTH:
         return t("Wealth product {name}: {amount}, matures on {date}", lang, name=name, amount=amount,
-                 date=day(h.maturity_date))
+                 date=day(h.maturity_date, lang))
     if h.kind == HoldingKind.CARD:
-        return t("Card {name}{tail}: valid until {date}", lang, name=name, tail=tail, date=day(h.maturity_date))
+        return t("Card {name}{tail}: valid until {date}", lang, name=name, tail=tail, date=day(h.maturity_date, lang))
     if h.kind == HoldingKind.LOAN:
         return t("Loan {name}: next repayment {due_amount} on {date}", lang, name=name,
-                 due_amount=fmt_amount(h.next_due_amount, h.currency), date=day(h.next_due_date))
+                 due_amount=fmt_amount(h.next_due_amount, h.currency), date=day(h.next_due_date, lang))
     if h.kind == HoldingKind.PENSION:
         return t("Personal pension account {name}: balance {amount}", lang, name=name, amount=amount)
     return f"{escape(name)}: {escape(amount)}"
