@@ -455,9 +455,9 @@ def facts_of(line: str, kinds: list[str] | None = None) -> list[str]:
     return (wanted or found)[:4]
 
 
-_EN_LEADS = {"code": "The code is {}.", "rate": "The rate is {}.", "fee": "The fee is {}.", "limit": "The amount is {}.",
-             "period": "The period is {}.", "date": "The date is {}.", "hours": "The hours are {}.",
-             "phone": "The number is {}."}
+_EN_LEADS = {"code": "The code is {}.", "rate": "The rate is {}.", "fee": "The fee is {}.",
+             "limit": "The amount is {}.", "period": "The period is {}.", "date": "The date is {}.",
+             "hours": "The hours are {}.", "phone": "The number is {}."}
 
 
 def english_lead(composed: Composed, effective: str = "") -> str:
