@@ -95,6 +95,7 @@ class E5Embeddings(Embeddings):
     (`e5-small-q4`): vectors stored by one are searched with the other's queries."""
 
     name = "e5-small-q4"
+    queries_differ = True  # 'query: ' and 'passage: ' prefixes
 
     def __init__(
         self,
@@ -158,6 +159,20 @@ class E5Embeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return _vector(self._encode([text], True)[0])
 
+    def embed_questions(self, texts: list[str]) -> list[list[float]]:
+        """Stored questions (an FAQ row's question) as the model embeds a query ('query: '), in a batch:
+        a customer's question is compared with them question to question."""
+        model = self._get()
+        texts = [t[: self.max_chars] for t in texts]
+        if self._onnx is not None:
+            return _vectors(self._onnx.encode(texts, is_query=True, pool=self._pool))
+        with self._lock:
+            out = [
+                np.asarray(model.encode(texts[i : i + self.batch_size], is_query=True))
+                for i in range(0, len(texts), self.batch_size)
+            ]
+        return _vectors(np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32))
+
 
 class CachedEmbeddings(Embeddings):
     """Any embedding, with document vectors kept by content hash (bounded, LRU) and queries by
@@ -166,6 +181,7 @@ class CachedEmbeddings(Embeddings):
     def __init__(self, inner: Embeddings, max_items: int = 200_000, max_queries: int = 4096) -> None:
         self.inner = inner
         self.name = embedding_name(inner)
+        self.queries_differ = queries_differ(inner)
         self.max_items = max_items
         self.max_queries = max_queries
         self._docs: OrderedDict[bytes, list[float]] = OrderedDict()
@@ -204,6 +220,21 @@ class CachedEmbeddings(Embeddings):
             while len(self._queries) > self.max_queries:
                 self._queries.popitem(last=False)
         return vec
+
+    def embed_questions(self, texts: list[str]) -> list[list[float]]:
+        """Stored questions embedded as queries (see `embed_questions`), kept with the queries."""
+        with self._lock:
+            found = {t: self._queries[t] for t in texts if t in self._queries}
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
+        if todo:
+            vectors = embed_questions(self.inner, todo)
+            found.update(zip(todo, vectors, strict=True))
+            with self._lock:
+                for t, v in zip(todo, vectors, strict=True):
+                    self._queries[t] = v
+                while len(self._queries) > self.max_queries:
+                    self._queries.popitem(last=False)
+        return [found[t] for t in texts]
 
     def warm(self) -> None:
         warm = getattr(self.inner, "warm", None)
@@ -277,6 +308,20 @@ def openai_embeddings(model: str, api_key: str | None, base_url: str | None, tim
         max_retries=1,
         check_embedding_ctx_length=False,  # send text, not tiktoken ids: works with any compatible server
     )
+
+
+def embed_questions(emb: Embeddings, texts: list[str]) -> list[list[float]]:
+    """Stored questions embedded the way the model embeds a customer's question, in a batch: with
+    `embed_questions` where the embedding has it (e5's 'query: ' prefix), else as documents (a symmetric
+    model - USE, an OpenAI-compatible endpoint, the test hash - embeds both alike)."""
+    batch = getattr(emb, "embed_questions", None)
+    vectors: list[list[float]] = batch(list(texts)) if callable(batch) else emb.embed_documents(list(texts))
+    return vectors
+
+
+def queries_differ(emb: Embeddings | None) -> bool:
+    """Whether the model embeds a question asked unlike the same text as a passage (e5's prefixes)."""
+    return bool(getattr(emb, "queries_differ", False))
 
 
 def embedding_name(emb: Embeddings | None) -> str:

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -25,7 +25,7 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.bm25 import BM25Index
 from knowledge.chunking import Chunk, ChunkMeta, meta_float, meta_int
-from knowledge.embeddings import StoreOnlyEmbeddings, embedding_name
+from knowledge.embeddings import StoreOnlyEmbeddings, embed_questions, embedding_name, queries_differ
 from knowledge.text import nfkc, to_simplified, tokenize
 
 if TYPE_CHECKING:
@@ -70,7 +70,9 @@ RRF_K = 60
 ADD_BATCH = 1000
 ALT_WEIGHT = 0.5  # weight of the translated-query lexical channel in the fusion
 DENSE_WEIGHT = 2.0  # the dense channel counts twice BM25 in the fusion (measured: paraphrased FAQs)
-ALIAS_SEP = "#q"  # id suffix of an FAQ row's question-only record (dense channel only)
+ALIAS_SEP = "#q"  # id suffix of an FAQ row's question-only record (dense channel only), a passage vector
+ASKED_SEP = "#a"  # id suffix of an FAQ row's question embedded as a query (models whose queries differ: e5)
+QUERY_MARK = "query: "  # what a vector embedded as a query is hashed with (its own cache key)
 DENSE_CACHE_MAX = 4096  # dense rankings kept (by query text) until the index changes
 
 
@@ -145,6 +147,70 @@ def chroma_where(allowed_keys: set[str] | None, where: Filters | None) -> Where 
     return conds[0] if len(conds) == 1 else {"$and": conds}
 
 
+Ranking: TypeAlias = list[tuple[str, float]]  # (chunk id, cosine similarity), best first
+
+
+def _dense_rankings(
+    ranked: list[tuple[str, float]], meta: Mapping[str, ChunkMeta], allowed_keys: set[str] | None
+) -> tuple[Ranking, Ranking, Ranking]:
+    """The store's nearest records (id, cosine distance), current versions only -> chunks by their
+    passage vectors (an FAQ row by the better of its text and its question), chunks by their text alone,
+    FAQ rows by their question embedded as a query."""
+    best: dict[str, float] = {}
+    by_text: Ranking = []
+    by_question: Ranking = []
+    for cid, d in ranked:
+        base = cid.removesuffix(ASKED_SEP).removesuffix(ALIAS_SEP)
+        if allowed_keys is not None and meta.get(base, {}).get("doc_key") not in allowed_keys:
+            continue
+        sim = 1.0 - float(d)
+        if cid.endswith(ASKED_SEP):
+            by_question.append((base, sim))
+            continue
+        if cid == base:
+            by_text.append((base, sim))
+        best[base] = max(best.get(base, -1.0), sim)
+    return sorted(best.items(), key=lambda x: -x[1]), by_text, by_question
+
+
+def _row_question(meta: Mapping[str, object]) -> str:
+    """An FAQ row's question (matched on its own by the dense channel); empty for any other chunk."""
+    if meta.get("kind") in ("faq", "curated") and not meta.get("alias_of"):
+        return str(meta.get("question") or "")
+    return ""
+
+
+def _dense_ranks(
+    passages: Ranking, by_text: Ranking, by_question: Ranking, is_row: Callable[[str], bool]
+) -> dict[str, tuple[int, float]]:
+    """Each chunk's place in the dense channel (rank, similarity). Documents keep their places in the
+    ranking by passage vectors; FAQ rows share the places FAQ rows hold there, taken by the better of
+    each row's rank there among them and its rank by question asked as a query: the n-th best FAQ question
+    takes the n-th FAQ place. Ranks, not similarities, since query-to-query similarities run on another
+    scale than query-to-passage ones; and the question ranking, of FAQ rows only, gives FAQ rows no place
+    over documents (it would otherwise put a poor match first)."""
+    asked = {cid: (rank, sim) for rank, (cid, sim) in enumerate(by_question, start=1)}
+    # an FAQ row's rank by its text among FAQ rows
+    text = {cid: (rank, sim) for rank, (cid, sim) in
+            enumerate(((c, s) for c, s in by_text if c in asked or is_row(c)), start=1)}
+    out: dict[str, tuple[int, float]] = {}
+    slots: list[int] = []  # the places FAQ rows hold in the ranking by passage vectors
+    places: dict[str, tuple[int, float]] = {}  # an FAQ row's place there among FAQ rows
+    for rank, (cid, sim) in enumerate(passages, start=1):
+        if cid in asked or is_row(cid):
+            slots.append(rank)
+            places[cid] = (len(slots), sim)
+        else:
+            out[cid] = (rank, sim)
+    for cid in dict.fromkeys([*places, *asked]):
+        # without question vectors (a model that embeds questions as passages), the passage ranking's order
+        ranks = [r for r in (text.get(cid), asked.get(cid)) if r is not None] if asked else []
+        ranks = ranks or [places[cid]]
+        n, sim = min(ranks)
+        out[cid] = (slots[n - 1] if n <= len(slots) else len(passages) + n - len(slots), sim)
+    return out
+
+
 class KnowledgeIndex:
     def __init__(self, client: ClientAPI, embeddings: Embeddings | None, collection: str = "kb") -> None:
         from langchain_chroma import Chroma
@@ -161,6 +227,8 @@ class KnowledgeIndex:
             collection_metadata={"hnsw:space": "cosine"},
         )
         self._store_emb = store_emb
+        # a model that embeds a query unlike a passage (e5) gets an FAQ question in both ways
+        self.queries_differ = queries_differ(embeddings)
         self.bm25 = BM25Index()
         self.texts: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -251,11 +319,15 @@ class KnowledgeIndex:
         if self.dense_enabled:
             # an FAQ row is also found by its question alone: customers paraphrase the question
             for c in chunks:
-                q = str(c.metadata.get("question") or "")
-                if c.metadata.get("kind") in ("faq", "curated") and q:
+                q = _row_question(c.metadata)
+                if q:
                     ids.append(c.id + ALIAS_SEP)
                     docs.append(q)
                     metas.append({**c.metadata, "alias_of": c.id})
+                    if self.queries_differ and c.metadata.get("kind") == "faq":
+                        ids.append(c.id + ASKED_SEP)
+                        docs.append(q)
+                        metas.append({**c.metadata, "alias_of": c.id, "as_query": True})
         if vectors is None or len(vectors) != len(ids):
             vectors = self._vectors(docs, metas)
         col = self.store._collection
@@ -278,11 +350,15 @@ class KnowledgeIndex:
 
     def _vectors(self, docs: list[str], metas: list[ChunkMeta]) -> list[list[float]]:
         """Vectors for the records; a text already stored (a re-ingest, a new version sharing most of
-        its chunks with the old one) reuses its stored vector instead of being embedded again."""
+        its chunks with the old one) reuses its stored vector instead of being embedded again.
+
+        An FAQ row's `as_query` record is its question embedded as the customer's question is (e5: 'query: '
+        on both sides, the model's way for paraphrases): question to question."""
         if not self.dense_enabled:
             return self._store_emb.embed_documents(docs)
         norm = [dense_text(d) for d in docs]
-        hashes = [text_hash(n) for n in norm]
+        asked = [bool(m.get("as_query")) for m in metas]
+        hashes = [text_hash(QUERY_MARK + n if a else n) for n, a in zip(norm, asked, strict=True)]
         for m, h in zip(metas, hashes, strict=True):
             m["vec_hash"] = h
         known: dict[str, list[float]] = {}
@@ -293,10 +369,14 @@ class KnowledgeIndex:
             for emb, meta in zip(got["embeddings"] if got["embeddings"] is not None else [], got["metadatas"] or [],
                                  strict=False):
                 known[str((meta or {}).get("vec_hash"))] = [float(x) for x in emb]
-        todo = list(dict.fromkeys(h for h in hashes if h not in known))
-        if todo:
-            text_of = dict(zip(hashes, norm, strict=True))
-            known.update(zip(todo, self._store_emb.embed_documents([text_of[h] for h in todo]), strict=True))
+        text_of = dict(zip(hashes, norm, strict=True))
+        kind_of = dict(zip(hashes, asked, strict=True))
+        for as_query in (False, True):
+            todo = [h for h in dict.fromkeys(hashes) if kind_of[h] is as_query and h not in known]
+            if todo:
+                texts = [text_of[h] for h in todo]
+                vecs = embed_questions(self._store_emb, texts) if as_query else self._store_emb.embed_documents(texts)
+                known.update(zip(todo, vecs, strict=True))
         return [known[h] for h in hashes]
 
     def delete_key(self, key: str) -> int:
@@ -379,17 +459,11 @@ class KnowledgeIndex:
                 self.bm25.search(q, k=fetch, allowed_keys=allowed_keys, where=where) for q in (alt_queries or [])
             ]
         dense: list[tuple[str, float]] = []
+        asked: list[tuple[str, float]] = []
         vec = None
         if self.dense_enabled and (allowed_keys is None or allowed_keys):
             vec, ranked = self._dense_ranking(query, where, fetch * 2)
-            best: dict[str, float] = {}
-            for cid, d in ranked:
-                base = cid.removesuffix(ALIAS_SEP)  # an FAQ question record stands for its row
-                key = self.bm25.meta.get(base, {}).get("doc_key")
-                if allowed_keys is not None and key not in allowed_keys:
-                    continue
-                best[base] = max(best.get(base, -1.0), 1.0 - float(d))
-            dense = sorted(best.items(), key=lambda x: -x[1])
+            dense, by_text, asked = _dense_rankings(ranked, self.bm25.meta, allowed_keys)
         w_lex, w_dense = weights[0], weights[1] * self.dense_weight
         fused: dict[str, Hit] = {}
         with self._lock:
@@ -407,7 +481,10 @@ class KnowledgeIndex:
                     if h is None:
                         h = fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, 0.0)
                     h.score += self.alt_weight * w_lex / (RRF_K + rank)
-            for rank, (cid, sim) in enumerate(dense, start=1):
+            def is_row(cid: str) -> bool:
+                return bool(_row_question(self.bm25.meta.get(cid, {})))
+
+            for cid, (rank, sim) in _dense_ranks(dense, by_text, asked, is_row).items():
                 meta = self.bm25.meta.get(cid)
                 if meta is None:  # deleted between the two reads
                     continue

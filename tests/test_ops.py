@@ -154,3 +154,24 @@ async def test_backup_during_delivery_restores_to_a_working_workspace(tmp_path: 
         await task
         async with db.sessions() as session:
             assert await session.scalar(select(func.count()).where(OutboxItem.status == "sent")) == n
+
+
+def test_bench_load_without_a_bot_api_server_says_what_to_start(tmp_path, monkeypatch):
+    """No traceback: the error names the address and how to start the emulator; nothing is set up before."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app, load_commands
+
+    load_commands()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = CliRunner().invoke(app, ["bench", "load", "--seconds", "1", "--api-base", f"http://127.0.0.1:{port}",
+                                      "--redis-url", "redis://127.0.0.1:6379/0"])
+    assert result.exit_code == 1, result.output
+    assert f"no Bot API server at http://127.0.0.1:{port}" in result.output and "tg_emulator" in result.output
+    assert "Traceback" not in result.output

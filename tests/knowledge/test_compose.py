@@ -221,3 +221,39 @@ async def test_of_several_numbers_the_one_for_what_is_asked(service, tmp_path: P
     svc = await _loaded(service, tmp_path)
     a = await svc.ask("Which number do I call if I lose my credit card?", lang="en")
     assert a.text.split("\n", 1)[0] == "The number is 400-333-4444."
+
+
+CASH = """# Example Daily Cash fund
+
+## Redemption
+
+Fast redemption arrives at once, up to RMB 10,000 per person per day.
+"""
+
+LIMITS = """# Example mobile banking guide
+
+## Transfer limits
+
+Daily transfer limit: RMB 50,000 with an SMS code, RMB 500,000 with face recognition.
+"""
+
+
+async def test_the_first_passage_must_hold_what_is_asked(service, tmp_path: Path):
+    from knowledge.answer import prefer_covering
+
+    d = tmp_path / "cover_docs"
+    d.mkdir()
+    (d / "cash.md").write_text(CASH, encoding="utf-8")
+    (d / "limits.md").write_text(LIMITS, encoding="utf-8")
+    await service.ingest([d])
+    q = "Can I change my daily transfer limit?"
+    hits = await service.retrieve(q, k=10)
+    cash = next(h for h in hits if h.doc == "cash.md")
+    limits = next(h for h in hits if h.doc == "limits.md")
+    bm25 = service.index.bm25
+    # ranked first for 'daily' in its title, the fund never names a transfer limit: the guide answers
+    assert prefer_covering([cash, limits], q, bm25, 0.34)[0] is limits
+    # a first passage that holds what is asked keeps its place
+    assert prefer_covering([limits, cash], q, bm25, 0.34)[0] is limits
+    assert prefer_covering([cash, limits], "How much can I redeem per day from the Daily Cash fund?", bm25,
+                           0.34)[0] is cash

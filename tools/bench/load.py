@@ -243,6 +243,12 @@ async def run_load(*, customers: int, rate: float, seconds: float, api_base: str
                    docs: Path, progress: Any = None) -> LoadResult:
     if not redis_url:
         raise ValueError("--redis-url is required: the bot instances share their inbox and state through Redis")
+    async with httpx.AsyncClient(timeout=5) as probe:
+        try:
+            await probe.get(f"{api_base}/_emu/stats")
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"no Bot API server at {api_base} ({type(exc).__name__}); start one first: python "
+                               "../shared/tg_emulator/server.py --port 8091 --global-rate 200") from None
     url, admin = scratch_database(database_url) if database_url else ("", None)
     from redis.asyncio import Redis
 
