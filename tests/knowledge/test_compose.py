@@ -64,6 +64,27 @@ def test_which_days_asks_for_dates_and_costing_money_for_a_fee():
     assert "fee" in asked_kinds("补办要钱吗") and "fee" in asked_kinds("开存款证明多少钱")
 
 
+def test_a_code_question_leads_with_the_code():
+    assert asked_kinds("What is the bank's SWIFT code?") == ["code"]
+    assert "code" not in asked_kinds("Will the bank ever ask for my SMS code?")
+    assert _lead("本行总行的SWIFT代码为EXBKCNSHXXX。办理汇入汇款时请提供账号。", ["code"]) == \
+        "The code is EXBKCNSHXXX."
+
+
+def test_a_count_may_be_in_another_measure_than_asked():
+    count = count_asked("定投扣款失败几次会被自动停掉")
+    assert count is not None and count.search("连续3期扣款失败的，定投计划自动终止")
+    assert not count.search("本行2026年第11期大额存单") and not count.search("余额不足5,000元")
+
+
+def test_a_line_saying_the_questions_phrase_goes_first():
+    from knowledge.compose import _phrases
+
+    phrases = _phrases("What risk level are equity funds?")
+    assert any(p.search("level: r4; typical products: equity funds, most qdii funds") for p in phrases)
+    assert not any(p.search("level: r3; typical products: equity products; balanced funds") for p in phrases)
+
+
 def test_an_english_lead_gives_the_hours_asked():
     assert _lead("手机银行:周一至周五7:00至22:00,实时成交。", ["hours"]) == "The hours are 7:00 to 22:00."
 
@@ -257,3 +278,11 @@ async def test_the_first_passage_must_hold_what_is_asked(service, tmp_path: Path
     assert prefer_covering([limits, cash], q, bm25, 0.34)[0] is limits
     assert prefer_covering([cash, limits], "How much can I redeem per day from the Daily Cash fund?", bm25,
                            0.34)[0] is cash
+
+
+async def test_a_segmentation_fragment_does_not_decline_and_a_penalty_is_not_the_amount(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    # jieba cuts '消费贷能借多少' into '消费 / 贷能 / 借 / 多少': '贷能' is no topic the documents lack
+    a = await svc.ask("消费贷能借多少")
+    first = a.text.split("\n", 1)[0]
+    assert a.grounded and "30万元" in first and "罚息" not in first, a.text
