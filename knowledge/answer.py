@@ -220,6 +220,24 @@ def grounding(question: str, hits: list[Hit], bm25: BM25Index, *, threshold: flo
     return Grounding(cov >= threshold, cov, reason, missing)
 
 
+def prefer_covering(hits: list[Hit], question: str, bm25: BM25Index, threshold: float) -> list[Hit]:
+    """The first passage must itself hold what the question names (its coverage reaches the grounding
+    threshold); when it does not and another of the best passages does, that one goes first: ranked
+    first for a word of its title ('Daily Cash' for 'my daily transfer limit'), a passage that never
+    names the transfer limit does not answer, the one about the transfer limit does. A first passage
+    that is grounded keeps its place, though another names more words (the ranking knows meaning)."""
+    if len(hits) < 2:
+        return hits
+    concepts = analyze(question, bm25)
+    if not concepts or _coverage(concepts, hits[0].text)[0] >= threshold:
+        return hits
+    covs = [_coverage(concepts, h.text)[0] for h in hits]
+    best = max(range(len(hits)), key=lambda i: (covs[i], -i))
+    if best and covs[best] >= threshold:
+        return [hits[best], *hits[:best], *hits[best + 1:]]
+    return hits
+
+
 # a question naming a currency is about that currency: a passage that never names it does not answer
 _CURRENCIES = [
     ("美元", "usd", "us dollar", "dollar"), ("欧元", "eur", "euro"), ("港币", "港元", "hkd", "hong kong dollar"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from knowledge.bm25 import BM25Index
 from knowledge.index import Hit
 from knowledge.query import Concept, analyze, prepare
-from knowledge.text import detect_language, led_lines, nfkc, numbers_in, split_sentences, tokenize
+from knowledge.text import EN_STOP, detect_language, led_lines, nfkc, numbers_in, split_sentences, tokenize
 
 MAX_SUPPORT = 2
 _STEM_LEN = 5  # 'devices' / 'device' / 'devicing': an English noun by its first letters
@@ -48,6 +48,9 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
               re.compile(r"\d{1,2}[:：]\d{2}")),
     "phone": (re.compile(r"电话|热线|号码|客服|phone|hotline|call|contact", re.I),
               re.compile(r"\d{3,4}-\d{3,4}-\d{3,4}|\+\d{2}")),
+    # a code or identifier ('SWIFT code', '产品代码'): the line holding one ('HRBKCNSHXXX', 'XH-CASH01')
+    "code": (re.compile(r"代码|编号|\bswift\b|\bbic\b|\b(?:product|bank|branch|swift|routing|sort) code\b", re.I),
+             re.compile(r"\b[A-Z][A-Z0-9-]{5,}\b")),
     # how to have a fee waived, what it takes: the line that says the condition, not the fee
     "condition": (re.compile(r"(?:怎么|怎样|如何|能|可以|才)\s*免|免(?:年费|除|掉)|减免|豁免|条件|waive|waiver|"
                              r"condition|eligib|qualif", re.I),
@@ -102,11 +105,26 @@ def asked_kinds(question: str) -> list[str]:
 
 # 'how many devices' / '几台' asks for a count of things: a number with a measure word ('3台', '6笔') or
 # the thing counted ('3 devices'), not an amount of money or a period
-_MEASURE = r"(?:个(?!月|工作日|小时|人所得)|[台张次笔份只名位家户种项部条])"
+_MEASURE = r"(?:个(?!月|工作日|小时|人所得)|(?<!第\d)(?<!第\d\d)期|[台张次笔份只名位家户种项部条])"
 _COUNT_ZH_RE = re.compile(r"(?:几|多少)\s*(个(?!月|工作日|小时)|[台张次笔份只名位家户种项部条])")
 # English counts are plural: the first plural word after 'how many' is what is counted
 _COUNT_EN_RE = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]+?)e?s\b", re.I)
 _PERIOD_NOUN_RE = re.compile(r"(?:working |business )?(?:day|month|year|hour|minute|week|second)$", re.I)
+
+
+def _phrases(question: str) -> list[re.Pattern[str]]:
+    """The question's English two-word phrases ('equity funds', 'risk level'): a line saying one as the
+    question does is about it, more than a line with the two words apart ('equity products; balanced
+    funds')."""
+    out = []
+    for part in re.split(r"[^a-z' -]+", nfkc(question).lower()):
+        words = re.findall(r"[a-z][a-z'-]*", part)
+        for a, b in zip(words, words[1:], strict=False):
+            if a in EN_STOP or b in EN_STOP or len(a) < 3 or len(b) < 3:
+                continue
+            a, b = (re.escape(w.removesuffix("s")) for w in (a, b))
+            out.append(re.compile(rf"\b{a}s?\s+{b}s?\b", re.I))
+    return out
 
 
 def count_asked(question: str) -> re.Pattern[str] | None:
@@ -115,7 +133,8 @@ def count_asked(question: str) -> re.Pattern[str] | None:
     q = nfkc(question)
     m = _COUNT_ZH_RE.search(q)
     if m:
-        unit = _MEASURE if m.group(1) == "个" else re.escape(m.group(1))
+        # the measure asked, or another one the document counts in ('几次' answered by '连续3期')
+        unit = _MEASURE if m.group(1) == "个" else "(?:" + re.escape(m.group(1)) + "|" + _MEASURE + ")"
         return re.compile(r"(?<![\d.])\d+\s*" + unit)
     m = _COUNT_EN_RE.search(q)
     if not m or _PERIOD_NOUN_RE.search(m.group(1)):
@@ -251,7 +270,8 @@ def _number_concepts(concepts: list[Concept], title: str) -> list[Concept]:
 
 
 def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numbers: list[Concept],
-           title: str = "", secondary_rate: bool = False, count: re.Pattern[str] | None = None) -> float:
+           title: str = "", secondary_rate: bool = False, count: re.Pattern[str] | None = None,
+           phrases: list[re.Pattern[str]] | None = None) -> float:
     low = nfkc(unit).lower()
     toks = set(tokenize(unit))
     sc = 0.0
@@ -266,6 +286,8 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
             sc *= 1.3  # 'what does it take to waive the fee': the line saying what it takes
     elif kinds and any(k in kinds for k in ("rate", "fee", "limit", "period", "date", "phone")):
         sc *= 0.7  # a number was asked for and this line has none of that kind
+    if phrases and any(p.search(low) for p in phrases):
+        sc *= 1.25  # 'Equity funds' for 'what risk level are equity funds'
     if count is not None:
         sc *= 1.8 if count.search(nfkc(unit)) else 0.6  # '几台设备': the line with '3台', not '5,000元'
     if numbers:
@@ -296,6 +318,7 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
     kinds = asked_kinds(question)
     secondary_rate = "rate" in kinds and not _SECONDARY_RATE_RE.search(question)
     count = count_asked(question)
+    phrases = _phrases(question)
     units = [(hi, ui, unit) for hi, h in enumerate(pool) for ui, unit in enumerate(_units(h))]
     if not units:
         return Composed([], 0)
@@ -311,7 +334,7 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
         rank_w = 1.0 if h.doc == pool[0].doc else 0.6
         # a bilingual document answers in the question's language where it can
         same = 1.3 if detect_language(unit) == lang else 1.0
-        sc = _score(unit, head, concepts, kinds, numbers, title, secondary_rate, count) * rank_w * same
+        sc = _score(unit, head, concepts, kinds, numbers, title, secondary_rate, count, phrases) * rank_w * same
         if i in others:
             sc *= 0.3
             excluded.add((hi, ui))
@@ -410,7 +433,7 @@ def effective_date(texts: list[str]) -> str:
 
 _FACT_RE = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}月\d{1,2}日|\+?[\d]{2,4}(?:-\d{2,4}){2,3}|"
-    r"\b[A-Z]{1,3}\d{1,2}\b|T\s*\+\s*\d+|(?<![\d:])\d{1,2}:\d{2}(?![\d:])|"
+    r"\b[A-Z]{1,3}\d{1,2}\b|T\s*\+\s*\d+|(?<![A-Za-z0-9-])[A-Z][A-Z0-9-]{5,}(?![A-Za-z0-9-])|(?<![\d:])\d{1,2}:\d{2}(?![\d:])|"
     r"\d[\d,]*(?:\.\d+)?\s*(?:%|万元|万|元/笔|元|美元|个工作日|个月|天|年|小时|分钟|笔|次|周岁|岁)|\d{1,3}(?:,\d{3})+|\d{4,}"
 )
 _UNITS_EN = [
@@ -432,9 +455,9 @@ def facts_of(line: str, kinds: list[str] | None = None) -> list[str]:
     return (wanted or found)[:4]
 
 
-_EN_LEADS = {"rate": "The rate is {}.", "fee": "The fee is {}.", "limit": "The amount is {}.",
-             "period": "The period is {}.", "date": "The date is {}.", "hours": "The hours are {}.",
-             "phone": "The number is {}."}
+_EN_LEADS = {"code": "The code is {}.", "rate": "The rate is {}.", "fee": "The fee is {}.",
+             "limit": "The amount is {}.", "period": "The period is {}.", "date": "The date is {}.",
+             "hours": "The hours are {}.", "phone": "The number is {}."}
 
 
 def english_lead(composed: Composed, effective: str = "") -> str:

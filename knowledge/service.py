@@ -24,6 +24,7 @@ from knowledge.answer import (
     declined,
     grounding,
     llm_answer,
+    prefer_covering,
     ranked_docs,
     render_answer,
     sources_of,
@@ -217,7 +218,8 @@ class KnowledgeService:
         g = grounding(asked, hits, self.index.bm25, threshold=threshold)
         if not g.grounded:
             return declined(lang, g.reason, retrieved)
-        top = prefer_language(prefer_titled(hits[: self.top_k], asked, self.index.bm25), lang)
+        top = prefer_titled(hits[: self.top_k], asked, self.index.bm25)
+        top = prefer_language(prefer_covering(top, asked, self.index.bm25, threshold), lang)
         if not subject_covered(asked, top[0]):
             return declined(lang, "subject not in the passages", retrieved)
         pool = top + self.index.hits_of_key(str(top[0].meta.get("doc_key", "")), {h.id for h in top})[:POOL_EXTRA]

@@ -64,6 +64,27 @@ def test_which_days_asks_for_dates_and_costing_money_for_a_fee():
     assert "fee" in asked_kinds("补办要钱吗") and "fee" in asked_kinds("开存款证明多少钱")
 
 
+def test_a_code_question_leads_with_the_code():
+    assert asked_kinds("What is the bank's SWIFT code?") == ["code"]
+    assert "code" not in asked_kinds("Will the bank ever ask for my SMS code?")
+    assert _lead("本行总行的SWIFT代码为EXBKCNSHXXX。办理汇入汇款时请提供账号。", ["code"]) == \
+        "The code is EXBKCNSHXXX."
+
+
+def test_a_count_may_be_in_another_measure_than_asked():
+    count = count_asked("定投扣款失败几次会被自动停掉")
+    assert count is not None and count.search("连续3期扣款失败的，定投计划自动终止")
+    assert not count.search("本行2026年第11期大额存单") and not count.search("余额不足5,000元")
+
+
+def test_a_line_saying_the_questions_phrase_goes_first():
+    from knowledge.compose import _phrases
+
+    phrases = _phrases("What risk level are equity funds?")
+    assert any(p.search("level: r4; typical products: equity funds, most qdii funds") for p in phrases)
+    assert not any(p.search("level: r3; typical products: equity products; balanced funds") for p in phrases)
+
+
 def test_an_english_lead_gives_the_hours_asked():
     assert _lead("手机银行:周一至周五7:00至22:00,实时成交。", ["hours"]) == "The hours are 7:00 to 22:00."
 
@@ -221,3 +242,39 @@ async def test_of_several_numbers_the_one_for_what_is_asked(service, tmp_path: P
     svc = await _loaded(service, tmp_path)
     a = await svc.ask("Which number do I call if I lose my credit card?", lang="en")
     assert a.text.split("\n", 1)[0] == "The number is 400-333-4444."
+
+
+CASH = """# Example Daily Cash fund
+
+## Redemption
+
+Fast redemption arrives at once, up to RMB 10,000 per person per day.
+"""
+
+LIMITS = """# Example mobile banking guide
+
+## Transfer limits
+
+Daily transfer limit: RMB 50,000 with an SMS code, RMB 500,000 with face recognition.
+"""
+
+
+async def test_the_first_passage_must_hold_what_is_asked(service, tmp_path: Path):
+    from knowledge.answer import prefer_covering
+
+    d = tmp_path / "cover_docs"
+    d.mkdir()
+    (d / "cash.md").write_text(CASH, encoding="utf-8")
+    (d / "limits.md").write_text(LIMITS, encoding="utf-8")
+    await service.ingest([d])
+    q = "Can I change my daily transfer limit?"
+    hits = await service.retrieve(q, k=10)
+    cash = next(h for h in hits if h.doc == "cash.md")
+    limits = next(h for h in hits if h.doc == "limits.md")
+    bm25 = service.index.bm25
+    # ranked first for 'daily' in its title, the fund never names a transfer limit: the guide answers
+    assert prefer_covering([cash, limits], q, bm25, 0.34)[0] is limits
+    # a first passage that holds what is asked keeps its place
+    assert prefer_covering([limits, cash], q, bm25, 0.34)[0] is limits
+    assert prefer_covering([cash, limits], "How much can I redeem per day from the Daily Cash fund?", bm25,
+                           0.34)[0] is cash
