@@ -481,7 +481,6 @@ class KnowledgeIndex:
                     if h is None:
                         h = fused[cid] = Hit(cid, self.texts.get(cid, ""), meta, 0.0)
                     h.score += self.alt_weight * w_lex / (RRF_K + rank)
-
             def is_row(cid: str) -> bool:
                 return bool(_row_question(self.bm25.meta.get(cid, {})))
 
@@ -495,16 +494,6 @@ class KnowledgeIndex:
                 h.score += w_dense / (RRF_K + rank)
                 h.dense = sim
                 h.dense_rank = rank
-            # a chunk missing from a channel's ranking (cut at `fetch`) ranks just below its end, not
-            # nowhere: a paraphrase the dense channel ranks first but that shares no word with its
-            # passage would otherwise lose to any passage sharing one common word with the question
-            lex_end = len(lex) + 1 if lex else 0
-            dense_end = max((h.dense_rank or 0 for h in fused.values()), default=0) + 1 if dense else 0
-            for h in fused.values():
-                if h.bm25_rank is None and lex_end:
-                    h.score += w_lex / (RRF_K + lex_end)
-                if h.dense_rank is None and dense_end:
-                    h.score += w_dense / (RRF_K + dense_end)
         hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
         return SearchResult(hits=hits, query_vector=vec, tokens=tokens)
 
