@@ -316,7 +316,8 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
     """`pool`: the best passages, first the one retrieval ranks first, then the rest of its document."""
     concepts = analyze(question, bm25)
     kinds = asked_kinds(question)
-    secondary_rate = "rate" in kinds and not _SECONDARY_RATE_RE.search(question)
+    # a penalty is not the product's rate or amount ('能借多少' is not answered by the overdue surcharge)
+    secondary_rate = bool({"rate", "limit"} & set(kinds)) and not _SECONDARY_RATE_RE.search(question)
     count = count_asked(question)
     phrases = _phrases(question)
     units = [(hi, ui, unit) for hi, h in enumerate(pool) for ui, unit in enumerate(_units(h))]

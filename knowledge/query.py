@@ -23,6 +23,7 @@ _EN_EXTRA_STOP = {
 }
 _ASK_WORDS = {"最低", "最少", "起步", "最多", "最高", "最长", "钱", "minimum", "maximum", "max", "min", "most", "least"}
 _POS_WEIGHT = {"n": 1.0, "v": 0.6, "a": 0.5}
+_FUNCTION_CHARS = set("能是有会可要吗呢吧了的得在都也就还又")
 _PREFIX_LEN = 6
 
 
@@ -230,7 +231,11 @@ def _chinese_word_concept(w: str, flag: str, prev_word: str, q: str, bm25: BM25I
     idf = max((_idf(bm25, t) for t in known), default=_idf(bm25, "\0"))
     if len(w) == 1:
         pos *= 0.6
-    if not known and not flag.startswith("n"):
+    # a two-character piece no dictionary knows, glued to a modal or particle ('贷能' of '易贷能借多少',
+    # '费有', '能代'): a segmentation fragment, not a topic
+    fragment = not known and len(w) == 2 and (w[0] in _FUNCTION_CHARS or w[1] in _FUNCTION_CHARS) \
+        and not get_jieba().dt.FREQ.get(w)
+    if not known and (not flag.startswith("n") or fragment):
         # colloquial words no document uses ('咋', '停掉', '一两天') say little about the topic
         idf = min(idf, 2.0) * 0.5
     noun = flag.startswith("n") or flag == "nz"

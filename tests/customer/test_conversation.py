@@ -238,6 +238,49 @@ async def test_opt_out_words(chat, db, bank, lang, word):
         assert audit.client_id == bank["a"]
 
 
+async def _consenting(chat, bank, lang):
+    """Client A (zh) or B (en) bound to their chat, marketing consent given."""
+    user, token = (USER_A, bank["invite_a"]) if lang == "zh" else (USER_B, bank["invite_b"])
+    await bind(chat, user, token, lang)
+    await chat.feed(callback_update(user, ConsentCb(yes=True).pack(), language_code=lang))
+    return user, bank["a" if lang == "zh" else "b"]
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "STOP please"), ("en", " Stop! "), ("zh", "退订，谢谢"), ("zh", "好的TD"),  # the word, politely wrapped
+    ("en", "Please stop sending me promotional messages"), ("zh", "以后不要再给我推送理财广告了"),  # by meaning
+])
+async def test_an_opt_out_said_or_meant_is_honoured(chat, db, bank, knowledge, lang, text):
+    user, client_id = await _consenting(chat, bank, lang)
+    texts = await chat.texts(message_update(user, text, language_code=lang), chat_id=user)
+    assert len(texts) == 1 and ("已为您退订" if lang == "zh" else "no more greetings") in texts[0]
+    assert knowledge.calls == []
+    async with db.sessions() as s:
+        client = await s.get(Client, client_id)
+        assert client.opted_out is True and client.marketing_consent is False and client.reminders_enabled
+        assert (await s.scalar(select(AuditLog).where(AuditLog.action == "opt_out"))).client_id == client_id
+
+
+@pytest.mark.parametrize(("lang", "text", "answer"), [
+    ("en", "How do I stop a direct debit?", None), ("en", "How can I stop my standing order?", None),
+    ("en", "Can I stop the automatic renewal of my deposit?", "1.45%"),
+    ("zh", "怎么停止基金定投?", None), ("zh", "定期存款的自动转存可以停止吗?", "1.45%"),
+])
+async def test_a_question_with_stop_is_answered_and_consent_unchanged(chat, db, bank, knowledge, lang, text, answer):
+    user, client_id = await _consenting(chat, bank, lang)
+    texts = await chat.texts(message_update(user, text, language_code=lang), chat_id=user)
+    assert [c["question"] for c in knowledge.calls] == [text]  # it went to the documents
+    assert not any("已为您退订" in m or "no more greetings" in m for m in texts), texts
+    if answer:
+        assert answer in texts[0]
+    async with db.sessions() as s:
+        client = await s.get(Client, client_id)
+        assert client.opted_out is False and client.marketing_consent is True
+        assert await s.scalar(select(AuditLog).where(AuditLog.action == "opt_out")) is None
+        outcomes = (await s.scalars(select(ChatMessage.outcome).where(ChatMessage.author == "bot"))).all()
+    assert outcomes == ["grounded" if answer else "declined"]
+
+
 async def test_messages_on_an_open_ticket_reach_the_manager(chat, db, bank):
     await bind(chat, USER_A, bank["invite_a"], "zh")
     await chat.feed_and_deliver(message_update(USER_A, "转人工"))

@@ -10,12 +10,18 @@ from bot.services.conversations import split_message
 
 
 @pytest.mark.parametrize("text", ["退订", "TD", "td", "STOP", "stop", "/stop", "请帮我退订谢谢", "好的TD", "Stop.",
-                                  "/stop@rm_assistant_bot"])
+                                  "/stop@rm_assistant_bot", "STOP please", "退订，谢谢", " Stop!! ", "ＳＴＯＰ",
+                                  "unsubscribe", "Unsubscribe me", "好的 td 谢谢", "我的卡被偷了，stop", "OK. STOP",
+                                  "/stop now"])
 def test_opt_out_words(text):
     assert is_opt_out(text)
 
 
-@pytest.mark.parametrize("text", ["nonstop service?", "ABC LTD 的产品", "订阅", "", "stopwatch", "tdx"])
+@pytest.mark.parametrize("text", ["nonstop service?", "ABC LTD 的产品", "订阅", "", "stopwatch", "tdx",
+                                  # the word inside a sentence is an ordinary word: the message is read by its meaning
+                                  "How do I stop a direct debit?", "How can I stop my standing order?",
+                                  "Stop my card, it was stolen!", "怎么停止基金定投?", "退订后还会收到到期提醒吗?",
+                                  "What does TD mean?", "please stop sending me promotions"])
 def test_not_opt_out(text):
     assert not is_opt_out(text)
 
@@ -62,12 +68,34 @@ def test_short_product_questions_go_to_the_documents(understanding, text):
     assert decided.step.value == "question", decided.intent
 
 
-@pytest.mark.parametrize("text", ["我的卡被偷了，stop", "Stop my card, it was stolen!"])
+@pytest.mark.parametrize("text", ["我的卡被偷了，stop", "My card was stolen. STOP"])
 def test_an_emergency_with_an_opt_out_word_is_an_emergency_that_also_opts_out(understanding, text):
     from bot.services.conversations import route
 
     decided = route(understanding, text, "zh")
     assert decided.step.value == "emergency" and decided.opt_out
+
+
+def test_stop_my_card_is_an_emergency_and_not_an_opt_out(understanding):
+    from bot.services.conversations import route
+
+    decided = route(understanding, "Stop my card, it was stolen!", "zh")
+    assert decided.step.value == "emergency" and not decided.opt_out
+
+
+@pytest.mark.parametrize(("text", "step"), [
+    ("How do I stop a direct debit?", "question"), ("How can I stop my standing order?", "question"),
+    ("怎么停止基金定投?", "question"), ("信用卡自动还款可以停止吗", "question"),
+    ("STOP please", "optout"), ("退订，谢谢", "optout"),
+    ("Please stop sending me promotional messages", "optout"), ("以后不要再给我推送理财广告了", "optout"),
+])
+def test_a_question_with_stop_is_a_question_and_an_opt_out_is_one(understanding, text, step):
+    from bot.services.conversations import route
+    from knowledge.understanding import load_examples
+
+    assert text.lower() not in {e.text.strip().lower() for e in load_examples()}
+    decided = route(understanding, text, "zh")
+    assert decided.step.value == step, decided.intent
 
 
 @pytest.mark.parametrize(("text", "topic", "products"), [

@@ -134,7 +134,7 @@ async def test_an_emergency_while_waiting_gets_the_playbook_at_once_and_an_urgen
 
 
 @pytest.mark.parametrize(("lang", "text", "confirm"), [("zh", "我的卡被偷了，stop", "已为您退订"),
-                                                       ("en", "Stop my card, it was stolen!", "no more greetings")])
+                                                       ("en", "My card was stolen. STOP", "no more greetings")])
 async def test_an_emergency_with_an_opt_out_word_gets_the_playbook_and_the_opt_out(real_chat, db, bank, lang, text,
                                                                                    confirm):
     user, manager_tg, _ = await waiting(real_chat, bank, lang)
@@ -144,6 +144,18 @@ async def test_an_emergency_with_an_opt_out_word_gets_the_playbook_and_the_opt_o
     async with db.sessions() as s:
         client = await s.get(Client, bank["a" if lang == "zh" else "b"])
         assert client.opted_out is True and client.marketing_consent is False
+    assert "紧急" in sent(await real_chat.deliver(), manager_tg)[0]["text"]
+
+
+async def test_stop_my_card_gets_the_playbook_and_does_not_opt_out(real_chat, db, bank):
+    """'stop' here asks to block the card: the playbook, and the client's consent is left as it was."""
+    user, manager_tg, _ = await waiting(real_chat, bank, "en")
+    reqs = await real_chat.feed(message_update(user, "Stop my card, it was stolen!", language_code="en"))
+    reply = "\n".join(r["text"] for r in sent(reqs, user))
+    assert "95599-8888" in reply and "no more greetings" not in reply
+    async with db.sessions() as s:
+        client = await s.get(Client, bank["b"])
+        assert client.opted_out is False and client.marketing_consent is True
     assert "紧急" in sent(await real_chat.deliver(), manager_tg)[0]["text"]
 
 

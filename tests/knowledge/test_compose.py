@@ -278,3 +278,11 @@ async def test_the_first_passage_must_hold_what_is_asked(service, tmp_path: Path
     assert prefer_covering([limits, cash], q, bm25, 0.34)[0] is limits
     assert prefer_covering([cash, limits], "How much can I redeem per day from the Daily Cash fund?", bm25,
                            0.34)[0] is cash
+
+
+async def test_a_segmentation_fragment_does_not_decline_and_a_penalty_is_not_the_amount(service, tmp_path: Path):
+    svc = await _loaded(service, tmp_path)
+    # jieba cuts '消费贷能借多少' into '消费 / 贷能 / 借 / 多少': '贷能' is no topic the documents lack
+    a = await svc.ask("消费贷能借多少")
+    first = a.text.split("\n", 1)[0]
+    assert a.grounded and "30万元" in first and "罚息" not in first, a.text

@@ -51,7 +51,7 @@ class Route:
     reason: str | None = None  # ticket reason for a handoff
     topic: str = ""  # personal: holdings | balance | maturity | rate | card | loan | assessment
     products: frozenset[str] = frozenset()  # holding kinds (deposit, card...) or profile items (id, assessment)
-    opt_out: bool = False  # the message also carries an opt-out word (honoured with the emergency's reply)
+    opt_out: bool = False  # the message also says an opt-out word (honoured with the emergency's reply)
 
 
 # emergency kind -> the ticket reason the console and reports know
@@ -100,8 +100,9 @@ def route(classifier: Classifier, text: str, chat_lang: str, *, previous_persona
     lang = intent.lang
     opt_out = consent.is_opt_out(text)
     if intent.intent == "emergency":
-        # someone in trouble gets the playbook whatever else the message holds: "stop my card, it was stolen"
-        # is an emergency (its opt-out word is honoured too), and so is a long account of a scam
+        # someone in trouble gets the playbook whatever else the message holds: "我的卡被偷了，stop" is an
+        # emergency (its opt-out word is honoured too), and so is a long account of a scam; "stop my card"
+        # carries no opt-out word (the word inside a sentence is an ordinary word: `consent.is_opt_out`)
         return Route(Step.EMERGENCY, intent, lang, reason=EMERGENCY_REASONS.get(intent.kind, "fraud"),
                      opt_out=opt_out)
     if opt_out:

@@ -369,7 +369,7 @@ class Conversations:
             await notices.relay(ctx.session, ctx.active, ctx.text, self.admin_ids, urgent=True)
         turn = await self.handoff(ctx.session, ctx.conv, ctx.client, lang, reason=ctx.route.reason or "fraud",
                                   prefix=parts, sources=sources, urgent=True)
-        if ctx.route.opt_out:  # "stop my card, it was stolen": the opt-out word is honoured too, after the help
+        if ctx.route.opt_out:  # "我的卡被偷了，stop": the opt-out word is honoured too, after the help
             if ctx.client is not None:
                 await consent.opt_out(ctx.session, ctx.client, source="message")
             turn.parts.append(_opted_out(lang))
