@@ -458,8 +458,9 @@ class KnowledgeIndex:
             alt_lex = [
                 self.bm25.search(q, k=fetch, allowed_keys=allowed_keys, where=where) for q in (alt_queries or [])
             ]
-        dense: list[tuple[str, float]] = []
-        asked: list[tuple[str, float]] = []
+        dense: Ranking = []
+        by_text: Ranking = []
+        asked: Ranking = []
         vec = None
         if self.dense_enabled and (allowed_keys is None or allowed_keys):
             vec, ranked = self._dense_ranking(query, where, fetch * 2)

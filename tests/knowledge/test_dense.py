@@ -159,3 +159,12 @@ def test_questions_embed_as_queries_in_a_batch():
     assert embed_questions(cached, texts) == [cached.embed_query(t) for t in texts]
     # a symmetric model embeds a question as a document
     assert embed_questions(HashEmbeddings(), texts) == HashEmbeddings().embed_documents(texts)
+
+
+async def test_an_faq_is_searched_with_the_dense_channel_off(tmp_path: Path):
+    svc = build_knowledge_service(None, MemoryRegistry(), chroma_path=tmp_path / "c", embedding="lexical",
+                                  use_llm=False)
+    (tmp_path / "faq_tw.csv").write_text(FAQ_TW, encoding="utf-8")
+    await svc.ingest([tmp_path / "faq_tw.csv"])
+    hits = await svc.retrieve("ATM吞卡了怎麼辦", k=3)
+    assert "吞卡" in hits[0].text and hits[0].dense_rank is None
