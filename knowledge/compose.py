@@ -45,7 +45,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                re.compile(r"(?<![\d.])\d{1,3}\s*(?:天|个月|年(?!\d{1,2}月)|小时|个工作日|分钟|days?|months?|years?|hours?|"
                           r"working days)", re.I)),
     "hours": (re.compile(r"几点|营业时间|时间段|开门|关门|\bhours\b|what time|opening", re.I),
-              re.compile(r"\d{1,2}[:：]\d{2}")),
+              re.compile(r"\d{1,2}[:：]\s?\d{2}")),
     "phone": (re.compile(r"电话|热线|号码|客服|phone|hotline|call|contact", re.I),
               re.compile(r"\d{3,4}-\d{3,4}-\d{3,4}|\+\d{2}")),
     # a code or identifier ('SWIFT code', '产品代码'): the line holding one ('HRBKCNSHXXX', 'XH-CASH01')
@@ -57,6 +57,10 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                   re.compile(r"满\s*\d|达到|符合|只要|免[^收费]{0,4}年费|免除|\bif\b|\bonce\b|provided|as long as|"
                              r"waive|at least", re.I)),
 }
+# what it takes ('消费满6笔'; '年满16周岁' is an age)
+_REQUIREMENT_RE = re.compile(r"(?<!年)满\s*\d|达到|符合|只要|\bif\b|\bonce\b|provided|as long as|at least", re.I)
+# a rule that does not apply is the exception, not the way to it
+_NOT_APPLY_RE = re.compile(r"不适用|不设|不享受|does not apply|do not apply|not applicable|not eligible", re.I)
 _EFFECTIVE_RE = re.compile(
     r"(?:执行日期|生效日期|利率执行日期|施行日期|effective(?: date| from)?|last updated)\s*[:：]?\s*"
     r"(\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{4}-\d{1,2}-\d{1,2}|[A-Z][a-z]+ \d{4})"
@@ -287,8 +291,10 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
     # the large CD' is not answered by the CD's issue dates, a line naming nothing asked
     if kinds and in_line and any(ASKS[k][1].search(unit) for k in kinds):
         sc *= 1.6
-        if "condition" in kinds and ASKS["condition"][1].search(unit):
-            sc *= 1.3  # 'what does it take to waive the fee': the line saying what it takes
+        if "condition" in kinds and _REQUIREMENT_RE.search(unit) and not _NOT_APPLY_RE.search(unit):
+            # 'what does it take to waive the fee': the line saying what it takes ('满6笔'), before one
+            # saying only that it is waived ('首年免年费') or that a rule does not apply
+            sc *= 1.3
     elif kinds and any(k in kinds for k in ("rate", "fee", "limit", "period", "date", "phone")):
         sc *= 0.7  # a number was asked for and this line has none of that kind
     if phrases and any(p.search(low) for p in phrases):
@@ -439,7 +445,7 @@ def effective_date(texts: list[str]) -> str:
 
 _FACT_RE = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}月\d{1,2}日|\+?[\d]{2,4}(?:-\d{2,4}){2,3}|"
-    r"\b[A-Z]{1,3}\d{1,2}\b|T\s*\+\s*\d+|(?<![A-Za-z0-9-])[A-Z][A-Z0-9-]{5,}(?![A-Za-z0-9-])|(?<![\d:])\d{1,2}:\d{2}(?![\d:])|"
+    r"\b[A-Z]{1,3}\d{1,2}\b|T\s*\+\s*\d+|(?<![A-Za-z0-9-])[A-Z][A-Z0-9-]{5,}(?![A-Za-z0-9-])|(?<![\d:])\d{1,2}:\s?\d{2}(?![\d:])|"
     r"\d[\d,]*(?:\.\d+)?\s*(?:%|万元|万|元/笔|元|美元|个工作日|个月|天|年|小时|分钟|笔|次|周岁|岁)|\d{1,3}(?:,\d{3})+|\d{4,}"
 )
 _UNITS_EN = [
@@ -486,11 +492,15 @@ def english_lead(composed: Composed, effective: str = "") -> str:
         return f"In short: {fact_in_english(raw[0])}." if len(raw) == 1 else plain
     of_kind = list(dict.fromkeys(f for f in raw if ASKS[kind][1].search(f)))
     of_kind = [f for i, f in enumerate(of_kind) if fact_in_english(f) not in map(fact_in_english, of_kind[:i])]
-    ranged = len(of_kind) == 2 and re.search(
-        re.escape(of_kind[0]) + r"\s*(?:至|到|~|～|—|-|to)\s*" + re.escape(of_kind[1]), line)
+    # ranges: '9:00-17:00', or several ('9:00-17:00 on weekdays, 9:30-16:00 at weekends')
+    spans = [(a, b) for a, b in zip(of_kind[::2], of_kind[1::2], strict=False)
+             if re.search(re.escape(a) + r"\s*(?:至|到|~|～|—|-|to)\s*" + re.escape(b), line)]
+    ranged = bool(of_kind) and len(of_kind) % 2 == 0 and len(spans) == len(of_kind) // 2
     if any(not ASKS[kind][1].search(f) for f in raw) and len(of_kind) != 1 and not ranged:
         return plain  # facts of other kinds too: which one answers is not clear
-    lead = _EN_LEADS[kind].format((" to " if ranged else ", ").join(fact_in_english(f) for f in of_kind))
+    said = "; ".join(f"{fact_in_english(a)} to {fact_in_english(b)}" for a, b in spans) if ranged \
+        else ", ".join(fact_in_english(f) for f in of_kind)
+    lead = _EN_LEADS[kind].format(said)
     if effective and kind in ("rate", "fee"):
         lead = lead[:-1] + f" (effective {fact_in_english(effective)})."
     return lead

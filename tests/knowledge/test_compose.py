@@ -87,6 +87,9 @@ def test_a_line_saying_the_questions_phrase_goes_first():
 
 def test_an_english_lead_gives_the_hours_asked():
     assert _lead("手机银行:周一至周五7:00至22:00,实时成交。", ["hours"]) == "The hours are 7:00 to 22:00."
+    # two ranges, and a time written '9: 00'
+    assert _lead("营业时间为周一至周五9: 00-17:00,部分网点周末营业,时间为9: 30-16:00。", ["hours"]) == \
+        "The hours are 9:00 to 17:00; 9:30 to 16:00."
 
 
 def test_terms_compare_across_languages_and_skip_dates():
@@ -312,3 +315,18 @@ async def test_the_fact_asked_is_about_what_the_line_names(service, tmp_path: Pa
     for q, lang in (("大额存单什么时候可以转让", "zh"), ("When can I transfer the large CD?", "en")):
         a = await service.ask(q, lang=lang)
         assert a.grounded and "30天" in a.text and "5月1日" not in a.text and "05-01" not in a.text, a.text
+
+
+def test_a_waiver_question_leads_with_what_it_takes():
+    from knowledge.compose import _score
+    from knowledge.query import Concept
+
+    concepts = [Concept("年费", [], 1.0), Concept("免", ["减免", "免收"], 0.6)]
+
+    def score(line: str) -> float:
+        return _score(line, "", concepts, ["condition"], [])
+
+    takes = score("在一个年费周期内，使用该卡刷卡消费满6笔，即可免收下一年费周期的年费。")
+    assert takes > score("首年免年费。")  # that it is waived, not what it takes
+    assert takes > score("刷卡满6笔免年费的规则不适用于本卡种。")  # the exception, not the rule
+    assert takes > score("附属卡申请人须年满16周岁，申请附属卡免年费。")  # an age is no requirement met
