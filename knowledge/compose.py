@@ -275,12 +275,17 @@ def _score(unit: str, head: str, concepts: list[Concept], kinds: list[str], numb
     low = nfkc(unit).lower()
     toks = set(tokenize(unit))
     sc = 0.0
+    in_line = False
     for c in concepts:
-        if c.found_in(title, set()) or c.found_in(low, toks):
+        here = c.found_in(low, toks)
+        in_line = in_line or here
+        if here or c.found_in(title, set()):
             sc += c.weight  # the document's title sets the subject for every line of it
         elif c.found_in(head, set()):
             sc += c.weight * 0.5  # a row of the large-CD table is about large CDs
-    if kinds and any(ASKS[k][1].search(unit) for k in kinds):
+    # the fact asked is one about something the question names in the line itself: 'when can I transfer
+    # the large CD' is not answered by the CD's issue dates, a line naming nothing asked
+    if kinds and in_line and any(ASKS[k][1].search(unit) for k in kinds):
         sc *= 1.6
         if "condition" in kinds and ASKS["condition"][1].search(unit):
             sc *= 1.3  # 'what does it take to waive the fee': the line saying what it takes

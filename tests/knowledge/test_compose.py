@@ -286,3 +286,29 @@ async def test_a_segmentation_fragment_does_not_decline_and_a_penalty_is_not_the
     a = await svc.ask("消费贷能借多少")
     first = a.text.split("\n", 1)[0]
     assert a.grounded and "30万元" in first and "罚息" not in first, a.text
+
+
+ISSUE = """# 示例银行2026年第5期大额存单
+
+## 产品要素
+
+| 项目 | 内容 |
+| --- | --- |
+| 发行期 | 2026年5月1日至2026年5月31日 |
+| 起存金额 | 20万元 |
+
+## 转让
+
+持有满30天后可在App转让给他人，转让手续费为成交金额的0.02%。
+"""
+
+
+async def test_the_fact_asked_is_about_what_the_line_names(service, tmp_path: Path):
+    d = tmp_path / "issue_docs"
+    d.mkdir()
+    (d / "issue.md").write_text(ISSUE, encoding="utf-8")
+    await service.ingest([d])
+    # the issue dates are dates, but they say nothing of a transfer
+    for q, lang in (("大额存单什么时候可以转让", "zh"), ("When can I transfer the large CD?", "en")):
+        a = await service.ask(q, lang=lang)
+        assert a.grounded and "30天" in a.text and "5月1日" not in a.text and "05-01" not in a.text, a.text
