@@ -259,6 +259,7 @@ class KnowledgeIndex:
         bm25 = BM25Index()
         texts: dict[str, str] = {}
         curated: dict[str, ChunkMeta] = {}
+        asked: set[str] = set()  # FAQ rows whose question is stored as a query
         while offset < total:
             got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
             if not got["ids"]:
@@ -268,18 +269,45 @@ class KnowledgeIndex:
             for cid, text, stored in zip(got["ids"], documents, metadatas, strict=True):
                 meta: dict[str, object] = dict(stored or {})
                 if meta.get("alias_of"):
+                    if cid.endswith(ASKED_SEP):
+                        asked.add(cid.removesuffix(ASKED_SEP))
                     continue
                 texts[cid] = text or ""
                 bm25.add(cid, text or "", str(meta.get("doc_key", "")), meta)
                 if meta.get("kind") == "curated":
                     curated[cid] = meta
             offset += len(got["ids"])
+        # FAQ rows stored before their question was also stored as a query (an older version of this
+        # code): their question records are added now, once, rather than at the sheet's next change
+        missing = [cid for cid, meta in bm25.meta.items() if cid not in asked and self._asks_apart(meta)]
+        for i in range(0, len(missing), ADD_BATCH):
+            ids, docs, metas = [], [], []
+            for cid in missing[i : i + ADD_BATCH]:
+                ids.append(cid + ASKED_SEP)
+                docs.append(_row_question(bm25.meta[cid]))
+                metas.append({**bm25.meta[cid], "alias_of": cid, "as_query": True})
+            self._upsert(ids, docs, metas, self._vectors(docs, metas))
         with self._lock:
             self.bm25 = bm25
             self.texts = texts
             self.curated = curated
         self._changed()
         return len(bm25)
+
+    def _asks_apart(self, meta: Mapping[str, object]) -> bool:
+        """Whether an FAQ row's question is also stored as a query (e5, an FAQ row; not a curated answer,
+        whose matching thresholds were measured on the question as a passage)."""
+        return self.queries_differ and meta.get("kind") == "faq" and bool(_row_question(meta))
+
+    def _upsert(self, ids: list[str], docs: list[str], metas: list[ChunkMeta], vectors: list[list[float]]) -> None:
+        col = self.store._collection
+        for i in range(0, len(ids), ADD_BATCH):
+            col.upsert(
+                ids=ids[i : i + ADD_BATCH],
+                documents=docs[i : i + ADD_BATCH],
+                embeddings=_chroma_vectors(vectors[i : i + ADD_BATCH]),
+                metadatas=[_stored(m) for m in metas[i : i + ADD_BATCH]],
+            )
 
     def keys(self) -> dict[str, int]:
         """doc_key -> number of chunks present."""
@@ -324,20 +352,13 @@ class KnowledgeIndex:
                     ids.append(c.id + ALIAS_SEP)
                     docs.append(q)
                     metas.append({**c.metadata, "alias_of": c.id})
-                    if self.queries_differ and c.metadata.get("kind") == "faq":
+                    if self._asks_apart(c.metadata):
                         ids.append(c.id + ASKED_SEP)
                         docs.append(q)
                         metas.append({**c.metadata, "alias_of": c.id, "as_query": True})
         if vectors is None or len(vectors) != len(ids):
             vectors = self._vectors(docs, metas)
-        col = self.store._collection
-        for i in range(0, len(ids), ADD_BATCH):
-            col.upsert(
-                ids=ids[i : i + ADD_BATCH],
-                documents=docs[i : i + ADD_BATCH],
-                embeddings=_chroma_vectors(vectors[i : i + ADD_BATCH]),
-                metadatas=[_stored(m) for m in metas[i : i + ADD_BATCH]],
-            )
+        self._upsert(ids, docs, metas, vectors)
         self._changed()
         if tokens is None:
             tokens = [tokenize(t) for t in texts]

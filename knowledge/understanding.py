@@ -53,9 +53,20 @@ MIN_CONFIDENCE = 0.5
 EMERGENCY_THRESHOLD = 0.25
 INTENTS = ("emergency", "person", "complaint", "action", "optout", "thanks", "greeting", "abuse", "personal",
            "question", "out_of_scope")
+GREETING = "greeting"
+# A leading sentence that reads as a greeting at least this surely ("你好，", "Hello Mr Li,", "在吗？") is set
+# aside when more follows: the message means what follows it. Only a short one is tried (a greeting is short).
+GREETING_PREFIX_CONFIDENCE = 0.6
+GREETING_PREFIX_MAX_CHARS = 24
 
 _SPACE_RE = re.compile(r"\s+")
 _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
+# where a leading greeting can end: a pause or a sentence end (and the spaces after it)
+_PAUSE_RE = re.compile(r"[,.;:!?~，。；：！？、～…]+\s*|\n\s*")
+_EDGE_PUNCT_RE = re.compile(r"^[\W_]+|[\W_]+$")
+_LEAD_PUNCT_RE = re.compile(r"^[\W_]+")
+_LATIN_END_RE = re.compile(r"[a-z0-9]$")
+_CONTENT_RE = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -284,14 +295,24 @@ def _cache_dir() -> Path:
     return Path(root) / "intents"
 
 
+def greeting_phrases(examples: Iterable[Example]) -> tuple[str, ...]:
+    """The greetings the examples list ("你好", "good morning", "王经理好"), normalised, without their
+    punctuation, longest first: what a message may open with, glued to what follows ("你好请问...")."""
+    found = {_EDGE_PUNCT_RE.sub("", normalize(ex.text)) for ex in examples if ex.label.split(".", 1)[0] == GREETING}
+    return tuple(sorted((g for g in found if g and len(g) <= GREETING_PREFIX_MAX_CHARS), key=lambda g: (-len(g), g)))
+
+
 class Understanding:
     """The fitted step. `classify` is pure CPU (well under a millisecond); call it anywhere."""
 
-    def __init__(self, model: Model, emergency_threshold: float = EMERGENCY_THRESHOLD) -> None:
+    def __init__(self, model: Model, emergency_threshold: float = EMERGENCY_THRESHOLD,
+                 greetings: Sequence[str] = ()) -> None:
         self.model = model
         self.emergency_threshold = emergency_threshold
+        self.greetings = tuple(greetings)
         self._intent_of = [lab.split(".", 1)[0] for lab in model.labels]
         self._kind_of = [lab.split(".", 1)[1] if "." in lab else "" for lab in model.labels]
+        self._greeting_ix = np.array([i for i, name in enumerate(self._intent_of) if name == GREETING], dtype=np.int64)
 
     @classmethod
     def load(cls, data_dir: Path = DATA_DIR, *, cache: bool = True) -> Understanding:
@@ -299,9 +320,10 @@ class Understanding:
         with _fit_lock:
             examples = load_examples(data_dir)
             key = data_hash(examples)
+            greetings = greeting_phrases(examples)
             hit = _fitted.get(key)
             if hit is not None:
-                return cls(hit)
+                return cls(hit, greetings=greetings)
             path = _cache_dir() / f"{key}.npz"
             model = None
             if cache and path.exists():
@@ -321,10 +343,59 @@ class Understanding:
                     except OSError:
                         log.warning("intent model cache not written")
             _fitted[key] = model
-            return cls(model)
+            return cls(model, greetings=greetings)
 
     def classify(self, text: str, default_lang: str = "zh") -> Intent:
+        """What the message means. A message that opens with a greeting and goes on ("你好，请问有基金定投吗",
+        "Hi, what is the annual fee?", "在吗？信用卡年费多少") means what follows the greeting: that is understood
+        (a greeting alone, or followed by another greeting, stays one). The reply's language is the whole
+        message's."""
         lang = question_language(text, default_lang)
+        rest = self.after_greeting(text)
+        whole = self._classify(text, lang)
+        if rest is None:
+            return whole
+        meant = self._classify(rest, lang)
+        # the costly mistake stays the one to avoid: a possible emergency in the whole message is kept
+        return whole if whole.urgent and not meant.urgent else meant
+
+    def after_greeting(self, text: str) -> str | None:
+        """What follows a leading greeting, when something does; None when the message does not open with one.
+        A greeting ends at a pause ("你好，", "Hello Mr Li!", "在吗？") and reads as one to the step itself, or is
+        one of the examples' greetings followed by more ("你好请问...", "hi what's..."). Repeated: "Hi, good
+        morning, ..." sets both aside."""
+        rest = text.strip()
+        found = False
+        for _ in range(3):
+            after = self._after_one_greeting(rest)
+            if not after or len(_CONTENT_RE.findall(after)) < 2:
+                break  # nothing, or a particle ("你好呀", "hi u"): the greeting is the message
+            rest, found = after, True
+        return rest if found else None
+
+    def _after_one_greeting(self, text: str) -> str | None:
+        pause = _PAUSE_RE.search(text, 1, GREETING_PREFIX_MAX_CHARS + 1)
+        if pause is not None and pause.end() < len(text) and self._reads_as_greeting(text[:pause.start()]):
+            return text[pause.end():].strip() or None
+        norm = normalize(text)
+        for greeting in self.greetings:
+            if not norm.startswith(greeting) or len(norm) <= len(greeting):
+                continue
+            follows = norm[len(greeting)]
+            if _LATIN_END_RE.search(greeting) and (follows.isalnum() or follows == "'"):
+                continue  # "hi" is not the start of "his", "hey" not of "heyday"
+            # the same number of characters of the original text (normalising keeps the length, bar spaces)
+            cut = _prefix_length(text, len(greeting))
+            return _LEAD_PUNCT_RE.sub("", text[cut:]).strip() or None
+        return None
+
+    def _reads_as_greeting(self, segment: str) -> bool:
+        if not segment.strip() or not len(self._greeting_ix):
+            return False
+        probs = self.model.probabilities(segment)
+        return float(probs[self._greeting_ix].sum()) >= GREETING_PREFIX_CONFIDENCE
+
+    def _classify(self, text: str, lang: str) -> Intent:
         probs = self.model.probabilities(text)
         scores: dict[str, float] = {}
         top: dict[str, int] = {}  # intent -> its most probable label
@@ -344,6 +415,15 @@ class Understanding:
 
     def classify_many(self, texts: Iterable[str], default_lang: str = "zh") -> list[Intent]:
         return [self.classify(t, default_lang) for t in texts]
+
+
+def _prefix_length(text: str, norm_chars: int) -> int:
+    """How many characters of `text` make up its first `norm_chars` normalised characters (NFKC and the
+    folding of spaces can change the count; this walks the text)."""
+    for end in range(len(text) + 1):
+        if len(normalize(text[:end])) >= norm_chars:
+            return end
+    return len(text)
 
 
 _fit_lock = threading.Lock()

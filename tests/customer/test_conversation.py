@@ -281,6 +281,28 @@ async def test_a_question_with_stop_is_answered_and_consent_unchanged(chat, db, 
     assert outcomes == ["grounded" if answer else "declined"]
 
 
+@pytest.mark.parametrize(("lang", "text"), [
+    ("zh", "你好，请问180天定期利率是多少?"), ("zh", "在吗？定期存款利率多少"), ("zh", "您好请问180天定期利率是多少"),
+    ("en", "Hi, what is the 180 day deposit rate?"), ("en", "Good morning! What's the deposit rate for 180 days?"),
+])
+async def test_a_greeting_then_a_question_gets_the_answer(chat, db, bank, knowledge, lang, text):
+    texts = await chat.texts(message_update(STRANGER, text, language_code=lang), chat_id=STRANGER)
+    assert len(texts) == 1 and "1.45%" in texts[0], texts  # the answer, not "how can I help?"
+    assert [c["question"] for c in knowledge.calls] == [text] and knowledge.calls[0]["lang"] == lang
+    async with db.sessions() as s:
+        outcomes = (await s.scalars(select(ChatMessage.outcome).where(ChatMessage.author == "bot"))).all()
+    assert outcomes == ["grounded"]
+
+
+@pytest.mark.parametrize(("lang", "text", "expected"), [
+    ("zh", "你好，我的定期什么时候到期?", "2026年12月3日"), ("en", "Hi! When does my card expire?", "30 Jun 2028"),
+])
+async def test_a_greeting_then_a_personal_question_gets_the_records(chat, db, bank, knowledge, lang, text, expected):
+    user, _ = await _consenting(chat, bank, lang)
+    texts = await chat.texts(message_update(user, text, language_code=lang), chat_id=user)
+    assert expected in texts[0] and knowledge.calls == []
+
+
 async def test_messages_on_an_open_ticket_reach_the_manager(chat, db, bank):
     await bind(chat, USER_A, bank["invite_a"], "zh")
     await chat.feed_and_deliver(message_update(USER_A, "转人工"))

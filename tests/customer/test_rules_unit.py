@@ -98,6 +98,44 @@ def test_a_question_with_stop_is_a_question_and_an_opt_out_is_one(understanding,
     assert decided.step.value == step, decided.intent
 
 
+@pytest.mark.parametrize(("text", "step"), [
+    ("你好，请问有基金定投吗", "question"), ("你好请问有基金定投吗", "question"), ("在吗？信用卡年费多少", "question"),
+    ("早上好 请问大额存单起存金额多少", "question"), ("Hi, what is the annual fee of the gold card?", "question"),
+    ("hello what is the fee for a wire transfer", "question"), ("你好，我的定期什么时候到期?", "personal"),
+    ("Hi! When does my card expire?", "personal"), ("Good morning, my card was stolen", "emergency"),
+    ("您好，我要投诉", "handoff"),
+    # a greeting alone, or followed by another, is still a greeting
+    ("您好，在吗?", "greeting"), ("Hi there!", "greeting"), ("Hello, good morning", "greeting"),
+])
+def test_a_greeting_does_not_hide_what_follows(understanding, text, step):
+    from bot.services.conversations import route
+    from knowledge.understanding import load_examples
+
+    assert text.lower() not in {e.text.strip().lower() for e in load_examples()}
+    decided = route(understanding, text, "zh")
+    assert decided.step.value == step, decided.intent
+
+
+@pytest.mark.parametrize(("text", "rest"), [
+    ("你好，请问有基金定投吗", "请问有基金定投吗"), ("你好请问有基金定投吗", "请问有基金定投吗"),
+    ("在吗？信用卡年费多少", "信用卡年费多少"), ("Hi, what is the annual fee?", "what is the annual fee?"),
+    ("Hi there! Hello, what is the fee?", "what is the fee?"),
+    ("hi what's the rate", "what's the rate"), ("你好", None), ("Hi!", None), ("his card was stolen", None),
+    ("有工作人员在吗，我想咨询", None), ("信用卡年费多少", None),
+])
+def test_what_follows_a_greeting(understanding, text, rest):
+    assert understanding.after_greeting(text) == rest
+
+
+def test_a_product_question_near_the_opt_out_examples_is_not_an_opt_out(understanding):
+    """An opt-out by meaning switches marketing off silently: a product question read as one only weakly goes to
+    the documents."""
+    from bot.services.conversations import route
+
+    decided = route(understanding, "你们有什么理财产品推荐", "zh")
+    assert decided.step.value == "question", decided.intent
+
+
 @pytest.mark.parametrize(("text", "topic", "products"), [
     ("我的定期什么时候到期?", "maturity", {"deposit"}),
     ("下个月要还多少?", "loan", set()),

@@ -168,3 +168,27 @@ async def test_an_faq_is_searched_with_the_dense_channel_off(tmp_path: Path):
     await svc.ingest([tmp_path / "faq_tw.csv"])
     hits = await svc.retrieve("ATM吞卡了怎麼辦", k=3)
     assert "吞卡" in hits[0].text and hits[0].dense_rank is None
+
+
+async def test_faq_rows_stored_without_their_question_as_a_query_get_it_at_load(tmp_path: Path):
+    # a store written before questions were stored as queries: the rows gain them when the index loads
+    from knowledge.index import ASKED_SEP, dense_text
+
+    emb = make_embeddings("e5")
+    assert emb is not None
+    (tmp_path / "faq_tw.csv").write_text(FAQ_TW, encoding="utf-8")
+    svc = build_knowledge_service(None, MemoryRegistry(), chroma_path=tmp_path / "c", embedding=emb, use_llm=False)
+    await svc.ingest([tmp_path / "faq_tw.csv"])
+    col = svc.index.store._collection
+    asked = [cid for cid in col.get()["ids"] if cid.endswith(ASKED_SEP)]
+    assert len(asked) == 4
+    col.delete(ids=asked)
+    assert svc.index.load() == 4
+    got = col.get(ids=asked, include=["embeddings", "documents"])
+    assert sorted(got["ids"]) == sorted(asked)
+    for question, vector in zip(got["documents"], got["embeddings"], strict=True):
+        want = emb.embed_query(dense_text(question))
+        assert sum(a * b for a, b in zip(vector, want, strict=True)) > 0.999
+    n = col.count()
+    svc.index.load()  # nothing more to add
+    assert col.count() == n

@@ -20,6 +20,10 @@ MAX_QUESTION_CHARS = 1500
 # too: "那利率呢?" after "我的定期什么时候到期?" asks for that deposit's rate. The personal intent's probability is
 # weighed by this (a prior from the conversation) before a question is sent to the documents instead.
 PERSONAL_FOLLOW_UP_PRIOR = 3.0
+# An opt-out understood by meaning (no opt-out word said) silently switches marketing off, so only a sure reading
+# counts: "不要再给我发营销短信了" reads ~0.99, while a product question that merely shares words with the opt-out
+# examples ("你们有什么理财产品推荐") can read 0.6; below this it goes to the documents as a question.
+OPT_OUT_BY_MEANING_CONFIDENCE = 0.75
 _HUMAN_COMMAND_RE = re.compile(r"^/human(@\w+)?\b", re.I)
 _ASCII_TERM_RE = re.compile(r"^[a-z ]+$")
 
@@ -112,6 +116,8 @@ def route(classifier: Classifier, text: str, chat_lang: str, *, previous_persona
     if _HUMAN_COMMAND_RE.match(text):
         return Route(Step.HANDOFF, intent, lang, reason="request")
     step = _STEPS.get(intent.intent, Step.QUESTION)
+    if step is Step.OPT_OUT and intent.confidence < OPT_OUT_BY_MEANING_CONFIDENCE:
+        step = Step.QUESTION
     if step is Step.HANDOFF:
         return Route(step, intent, lang, reason="complaint" if intent.intent == "complaint" else "request")
     if step is Step.PERSONAL:
