@@ -187,14 +187,17 @@ def test_cli_simulate_days_calls_the_simulator(
 
 def test_cli_demo_serves_through_bot_app(tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[Settings] = []
+    settled: list[bool] = []
 
-    async def run(settings: Settings, role: str = "all") -> None:
+    async def run(settings: Settings, role: str = "all", *, settle: bool = False) -> None:
         served.append(settings)
+        settled.append(settle)
 
     monkeypatch.setitem(sys.modules, "bot.app", types.SimpleNamespace(run=run))
     result = _cli(tmp_path, docs_dir, monkeypatch)("--no-knowledge")
     assert result.exit_code == 0, result.output
     assert len(served) == 1 and served[0].token is None
+    assert settled == [True]  # a demo that serves until stopped settles its heap like `rmbot run`
     assert "rmbot chat --client" in result.output  # how to try the customer side without a bot
 
 
