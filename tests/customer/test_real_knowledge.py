@@ -44,3 +44,18 @@ async def test_emergency_number_comes_from_the_documents(real_chat, bank, lang, 
     texts = await real_chat.texts(message_update(USER_A, text, language_code=lang), chat_id=USER_A)
     assert "95599-8888" in texts[0] and "服务热线与挂失" in texts[0]
     assert "王敏" in texts[-1]
+
+
+@pytest.mark.parametrize(("lang", "personal", "returns", "rule"), [
+    ("en", "What do I hold?", "Which product earns the most?", "risk rating (C1–C5)"),
+    ("zh", "我有哪些产品?", "哪个理财产品收益最高?", "风险承受能力评级"),
+])
+async def test_a_returns_question_after_a_personal_answer_gets_the_compliance_reply(real_chat, bank, lang, personal,
+                                                                                     returns, rule):
+    """Right after an answer from the customer's records, a follow-up leans personal ("那利率呢?"), but a
+    question about returns has its own subject: it gets the compliance reply, not "no matching products"."""
+    await real_chat.feed(message_update(USER_A, f"/start {bank['invite_a']}", language_code=lang))
+    first = await real_chat.texts(message_update(USER_A, personal, language_code=lang), chat_id=USER_A)
+    assert "50,000.00" in first[0]  # the customer's own deposit: the next message follows a personal answer
+    texts = await real_chat.texts(message_update(USER_A, returns, language_code=lang), chat_id=USER_A)
+    assert rule in texts[0], texts

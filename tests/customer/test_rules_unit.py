@@ -193,3 +193,21 @@ def test_split_message_hard_splits_one_huge_line_outside_entities():
     assert all(len(p) <= 97 for p in parts)
     assert all(p.count("&amp;") == p.count("&") for p in parts)
     assert "".join(parts) == text
+
+
+@pytest.mark.parametrize(("lang", "with_date", "without_date"), [
+    ("en", "Wealth product Daily Cash: ¥1,000.00, matures on 3 Dec 2026", "Wealth product Daily Cash: ¥1,000.00"),
+    ("zh", "理财产品 Daily Cash：¥1,000.00，到期日 2026年12月3日", "理财产品 Daily Cash：¥1,000.00"),
+])
+def test_an_open_ended_wealth_product_shows_no_maturity(lang, with_date, without_date):
+    from datetime import date
+    from decimal import Decimal
+
+    from bot.db.models import Holding, HoldingKind
+    from bot.services.conversations.rendering import holding_line
+
+    h = Holding(kind=HoldingKind.WEALTH, product_code="W1", amount=Decimal("1000"), currency="CNY",
+                maturity_date=date(2026, 12, 3))
+    assert holding_line(h, "Daily Cash", lang) == with_date
+    h.maturity_date = None
+    assert holding_line(h, "Daily Cash", lang) == without_date  # not "matures on -"

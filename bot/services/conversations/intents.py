@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from bot.services import consent
+from knowledge.compliance import compliance_kind
 from knowledge.understanding import DATA_DIR, Intent, normalize
 
 MAX_QUESTION_CHARS = 1500
@@ -95,7 +96,9 @@ def route(classifier: Classifier, text: str, chat_lang: str, *, previous_persona
     """Decide the turn. `previous_personal` is the customer's last message when the bot's last answer
     was from their records: a follow-up naming no product keeps that message's product."""
     intent = classifier.classify(text, default_lang=chat_lang)
-    if previous_personal and intent.intent == "question":
+    # a question about returns or stock tips has its own subject and always gets the compliance reply: "Which
+    # product earns the most?" right after "What do I hold?" is not about the customer's holdings
+    if previous_personal and intent.intent == "question" and compliance_kind(text) is None:
         personal = intent.scores.get("personal", 0.0) * PERSONAL_FOLLOW_UP_PRIOR
         if personal > intent.confidence:
             kind = intent.kinds.get("personal", "")

@@ -138,6 +138,8 @@ def holding_line(h: Holding, name: str, lang: str) -> str:
         return t("Time deposit {name}{tail}: {amount}, matures on {date}", lang, name=name, tail=tail, amount=amount,
                  date=day(h.maturity_date, lang))
     if h.kind == HoldingKind.WEALTH:
+        if h.maturity_date is None:  # an open-ended product (daily liquidity): no date to show
+            return t("Wealth product {name}: {amount}", lang, name=name, amount=amount)
         return t("Wealth product {name}: {amount}, matures on {date}", lang, name=name, amount=amount,
                  date=day(h.maturity_date, lang))
     if h.kind == HoldingKind.CARD:
