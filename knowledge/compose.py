@@ -201,6 +201,17 @@ def _other_variants(units: list[str], concepts: list[Concept]) -> set[int]:
     return out
 
 
+def _named_in_brackets_only(unit: str, concepts: list[Concept]) -> bool:
+    """The line's name holds a name the question names only in brackets, as the tier of another item."""
+    label = _label(unit)
+    if not label or not re.search(r"[(（]", label):
+        return False
+    outside = re.sub(r"[(（][^)）]*[)）]", " ", label)
+    named = [c for c in concepts if c.pattern is None and len(c.word) >= 2]
+    return any(c.found_in(label, set()) and not c.found_in(outside, set()) for c in named) and \
+        not any(c.found_in(outside, set()) for c in named)
+
+
 def _head(label: str) -> str:
     """What a name is a kind of: its last word ('gold card' -> 'card'), or last character ('金卡' -> '卡')."""
     label = re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", label) or label
@@ -347,6 +358,8 @@ def compose(question: str, pool: list[Hit], bm25: BM25Index, lang: str) -> Compo
         # a bilingual document answers in the question's language where it can
         same = 1.3 if detect_language(unit) == lang else 1.0
         sc = _score(unit, head, concepts, kinds, numbers, title, secondary_rate, count, phrases) * rank_w * same
+        if _named_in_brackets_only(unit, concepts):
+            sc *= 0.9  # '航空联名卡(金卡)' is the airline card in its gold tier; '标准信用卡·金卡' is the gold card
         if i in others:
             sc *= 0.3
             excluded.add((hi, ui))

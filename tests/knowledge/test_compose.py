@@ -330,3 +330,13 @@ def test_a_waiver_question_leads_with_what_it_takes():
     assert takes > score("首年免年费。")  # that it is waived, not what it takes
     assert takes > score("刷卡满6笔免年费的规则不适用于本卡种。")  # the exception, not the rule
     assert takes > score("附属卡申请人须年满16周岁，申请附属卡免年费。")  # an age is no requirement met
+
+
+def test_a_name_in_brackets_is_the_tier_of_another_item():
+    from knowledge.compose import _named_in_brackets_only
+    from knowledge.query import Concept
+
+    gold = [Concept("金卡", [], 1.0)]
+    assert _named_in_brackets_only("卡种:航空联名卡(金卡);主卡年费:480元/年", gold)
+    assert not _named_in_brackets_only("卡种:标准信用卡·金卡;主卡年费:200元/年", gold)
+    assert not _named_in_brackets_only("卡种:金卡(标准版);主卡年费:200元/年", gold)
