@@ -99,6 +99,11 @@ GLOSSARY: dict[str, list[str]] = {
     "sms": ["短信"],
     "text message": ["短信"],
     "verification code": ["验证码"],
+    "sms code": ["短信验证码"],
+    # what a scam asks for: "will the bank ask for my code / password?" is answered by the bank's "never asks"
+    "ask for": ["索要", "索取"],
+    "asks for": ["索要", "索取"],
+    "asking for": ["索要", "索取"],
     "code": ["验证码", "代码"],
     "mobile banking": ["手机银行", "App"],
     "app": ["App", "手机银行"],

@@ -196,3 +196,19 @@ async def test_a_second_process_sees_documents_loaded_by_the_first(tmp_path: Pat
     assert await reader.refresh() is True
     assert await reader.refresh() is False
     assert (await reader.ask("借记卡丢了打哪个电话")).handoff
+
+
+async def test_an_english_question_about_being_asked_for_a_code_finds_the_banks_never_ask(service, tmp_path: Path):
+    """'Will the bank ask for my SMS code?' is answered by the document saying the bank never asks (索要), not
+    by a passage that only mentions SMS codes (binding a card): 'ask for' is a banking word in the glossary."""
+    folder = tmp_path / "scam"
+    folder.mkdir()
+    (folder / "binding.md").write_text(
+        "# 绑定第三方支付\n\n银行卡可以绑定第三方支付平台。绑定时需验证卡号、预留手机号和短信验证码，"
+        "短信验证码五分钟内有效。\n",
+        encoding="utf-8")
+    (folder / "notice.md").write_text(
+        "# 防范诈骗提示\n\n本行工作人员不会以任何理由向您索要短信验证码或密码。\n", encoding="utf-8")
+    await service.ingest([folder])
+    hits = await service.retrieve("Will the bank ever ask for my SMS code?", k=2)
+    assert str(hits[0].meta["doc_key"]).startswith("notice.md"), [h.meta["doc_key"] for h in hits]
