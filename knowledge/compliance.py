@@ -28,6 +28,14 @@ _STOCK_RES = [
 ]
 
 
+# how a compliance reply is marked (`Answer.reason`): the conversation gives it even while a ticket waits
+COMPLIANCE_REASON = "compliance:"
+
+
+def compliance_reason(kind: str) -> str:
+    return f"{COMPLIANCE_REASON} {kind}"
+
+
 def compliance_kind(question: str) -> str | None:
     """'stock_tips', 'returns' or None."""
     q = normalize_query(question)

@@ -30,7 +30,7 @@ from knowledge.answer import (
     sources_of,
     subject_covered,
 )
-from knowledge.compliance import compliance_kind, compliance_reply
+from knowledge.compliance import compliance_kind, compliance_reason, compliance_reply
 from knowledge.compose import asked_kinds, compose, effective_date
 from knowledge.curated import PREFIX as CURATED_PREFIX
 from knowledge.curated import CuratedAnswer, CuratedError, close_enough, curated_chunk, make_curated
@@ -212,7 +212,7 @@ class KnowledgeService:
         kind = compliance_kind(question)
         if kind is not None:
             text, pid, phash = compliance_reply(kind, lang)
-            return Answer(text, [], False, True, pid, phash, mode="declined", reason=f"compliance: {kind}",
+            return Answer(text, [], False, True, pid, phash, mode="declined", reason=compliance_reason(kind),
                           retrieved=retrieved)
         threshold = self.grounding_threshold * (EN_THRESHOLD_FACTOR if lang == "en" else 1.0)
         g = grounding(asked, hits, self.index.bm25, threshold=threshold)

@@ -62,6 +62,7 @@ from bot.services.conversations.intents import MAX_QUESTION_CHARS, Classifier, R
 from bot.services.conversations.rendering import SourceDict
 from bot.services.formats import fmt_amount
 from knowledge import Answer
+from knowledge.compliance import COMPLIANCE_REASON
 from prompts import load_prompt
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,6 @@ _RECENT = (select(ChatMessage.author, ChatMessage.outcome, ChatMessage.text)
 _LAST_CUSTOMER = (select(ChatMessage.text)
                   .where(ChatMessage.conversation_id == bindparam("conversation_id"), ChatMessage.author == "customer")
                   .order_by(ChatMessage.id.desc()).limit(1))
-# how the knowledge service marks its compliance replies (`Answer.reason`, knowledge/service.py)
-COMPLIANCE_REASON = "compliance:"
 
 
 class KnowledgeLike(Protocol):
@@ -274,8 +273,8 @@ class Conversations:
             return await self._relay(ctx)
         if step in (Step.THANKS, Step.GREETING) and ctx.active is not None:
             # "thanks" / "在吗?" while the manager is still to reply: say who will answer, pass nothing on
-            return Turn("smalltalk", [rendering.customer_text(f"{step.value}_waiting", lang,
-                                                              manager=await self._looking_after(ctx))])
+            manager = await _looking_after(ctx.session, ctx.active, lang)
+            return Turn("smalltalk", [rendering.customer_text(f"{step.value}_waiting", lang, manager=manager)])
         if step in (Step.THANKS, Step.GREETING, Step.ABUSE):
             return Turn("smalltalk", [rendering.customer_text(step.value, lang)])
         if step is Step.HANDOFF:
@@ -316,7 +315,7 @@ class Conversations:
         if ctx.route.reason and ctx.route.reason != "request" and active.reason in ("request", "low_confidence"):
             active.reason = ctx.route.reason  # a complaint on a waiting request: the more specific reason wins
         await notices.relay(ctx.session, active, ctx.text, self.admin_ids)
-        name = await self._looking_after(ctx)
+        name = await _looking_after(ctx.session, ctx.active, ctx.lang)
         if active.status == TicketStatus.TAKEN:
             text = t("Passed on to {manager}, who is looking after your conversation.", ctx.lang, manager=name)
         elif unanswered:
@@ -324,12 +323,6 @@ class Conversations:
         else:
             text = rendering.customer_text("relayed_waiting", ctx.lang, manager=name)
         return Turn("relayed", [text], ticket=active, relayed=True)
-
-    async def _looking_after(self, ctx: _Context) -> str:
-        """Who answers the waiting ticket, by name (the manager, or the service team)."""
-        manager_id = ctx.active.manager_id if ctx.active is not None else None
-        manager = await ctx.session.get(Manager, manager_id) if manager_id else None
-        return manager.name if manager else t("our service team", ctx.lang)
 
     async def request_person(self, session: AsyncSession, *, chat_id: int, client: Client | None,
                              lang: str) -> Turn:
@@ -343,8 +336,7 @@ class Conversations:
         last = await session.scalar(_LAST_CUSTOMER, {"conversation_id": conv.id})
         if last:
             await notices.relay(session, active, last, self.admin_ids)
-        manager = await session.get(Manager, active.manager_id) if active.manager_id else None
-        name = manager.name if manager else t("our service team", lang)
+        name = await _looking_after(session, active, lang)
         return Turn("relayed", [rendering.customer_text("relayed_waiting", lang, manager=name)], ticket=active,
                     relayed=True)
 
@@ -536,6 +528,13 @@ class Conversations:
         await self.conversation(session, chat_id, client=client, lang=lang)
         manager = await session.get(Manager, client.manager_id)
         return BoundResult(client, manager, lang)
+
+
+async def _looking_after(session: AsyncSession, ticket: Ticket | None, lang: str) -> str:
+    """Who answers the waiting ticket, by name (the manager, or the service team)."""
+    manager_id = ticket.manager_id if ticket is not None else None
+    manager = await session.get(Manager, manager_id) if manager_id else None
+    return manager.name if manager else t("our service team", lang)
 
 
 def is_compliance_reply(answer: Answer) -> bool:
